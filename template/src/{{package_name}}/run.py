@@ -1,4 +1,4 @@
-"""Run a pipeline: `python -m <package>.run --pipeline training [--config configs/training.yaml]`."""
+"""Run one pipeline: `python -m <package>.run --pipeline training [--config FILE]`."""
 
 import argparse
 from pathlib import Path

@@ -19,15 +19,10 @@ def load_training_data(
 ]:
     """Split the data set into stratified train and test sets."""
     features, target = load_breast_cancer(return_X_y=True)
-    return tuple(
-        train_test_split(
-            features,
-            target,
-            test_size=test_size,
-            random_state=random_state,
-            stratify=target,
-        )
+    X_train, X_test, y_train, y_test = train_test_split(
+        features, target, test_size=test_size, random_state=random_state, stratify=target
     )
+    return X_train, X_test, y_train, y_test
 
 
 @step
