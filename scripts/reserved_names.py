@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 TARGET = Path(__file__).resolve().parents[1] / "copier" / "reserved_names.yml"
-# Names that would shadow what every generated project imports.
-PROJECT_IMPORTS = ["nox", "numpy", "pytest", "sklearn", "tests", "zenml"]
+# Names that would shadow CPython's own test package or what every generated project imports.
+EXTRA_RESERVED = ["nox", "numpy", "pytest", "sklearn", "test", "tests", "zenml"]
 
 
 def render() -> str:
@@ -22,7 +22,7 @@ def render() -> str:
         "  when: false",
         "  default:",
     ]
-    for group in (keyword.kwlist, stdlib, PROJECT_IMPORTS):
+    for group in (keyword.kwlist, stdlib, EXTRA_RESERVED):
         lines.extend(f'    - "{name}"' for name in group)
     return "\n".join(lines) + "\n"
 

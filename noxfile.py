@@ -1,0 +1,57 @@
+# /// script
+# dependencies = ["nox[uv]==2026.10.20"]
+# ///
+"""Sessions of the zenlock template repository. `nox -l` lists them."""
+
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2026.10.20"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+# Generated projects run their own nox and uv: they must not see this session's venv.
+CHILD_ENV = {"VIRTUAL_ENV": None, "ZENML_ANALYTICS_OPT_IN": "false"}
+
+
+def install_tooling(session: nox.Session) -> None:
+    """Install the repository's pinned tooling (uv.lock, dev group) into the session venv."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Render the template with its defaults into build/demo (or `-- DIR`) and run its pipeline."""
+    install_tooling(session)
+    target = Path(session.posargs[0] if session.posargs else ROOT / "build" / "demo").resolve()
+    session.run(
+        "copier", "copy", "--defaults", "--overwrite", "--vcs-ref", "HEAD", str(ROOT), str(target)
+    )
+    session.chdir(target)
+    session.run("nox", "-s", "lock", "dev", "run", env=CHILD_ENV)
+    session.log(f"Project:      {target}")
+    session.log(f"Venv:         {target / '.venv'}")
+    session.log(f"ZenML state:  {target / '.zenml'} (the project's own ZENML_CONFIG_PATH)")
+    session.log(f"Next:         cd {target} && uv run nox -s run -- --pipeline inference")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite: renders the template and drives uv, nox and ZenML for real."""
+    install_tooling(session)
+    session.run("pytest", *session.posargs, env=CHILD_ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check the repository's own code with ruff (the generated code is checked by the tests)."""
+    install_tooling(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

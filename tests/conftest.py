@@ -1,0 +1,129 @@
+"""Render the template with copier's API and drive the generated project for real."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import copier
+
+REPO = Path(__file__).resolve().parents[1]
+# Tools of this test environment (uv, nox) come first on the generated projects' PATH.
+TOOLS_BIN = Path(sys.executable).parent
+
+# One factor at a time: each set changes a few answers from the defaults.
+ANSWER_SETS = {
+    "defaults": {},
+    "integrations-plugins": {
+        "ml_integrations": ["sklearn", "pandas", "polars"],
+        "server_plugins": ["secrets-aws", "connectors-kubernetes"],
+    },
+    "renamed-apache-noci": {
+        "project_name": "Churn Forecast",
+        "package_name": "churn_ai",
+        "python_version": "3.11",
+        "license": "Apache-2.0",
+        "with_github_ci": False,
+        "container_registry": "ghcr.io/acme",
+    },
+}
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment a new user's shell would give a generated project."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "VIRTUAL_ENV" and not key.startswith(("ZENML_", "NOX_", "UV_PROJECT"))
+    }
+    env.update(
+        PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
+        UV_PYTHON_DOWNLOADS="never",
+        ZENML_ANALYTICS_OPT_IN="false",
+        **overrides,
+    )
+    return env
+
+
+def run(
+    *args: str | Path, cwd: Path, check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in a generated project; a failure shows the command and its output."""
+    result = subprocess.run(
+        [str(arg) for arg in args],
+        cwd=cwd,
+        env=project_env(**env),
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        answers = (
+            (cwd / ".copier-answers.yml").read_text()
+            if cwd.joinpath(".copier-answers.yml").exists()
+            else ""
+        )
+        pytest.fail(
+            f"`{' '.join(map(str, args))}` exited {result.returncode} in {cwd}\n"
+            f"answers:\n{answers}\nstdout:\n{result.stdout[-6000:]}\nstderr:\n{result.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return result
+
+
+def nox(*args: str, cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the generated project's noxfile with this environment's nox."""
+    return run(sys.executable, "-m", "nox", *args, cwd=cwd, check=check, **env)
+
+
+def render_project(destination: Path, **answers) -> Path:
+    """Render the working tree of this repository (uncommitted changes included)."""
+    copier.run_copy(
+        str(REPO),
+        destination,
+        data=answers,
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Render once per answer set and session; callers must not modify the result."""
+    rendered: dict[str, Path] = {}
+
+    def _render(**answers) -> Path:
+        key = json.dumps(answers, sort_keys=True)
+        if key not in rendered:
+            rendered[key] = render_project(tmp_path_factory.mktemp("project"), **answers)
+        return rendered[key]
+
+    return _render
+
+
+@pytest.fixture
+def fresh_project(tmp_path: Path) -> Callable[..., Path]:
+    """Render into this test's own folder, for tests that change the project."""
+    return lambda **answers: render_project(tmp_path / "project", **answers)
+
+
+@pytest.fixture(scope="session", params=list(ANSWER_SETS))
+def answers(request: pytest.FixtureRequest) -> dict:
+    return ANSWER_SETS[request.param]
+
+
+@pytest.fixture(scope="session")
+def project(render: Callable[..., Path], answers: dict) -> Path:
+    return render(**answers)
+
+
+@pytest.fixture(scope="session")
+def synced_project(project: Path) -> Path:
+    """The project after `nox -s dev`: uv.lock written, .venv synced from it."""
+    nox("-s", "dev", cwd=project)
+    return project

@@ -1,0 +1,118 @@
+"""Each answer set renders a clean project that locks, syncs, lints and passes its own tests."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TOOLS_BIN, nox, run
+
+DERIVED = {".venv", ".nox", ".zenml", ".pytest_cache", ".ruff_cache", "__pycache__"}
+
+
+def source_files(project: Path) -> list[Path]:
+    """What copier wrote, not what the project's sessions derived from it."""
+    return [
+        path
+        for path in project.rglob("*")
+        if path.is_file() and not DERIVED & set(path.relative_to(project).parts)
+    ]
+
+
+def read_answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def test_expected_files_are_present(project):
+    package = read_answers(project)["package_name"]
+    for relative in [
+        "pyproject.toml",
+        "noxfile.py",
+        "README.md",
+        ".gitignore",
+        ".python-version",
+        ".copier-answers.yml",
+        "configs/training.yaml",
+        "configs/inference.yaml",
+        f"src/{package}/run.py",
+        f"src/{package}/steps/__init__.py",
+        f"src/{package}/pipelines/training.py",
+        f"src/{package}/pipelines/inference.py",
+        "tests/test_pipelines.py",
+    ]:
+        assert (project / relative).is_file(), relative
+
+
+def test_license_follows_the_answer(project):
+    chosen = read_answers(project)["license"]
+    first_line = (project / "LICENSE").read_text().splitlines()[0]
+    assert {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "BSD-3-Clause": "BSD 3-Clause License",
+    }[chosen] in first_line
+
+
+def test_no_template_syntax_is_left(project):
+    leftovers = [
+        str(path.relative_to(project))
+        for path in source_files(project)
+        if re.search(r"\{\{|\{%|\.jinja$", path.read_text() + path.name)
+    ]
+    assert not leftovers
+
+
+def test_answers_round_trip(project, answers):
+    recorded = read_answers(project)
+    assert {key: recorded[key] for key in answers} == answers
+    assert "_commit" in recorded and recorded["_src_path"]
+
+
+def test_pyproject_is_the_single_requirements_source(project):
+    answers = read_answers(project)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    zenml_pin = f"=={answers['zenml_version']}"
+    assert pyproject["project"]["name"] == answers["project_slug"]
+    assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
+    dependencies = pyproject["project"]["dependencies"]
+    assert f"zenml{zenml_pin}" in dependencies
+    assert any(dep.startswith("scikit-learn") for dep in dependencies)
+    if "polars" in answers["ml_integrations"]:
+        assert any(dep.startswith("polars") for dep in dependencies)
+    (server,) = pyproject["dependency-groups"]["server"]
+    extras = re.fullmatch(r"zenml\[(.*)\]" + re.escape(zenml_pin), server).group(1).split(",")
+    assert extras == ["server", *answers["server_plugins"]]
+    assert (project / ".python-version").read_text().strip() == answers["python_version"]
+
+
+def test_ruff_finds_nothing_to_change(project):
+    run(TOOLS_BIN / "ruff", "check", "--no-cache", ".", cwd=project)
+    run(TOOLS_BIN / "ruff", "format", "--check", "--no-cache", ".", cwd=project)
+
+
+def test_nox_lists_the_sessions(project):
+    listing = nox("-l", cwd=project).stdout
+    for session in ["lock", "dev", "run", "tests", "lint"]:
+        assert re.search(rf"^[*-] {session} -> \S", listing, re.MULTILINE), listing
+
+
+@pytest.mark.slow
+def test_lock_and_frozen_sync_succeed(synced_project):
+    assert (synced_project / "uv.lock").is_file()
+    run("uv", "lock", "--check", cwd=synced_project)
+    run("uv", "sync", "--frozen", cwd=synced_project)
+    locked = tomllib.loads((synced_project / "uv.lock").read_text())
+    zenml = [pkg for pkg in locked["package"] if pkg["name"] == "zenml"]
+    assert [pkg["version"] for pkg in zenml] == [read_answers(synced_project)["zenml_version"]]
+
+
+@pytest.mark.slow
+def test_generated_lint_session_passes(synced_project):
+    nox("-s", "lint", cwd=synced_project)
+
+
+@pytest.mark.slow
+def test_generated_test_suite_passes(synced_project):
+    result = nox("-s", "tests", "--", "-p", "no:cacheprovider", cwd=synced_project)
+    assert re.search(r"\b3 passed\b", result.stdout), result.stdout[-2000:]

@@ -1,0 +1,60 @@
+"""Generated sessions keep .venv on the lock: no-op when unchanged, refuse a stale lock."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, nox, run
+
+pytestmark = pytest.mark.slow
+
+
+def site_packages_snapshot(project: Path) -> dict[str, int]:
+    (site_packages,) = (project / ".venv" / "lib").glob("python*/site-packages")
+    return {entry.name: entry.stat().st_mtime_ns for entry in site_packages.iterdir()}
+
+
+def test_second_dev_run_changes_nothing(fresh_project):
+    project = fresh_project()
+    nox("-s", "dev", cwd=project)
+    lock_before = (project / "uv.lock").read_text()
+    venv_before = site_packages_snapshot(project)
+
+    second = nox("-s", "dev", cwd=project)
+
+    assert (project / "uv.lock").read_text() == lock_before
+    assert site_packages_snapshot(project) == venv_before
+    assert not re.search(r"(Installed|Uninstalled) \d+ package", second.stderr + second.stdout)
+
+
+def test_stale_lock_is_refused_with_the_fix_and_changes_nothing(fresh_project):
+    project = fresh_project()
+    nox("-s", "dev", cwd=project)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('    "zenml==', '    "tqdm>=4",\n    "zenml==', 1)
+    )
+    venv_before = site_packages_snapshot(project)
+
+    refused = nox("-s", "run", cwd=project, check=False)
+
+    assert refused.returncode != 0
+    assert "needs to be updated" in refused.stderr + refused.stdout
+    assert "uv lock" in refused.stderr + refused.stdout
+    assert site_packages_snapshot(project) == venv_before
+
+    nox("-s", "lock", "dev", cwd=project)
+    assert "tqdm" in run("uv", "pip", "list", cwd=project).stdout
+
+
+def test_demo_renders_and_runs_the_training_pipeline(tmp_path):
+    target = tmp_path / "demo"
+    result = run(
+        sys.executable, "-m", "nox", "-f", REPO / "noxfile.py", "-s", "demo", "--", target, cwd=REPO
+    )
+    output = result.stdout + result.stderr
+    assert re.search(r"Pipeline run training-\S+: completed", output), output[-3000:]
+    accuracy = float(re.search(r"evaluate_model logged test_accuracy = ([0-9.]+)", output).group(1))
+    assert 0.9 <= accuracy <= 1.0
+    assert (target / ".zenml" / "local_stores").is_dir()
