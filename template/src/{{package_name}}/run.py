@@ -7,6 +7,7 @@ from zenml.client import Client
 from zenml.models import PipelineRunResponse
 from zenml.utils import source_utils
 
+from . import containers
 from .pipelines import inference, training
 
 PIPELINES = {"training": training, "inference": inference}
@@ -15,13 +16,22 @@ PIPELINES = {"training": training, "inference": inference}
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(pipeline_name: str, config: Path | None = None) -> PipelineRunResponse:
-    """Run one pipeline with its run configuration and return the finished run."""
+def run(
+    pipeline_name: str, config: Path | None = None, docker: bool = False
+) -> PipelineRunResponse:
+    """Run one pipeline with its run configuration and return the finished run.
+
+    With `docker`, the steps run in this project's image on the local Docker stack.
+    """
     source_utils.set_custom_source_root(str(SOURCE_ROOT))
     config = config or Path("configs") / f"{pipeline_name}.yaml"
     if not config.is_file():
         raise SystemExit(f"Run configuration {config} not found (pass --config PATH).")
-    started = PIPELINES[pipeline_name].with_options(config_path=str(config))()
+    if docker:
+        containers.use_local_docker_stack()
+    settings, where = containers.image_settings(pipeline_name)
+    print(f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}")
+    started = PIPELINES[pipeline_name].with_options(config_path=str(config), settings=settings)()
     return Client().get_pipeline_run(started.id)
 
 
@@ -43,8 +53,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pipeline", choices=sorted(PIPELINES), default="training")
     parser.add_argument("--config", type=Path, help="ZenML run configuration (YAML)")
+    parser.add_argument(
+        "--docker", action="store_true", help="run the steps in our image on the local Docker stack"
+    )
     args = parser.parse_args()
-    print(describe(run(args.pipeline, args.config)))
+    print(describe(run(args.pipeline, args.config, args.docker)))
 
 
 if __name__ == "__main__":

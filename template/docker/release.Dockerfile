@@ -1,0 +1,5 @@
+# Release image: a pipeline image plus the project's code in one layer of its own, so a
+# code-only change rebuilds in seconds and the dependency layers stay the same.
+ARG DEPENDENCIES_IMAGE
+FROM ${DEPENDENCIES_IMAGE}
+COPY --chown=10001:10001 src/ /app/
