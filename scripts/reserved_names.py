@@ -1,4 +1,4 @@
-"""Write copier/reserved_names.yml: names a generated package must not take.
+"""Write questions/reserved_names.yml: names a generated package must not take.
 
 Python keywords and standard-library modules shadow (or cannot be) an importable package.
 Run with the newest supported Python to refresh; a test fails when the file is stale.
@@ -8,7 +8,7 @@ import keyword
 import sys
 from pathlib import Path
 
-TARGET = Path(__file__).resolve().parents[1] / "copier" / "reserved_names.yml"
+TARGET = Path(__file__).resolve().parents[1] / "questions" / "reserved_names.yml"
 # Names that would shadow CPython's own test package or what every generated project imports.
 EXTRA_RESERVED = ["nox", "numpy", "pytest", "sklearn", "test", "tests", "zenml"]
 

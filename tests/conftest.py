@@ -7,11 +7,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import copier
+import docker
 import pytest
 
-import copier
-
 REPO = Path(__file__).resolve().parents[1]
+# Parent image of every image the tests build; CI builds a local one (no registry there).
+PARENT_IMAGE = os.environ.get("ZENLOCK_PARENT_IMAGE", "python:3.11-slim-bookworm")
+# Answers for projects whose images the tests build: host networking works on every Linux host.
+DOCKER_ANSWERS = {
+    "pipeline_parent_image": PARENT_IMAGE,
+    "server_parent_image": PARENT_IMAGE,
+    "docker_network": "host",
+}
 # Tools of this test environment (uv, nox) come first on the generated projects' PATH.
 TOOLS_BIN = Path(sys.executable).parent
 
@@ -127,3 +135,33 @@ def synced_project(project: Path) -> Path:
     """The project after `nox -s dev`: uv.lock written, .venv synced from it."""
     nox("-s", "dev", cwd=project)
     return project
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    """The Docker engine; missing, it fails the run in CI and skips the test elsewhere."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as error:
+        message = f"Docker engine not reachable: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return client
+
+
+def git_commit(project: Path, message: str) -> None:
+    run("git", "init", "-q", cwd=project)
+    run("git", "add", "-A", cwd=project)
+    run(
+        "git",
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.com",
+        "commit",
+        "-qm",
+        message,
+        cwd=project,
+    )

@@ -71,7 +71,7 @@ def test_bad_answer_is_refused_with_the_fix_and_renders_nothing(tmp_path, answer
 
 def test_reserved_names_cover_this_python():
     listed = set(
-        yaml.safe_load((REPO / "copier" / "reserved_names.yml").read_text())["reserved_names"][
+        yaml.safe_load((REPO / "questions" / "reserved_names.yml").read_text())["reserved_names"][
             "default"
         ]
     )

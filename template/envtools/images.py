@@ -149,7 +149,9 @@ class ImageBuilder:
             for path in code_files(src)
             for part in (str(path.relative_to(src)), path.read_bytes())
         ]
-        tag = self.tag("release", dependencies, dockerfile, *code)
+        # The dependencies image's id, not its tag: a rebuilt base must give a new release tag.
+        base_id = docker_build.image_id(self.client, dependencies)
+        tag = self.tag("release", base_id, dockerfile, *code)
 
         def write_context(context: Path) -> None:
             ignore = shutil.ignore_patterns("__pycache__", "*.pyc")

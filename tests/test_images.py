@@ -1,0 +1,298 @@
+"""Pipeline images: exactly the lock, nothing else inside, content-hash tags, both code modes."""
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import socket
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import DOCKER_ANSWERS, git_commit, nox, render_project, run
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+FAKE_CREDENTIAL = f"zenlock-fake-index-password-{secrets.token_hex(8)}"
+# Read with the image's own python: no pip needed, and nothing installed for the check.
+INSPECT = """
+import importlib.metadata, json, os, platform, sys
+print(json.dumps({
+    "uid": os.getuid(),
+    "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
+    "environment": {
+        "implementation_name": sys.implementation.name,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_system": platform.system(),
+        "python_full_version": platform.python_version(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    },
+}))
+"""
+
+
+def image_tags(output: str) -> list[str]:
+    """The tags `nox -s images` reports as built or up to date, in order."""
+    pattern = r"^  (\S+:(?:deps|release)-[0-9a-f]{16})  \d+ MB  (?:built|up to date)$"
+    return re.findall(pattern, output, re.MULTILINE)
+
+
+def images_session(project: Path, *args: str, **env: str) -> tuple[str, list[str]]:
+    result = nox("-s", "images", "--", *args, cwd=project, **env)
+    return result.stdout + result.stderr, image_tags(result.stdout)
+
+
+def inspect_image(docker_client, tag: str) -> dict:
+    output = docker_client.containers.run(
+        tag, ["python", "-c", INSPECT], remove=True, network_mode="host"
+    )
+    return json.loads(output)
+
+
+def locked_pins(project: Path, environment: dict) -> dict[str, str]:
+    """The export's pins that apply to an interpreter with this marker environment."""
+    export = run(
+        "uv",
+        "export",
+        "--frozen",
+        "--no-default-groups",
+        "--no-emit-project",
+        "--no-hashes",
+        "--no-header",
+        "--format=requirements.txt",
+        cwd=project,
+    ).stdout
+    pins = {}
+    for line in export.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            (specifier,) = requirement.specifier
+            pins[canonicalize_name(requirement.name)] = specifier.version
+    return pins
+
+
+def saved_image_bytes(docker_client, tag: str) -> bytes:
+    """Every file of every layer of the image, decompressed."""
+    archive = b"".join(docker_client.images.get(tag).save())
+    contents = []
+    with tarfile.open(fileobj=io.BytesIO(archive)) as outer:
+        for member in outer.getmembers():
+            if member.isfile():
+                data = outer.extractfile(member).read()
+                contents.append(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    return b"".join(contents)
+
+
+def extra_certificates(parent_bundle: str, host_bundle: str) -> list[str]:
+    """Certificates of the host's CA bundle that the parent image does not ship (proxy CAs)."""
+    blocks = re.compile(r"-----BEGIN CERTIFICATE-----\n(.*?)-----END CERTIFICATE-----", re.S)
+    parent = set(blocks.findall(parent_bundle))
+    return [cert for cert in blocks.findall(host_bundle) if cert not in parent]
+
+
+@pytest.fixture(scope="module")
+def image_project(tmp_path_factory, docker_client):
+    """A project with its default image built, a fake index credential in the build's env."""
+    project = render_project(tmp_path_factory.mktemp("images") / "project", **DOCKER_ANSWERS)
+    nox("-s", "dev", cwd=project)
+    git_commit(project, "rendered")
+    # --no-cache: a real build (not an earlier one with the same tag) sees the credential.
+    output, tags = images_session(project, "--no-cache", UV_INDEX_PRIVATE_PASSWORD=FAKE_CREDENTIAL)
+    return project, output, tags[0]
+
+
+def test_image_holds_exactly_the_locked_dependencies(image_project, docker_client):
+    project, _, tag = image_project
+    found = inspect_image(docker_client, tag)
+    installed = {canonicalize_name(name): version for name, version in found["installed"].items()}
+    assert installed == locked_pins(project, found["environment"])
+
+
+def test_image_runs_as_non_root_with_labels(image_project, docker_client):
+    project, _, tag = image_project
+    image = docker_client.images.get(tag)
+    assert image.attrs["Config"]["User"] == "10001"
+    assert inspect_image(docker_client, tag)["uid"] == 10001
+    labels = image.labels
+    lock = (project / "uv.lock").read_bytes()
+    assert labels["envtools.zenml-version"] == "0.98.0"
+    assert labels["envtools.lock-sha256"] == hashlib.sha256(lock).hexdigest()
+    assert labels["envtools.mode"] == "iterate"
+    assert re.fullmatch(r"[0-9a-f]{40}", labels["org.opencontainers.image.revision"])
+
+
+def test_image_holds_no_build_leftovers(image_project, docker_client):
+    _, _, tag = image_project
+    found = docker_client.containers.run(
+        tag,
+        [
+            "sh",
+            "-c",
+            "find / -xdev \\( -name .venv -o -name .git -o -name .env -o -name uv "
+            "-o -name uv.lock -o -name build.env -o -name ca-bundle.crt -o -path /tmp/build "
+            "-o -path '/root/.cache/uv' \\) -print; ls -A /app",
+        ],
+        remove=True,
+        network_mode="host",
+        user="root",
+    ).decode()
+    assert found.strip() == ""
+
+
+def test_proxy_ca_reaches_the_build_but_not_the_image(image_project, docker_client):
+    host_bundle = os.environ.get("SSL_CERT_FILE")
+    if not host_bundle:
+        pytest.skip("no SSL_CERT_FILE: this host needs no extra CA to reach the index")
+    _, _, tag = image_project
+    parent_bundle = docker_client.containers.run(
+        DOCKER_ANSWERS["pipeline_parent_image"],
+        ["cat", "/etc/ssl/certs/ca-certificates.crt"],
+        remove=True,
+        network_mode="host",
+    ).decode()
+    extra = extra_certificates(parent_bundle, Path(host_bundle).read_text())
+    if not extra:
+        pytest.skip("the parent image already trusts every CA of SSL_CERT_FILE")
+    image_bytes = saved_image_bytes(docker_client, tag)
+    for certificate in extra:
+        body_line = certificate.splitlines()[5].encode()
+        assert body_line not in image_bytes
+
+
+def test_index_credential_appears_nowhere(image_project, docker_client):
+    _, output, tag = image_project
+    assert FAKE_CREDENTIAL not in output
+    assert FAKE_CREDENTIAL.encode() not in saved_image_bytes(docker_client, tag)
+    history = json.dumps(docker_client.api.history(tag))
+    assert FAKE_CREDENTIAL not in history
+    leftover = docker_client.images.list(all=True, filters={"label": "envtools.build-stage"})
+    assert leftover == []
+
+
+def test_unchanged_inputs_build_nothing(image_project):
+    project, _, tag = image_project
+    output, tags = images_session(project)
+    assert tags == [tag]
+    assert "up to date" in output and "building" not in output
+
+
+def test_iterate_mode_code_change_builds_nothing(image_project):
+    project, _, tag = image_project
+    step = next((project / "src").glob("*/steps/training.py"))
+    original = step.read_text()
+    try:
+        step.write_text(original + f"\n# a code-only change {secrets.token_hex(4)}\n")
+        output, tags = images_session(project)
+    finally:
+        step.write_text(original)
+    assert tags == [tag]
+    assert "building" not in output
+
+
+def test_release_mode_code_change_rebuilds_only_the_code_layer(image_project, docker_client):
+    project, _, dependencies = image_project
+    _, (deps, first) = images_session(project, "--release")
+    assert deps == dependencies
+    step = next((project / "src").glob("*/steps/training.py"))
+    original = step.read_text()
+    try:
+        step.write_text(original + f"\n# a code-only change {secrets.token_hex(4)}\n")
+        output, (_, second) = images_session(project, "--release")
+    finally:
+        step.write_text(original)
+        images_session(project)  # back to the iterate record for the other tests
+    assert second != first and "building" in output
+    layers = {
+        t: docker_client.images.get(t).attrs["RootFS"]["Layers"]
+        for t in (dependencies, first, second)
+    }
+    assert layers[first][:-1] == layers[second][:-1] == layers[dependencies]
+    assert layers[first][-1] != layers[second][-1]
+
+
+def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
+    project, _, _ = image_project
+    dockerfile = project / "docker" / "pipeline.Dockerfile"
+    record = (project / "configs" / "images.yaml").read_text()
+    before = {image.id for image in docker_client.images.list(name="zenml-project")}
+    original = dockerfile.read_text()
+    try:
+        dockerfile.write_text(original.replace("WORKDIR /app", "RUN exit 3\nWORKDIR /app"))
+        failed = nox("-s", "images", cwd=project, check=False)
+    finally:
+        dockerfile.write_text(original)
+    assert failed.returncode != 0
+    assert "failed" in failed.stdout + failed.stderr
+    assert {image.id for image in docker_client.images.list(name="zenml-project")} == before
+    assert (project / "configs" / "images.yaml").read_text() == record
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_server(image_project):
+    """A local ZenML server started with the project's own config, stopped by the same config."""
+    project, _, _ = image_project
+    zenml = project / ".venv" / "bin" / "zenml"
+    run(
+        zenml,
+        "login",
+        "--local",
+        "--port",
+        str(free_port()),
+        cwd=project,
+        ZENML_CONFIG_PATH=str(project / ".zenml"),
+        ZENML_AUTO_OPEN_DASHBOARD="false",
+    )
+    yield project
+    run(zenml, "logout", "--local", cwd=project, ZENML_CONFIG_PATH=str(project / ".zenml"))
+
+
+RUN_FACTS = """
+from zenml.client import Client
+run = Client().get_pipeline("training").last_run
+accuracy = run.steps["evaluate_model"].outputs["test_accuracy"][0].load()
+print(run.status.value, accuracy, run.snapshot.code_path, run.stack.name)
+"""
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("mode", ["iterate", "release"])
+def test_pipeline_runs_in_our_image_on_the_local_docker_stack(local_server, mode):
+    project = local_server
+    _, tags = images_session(project, *(["--release"] if mode == "release" else []))
+    tag = tags[-1]
+    result = nox("-s", "run", "--", "--docker", cwd=project)
+    output = result.stdout + result.stderr
+    assert f"image {tag} ({mode} mode" in output
+    assert output.count("in Docker") >= 3
+    script = project / "build" / "run_facts.py"  # ZenML wants a main module with a file
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(RUN_FACTS)
+    facts = run(
+        project / ".venv" / "bin" / "python",
+        script,
+        cwd=project,
+        ZENML_CONFIG_PATH=str(project / ".zenml"),
+    ).stdout.split()
+    status, accuracy, code_path, stack = facts[-4:]
+    assert (status, stack) == ("completed", "local-docker")
+    assert 0.9 <= float(accuracy) <= 1.0
+    if mode == "release":
+        assert code_path == "None"  # ZenML uploaded no code: the steps ran the image's code
+    else:
+        assert code_path != "None"
