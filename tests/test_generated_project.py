@@ -115,4 +115,6 @@ def test_generated_lint_session_passes(synced_project):
 @pytest.mark.slow
 def test_generated_test_suite_passes(synced_project):
     result = nox("-s", "tests", "--", "-p", "no:cacheprovider", cwd=synced_project)
-    assert re.search(r"\b3 passed\b", result.stdout), result.stdout[-2000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.search(r"\b\d+ passed\b", summary) and not re.search(r"failed|error|skipped", summary)
+    assert "tests/test_pipelines.py ..." in result.stdout, result.stdout[-2000:]

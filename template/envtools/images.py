@@ -50,6 +50,7 @@ def export_requirements(groups: tuple[str, ...] = ()) -> str:
         "--no-default-groups",
         "--no-emit-project",
         "--no-header",
+        "--no-annotate",
         *group_args,
     )
 
