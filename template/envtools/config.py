@@ -1,7 +1,7 @@
 """Settings of the environment tools: `[tool.envtools]` in pyproject.toml."""
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,3 +52,28 @@ def image_settings(root: Path = ROOT) -> ImageSettings:
     if not settings.parent:
         raise EnvtoolsError("[tool.envtools.images] parent is empty: name a parent image.")
     return settings
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    image: ImageSettings  # name, parent, registry, network and CA of the server image
+    host: str
+    port: int
+    env_file: str
+    plugins: str
+
+
+def server_settings(root: Path = ROOT) -> ServerSettings:
+    images = image_settings(root)
+    table = load_pyproject(root).get("tool", {}).get("envtools", {}).get("server", {})
+    return ServerSettings(
+        image=replace(
+            images,
+            name=table.get("name", f"{images.name}-server"),
+            parent=table.get("parent", images.parent),
+        ),
+        host=table.get("host", "127.0.0.1"),
+        port=int(table.get("port", 8238)),
+        env_file=table.get("env_file", "configs/server.env"),
+        plugins=table.get("plugins", ""),
+    )

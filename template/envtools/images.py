@@ -27,6 +27,9 @@ RECORD = ROOT / "configs" / "images.yaml"
 DOCKERFILES = ROOT / "docker"
 # Package-index settings (with credentials) that reach the build stage, never the image.
 INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INSECURE_HOST")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+# The tag's prefix says what kind of image it is; the label says it for `docker inspect`.
+MODE_LABELS = {"deps": "iterate", "release": "release", "server": "server"}
 
 
 def uv_run(*args: str) -> str:
@@ -67,12 +70,14 @@ def content_hash(*parts: str | bytes) -> str:
     return digest.hexdigest()
 
 
-def code_files(root: Path = ROOT / "src") -> list[Path]:
-    return sorted(
+def tree_contents(root: Path) -> list[str | bytes]:
+    """Every file's relative path and bytes under `root`, caches left out, in a stable order."""
+    files = sorted(
         path
         for path in root.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     )
+    return [part for path in files for part in (str(path.relative_to(root)), path.read_bytes())]
 
 
 def source_revision() -> str:
@@ -111,9 +116,14 @@ def image_sets(settings: ImageSettings) -> dict[tuple[str, ...], list[str]]:
 
 
 class ImageBuilder:
-    def __init__(self, settings: ImageSettings, no_cache: bool = False) -> None:
+    """Builds images of locked requirements; `plan_only` computes their tags and builds nothing."""
+
+    def __init__(
+        self, settings: ImageSettings, no_cache: bool = False, plan_only: bool = False
+    ) -> None:
         self.settings = settings
         self.no_cache = no_cache
+        self.plan_only = plan_only
         self.client = docker_build.connect()
         self.parent_id = docker_build.parent_image_id(self.client, settings.parent)
         lock = (ROOT / "uv.lock").read_bytes()
@@ -125,48 +135,48 @@ class ImageBuilder:
             "envtools.zenml-version": locked_version(tomllib.loads(lock.decode()), "zenml"),
         }
 
-    def dependencies_image(self, groups: tuple[str, ...]) -> str:
-        requirements = export_requirements(groups)
-        dockerfile = (DOCKERFILES / "pipeline.Dockerfile").read_text()
-        tag = self.tag(
-            "deps", requirements, dockerfile, self.parent_id, importlib.metadata.version("uv")
-        )
+    def locked_image(
+        self, kind: str, dockerfile: str, requirements: str, *inputs: str | bytes, extra=None
+    ) -> str:
+        """The parent plus a venv of `requirements`; `extra(context)` adds files to the build."""
+        uv_version = importlib.metadata.version("uv")
+        definition = (DOCKERFILES / dockerfile).read_text()
+        tag = self.tag(kind, requirements, definition, self.parent_id, uv_version, *inputs)
 
         def write_context(context: Path) -> None:
             (context / "requirements.txt").write_text(requirements)
             (context / "ca-bundle.crt").write_bytes(ca_bundle(self.settings))
             (context / "build.env").write_text(index_environment())
             shutil.copy2(uv.find_uv_bin(), context / "uv")
+            if extra:
+                extra(context)
 
-        return self.ensure(
-            tag, "pipeline.Dockerfile", write_context, "iterate", PARENT_IMAGE=self.settings.parent
-        )
+        return self.ensure(tag, dockerfile, write_context, PARENT_IMAGE=self.settings.parent)
+
+    def dependencies_image(self, groups: tuple[str, ...]) -> str:
+        return self.locked_image("deps", "pipeline.Dockerfile", export_requirements(groups))
 
     def release_image(self, dependencies: str) -> str:
         src = ROOT / "src"
-        dockerfile = (DOCKERFILES / "release.Dockerfile").read_text()
-        code = [
-            part
-            for path in code_files(src)
-            for part in (str(path.relative_to(src)), path.read_bytes())
-        ]
         # The dependencies image's id, not its tag: a rebuilt base must give a new release tag.
-        base_id = docker_build.image_id(self.client, dependencies)
-        tag = self.tag("release", base_id, dockerfile, *code)
+        base_id = docker_build.image_id(self.client, dependencies) or dependencies
+        definition = (DOCKERFILES / "release.Dockerfile").read_text()
+        tag = self.tag("release", base_id, definition, *tree_contents(src))
 
         def write_context(context: Path) -> None:
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-            shutil.copytree(src, context / "src", ignore=ignore)
+            shutil.copytree(src, context / "src", ignore=IGNORED)
 
         return self.ensure(
-            tag, "release.Dockerfile", write_context, "release", DEPENDENCIES_IMAGE=dependencies
+            tag, "release.Dockerfile", write_context, DEPENDENCIES_IMAGE=dependencies
         )
 
     def tag(self, kind: str, *inputs: str | bytes) -> str:
         return f"{self.settings.repository}:{kind}-{content_hash(*inputs)[:16]}"
 
-    def ensure(self, tag, dockerfile, write_context, mode, **buildargs) -> str:
+    def ensure(self, tag: str, dockerfile: str, write_context, **buildargs: str) -> str:
         """Build `tag` unless an image with that tag exists; print what happened."""
+        if self.plan_only:
+            return tag
         if docker_build.image_id(self.client, tag) and not self.no_cache:
             print(f"  {tag}  {self.size(tag)}  up to date", flush=True)
             return tag
@@ -175,6 +185,7 @@ class ImageBuilder:
             context = Path(context)
             shutil.copy2(DOCKERFILES / dockerfile, context / dockerfile)
             write_context(context)
+            mode = MODE_LABELS[tag.rpartition(":")[2].split("-")[0]]
             docker_build.build(
                 self.client,
                 context,

@@ -1,0 +1,43 @@
+# ZenML server image: the locked `server` dependency group (zenml[server] + extras) and the
+# project's server plugin package, on the parent image. Built by `nox -s server`, which writes
+# the build context like for pipeline images, plus wheels/ (the plugin package, built locally).
+ARG PARENT_IMAGE
+
+FROM ${PARENT_IMAGE} AS build
+ARG BUILD_STAGE_LABEL
+LABEL envtools.build-stage=${BUILD_STAGE_LABEL}
+COPY uv /usr/local/bin/uv
+COPY requirements.txt ca-bundle.crt build.env /tmp/build/
+COPY wheels/ /tmp/build/wheels/
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1
+RUN set -eu; \
+    if [ -s /tmp/build/ca-bundle.crt ]; then export SSL_CERT_FILE=/tmp/build/ca-bundle.crt; fi; \
+    set -a; . /tmp/build/build.env; set +a; \
+    uv venv --quiet --python python3 /opt/venv; \
+    uv pip install --quiet --python /opt/venv/bin/python --require-hashes --no-deps \
+        -r /tmp/build/requirements.txt; \
+    for wheel in /tmp/build/wheels/*.whl; do \
+        [ -e "$wheel" ] && uv pip install --quiet --python /opt/venv/bin/python --no-deps "$wheel"; \
+    done
+
+FROM ${PARENT_IMAGE}
+# Non-root; /zenml holds the database and is where the data volume is mounted.
+RUN (useradd --uid 10001 --create-home --shell /usr/sbin/nologin zenml \
+        || adduser -D -u 10001 -s /sbin/nologin zenml) \
+    && mkdir -p /zenml && chown 10001:10001 /zenml
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 \
+    ZENML_CONTAINER=1 \
+    ZENML_SERVER_DEPLOYMENT_TYPE=docker \
+    ZENML_SERVER_AUTO_ACTIVATE=1 \
+    ZENML_CONFIG_PATH=/zenml/.zenconfig \
+    ZENML_STORE_URL=sqlite:////zenml/.zenconfig/local_stores/default_zen_store/zenml.db \
+    SERVER_HOST=0.0.0.0 \
+    SERVER_PORT=8080
+WORKDIR /zenml
+USER 10001
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['SERVER_PORT'], timeout=4)"]
+# The admin password and JWT secret come from the environment at `docker run`, never from here.
+CMD ["sh", "-c", "exec uvicorn zenml.zen_server.zen_server_api:app --host \"$SERVER_HOST\" --port \"$SERVER_PORT\" --proxy-headers --forwarded-allow-ips='*' --no-server-header"]

@@ -1,0 +1,347 @@
+"""The project's ZenML server: `nox -s server [-- up | down | logs | status]`.
+
+Without an action it builds the server image from the lock's `server` group. `up` runs it
+with a random admin password (never a default one) and connects this project's client as a
+service account with an API key; the credentials stay in .zenml-server/, readable by you only.
+"""
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from docker.errors import NotFound
+
+from . import docker_build
+from .config import ROOT, EnvtoolsError, ServerSettings, server_settings
+from .images import ImageBuilder, tree_contents, uv_run
+
+STATE = ROOT / ".zenml-server"
+ADMIN_ENV = STATE / "admin.env"
+API_KEY = STATE / "api-key"
+# Read by the nox sessions while the server runs: the store URL, the client's API key and a
+# ZenML config folder of its own (ZenML saves the store there; the local .zenml stays local).
+CONNECTION = STATE / "client.env"
+CLIENT_CONFIG = STATE / "client"
+CONTAINER_LABEL = "envtools.server"
+CONTAINER_PORT = 8080
+WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
+
+
+def project_id() -> str:
+    """Tells this project's server apart from other projects' on the same Docker engine."""
+    return hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+
+
+def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
+    """The local plugin package the server imports (its folder and distribution name)."""
+    if not settings.plugins:
+        return None
+    folder = ROOT / settings.plugins
+    if not (folder / "pyproject.toml").is_file():
+        raise EnvtoolsError(f"Server plugin package {folder} has no pyproject.toml.")
+    return folder, tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+
+
+def server_image(settings: ServerSettings, *, no_cache: bool = False, plan_only: bool = False):
+    """Build (or, with plan_only, just name) the image of the locked `server` group."""
+    plugin = plugin_package(settings)
+    leave_out = ["--no-emit-package", plugin[1]] if plugin else []
+    requirements = uv_run(
+        "export",
+        "--locked",
+        "--format=requirements.txt",
+        "--only-group=server",
+        "--no-emit-project",
+        "--no-header",
+        "--no-annotate",
+        *leave_out,
+    )
+
+    def add_plugin_wheel(context: Path) -> None:
+        (context / "wheels").mkdir()
+        if plugin:
+            wheels = str(context / "wheels")
+            uv_run("build", "--wheel", "--quiet", "--out-dir", wheels, str(plugin[0]))
+
+    builder = ImageBuilder(settings.image, no_cache=no_cache, plan_only=plan_only)
+    plugin_inputs = tree_contents(plugin[0]) if plugin else []
+    return builder.locked_image(
+        "server", "server.Dockerfile", requirements, *plugin_inputs, extra=add_plugin_wheel
+    )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments are skipped."""
+    values = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            key, separator, value = line.partition("=")
+            if separator and not key.strip().startswith("#"):
+                values[key.strip()] = value.strip()
+    return values
+
+
+def write_private(path: Path, values: dict[str, str]) -> None:
+    """Write KEY=VALUE lines to a file only the current user can read."""
+    STATE.mkdir(mode=0o700, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
+    """The admin account and JWT secret: made once, random unless the server env file sets them."""
+    if not ADMIN_ENV.is_file():
+        write_private(
+            ADMIN_ENV,
+            {
+                "ZENML_DEFAULT_USER_NAME": server_env.get("ZENML_DEFAULT_USER_NAME", "admin"),
+                "ZENML_DEFAULT_USER_PASSWORD": server_env.get(
+                    "ZENML_DEFAULT_USER_PASSWORD", secrets.token_urlsafe(24)
+                ),
+                "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
+            },
+        )
+        print(f"Admin credentials created in {ADMIN_ENV.relative_to(ROOT)} (readable by you only)")
+    credentials = read_env_file(ADMIN_ENV)
+    if credentials.get("ZENML_DEFAULT_USER_PASSWORD", "").lower() in WEAK_PASSWORDS:
+        raise EnvtoolsError(
+            f"The admin password in {ADMIN_ENV} is empty or a default one: delete the file "
+            "to get a random one, or set a strong ZENML_DEFAULT_USER_PASSWORD there."
+        )
+    return credentials
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        # Like the server itself: a port in TIME_WAIT after `down` is free to listen on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise EnvtoolsError(
+                f"Port {port} on {host} is in use: stop what listens there, or choose another "
+                "port with `nox -s server -- up --port N` or [tool.envtools.server] port."
+            ) from None
+
+
+def find_container(client):
+    found = client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={project_id()}"})
+    return found[0] if found else None
+
+
+def wait_healthy(container, url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status == "exited":
+            break
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/health", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(1)
+    logs = container.logs(tail=30).decode(errors="replace")
+    container.remove(force=True)
+    raise EnvtoolsError(
+        f"The server did not become healthy at {url} within {timeout:.0f} s "
+        f"(container {container.status}). Its last log lines:\n{logs}"
+    )
+
+
+def zenml_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the zenml CLI against the server in a throw-away client config."""
+    with tempfile.TemporaryDirectory(prefix="envtools-zenml-") as config:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_")}
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "zenml"), *args],
+            env={**clean, "ZENML_CONFIG_PATH": config, "ZENML_ANALYTICS_OPT_IN": "false", **env},
+            capture_output=True,
+            text=True,
+        )
+
+
+def service_account_key(settings: ServerSettings, url: str, admin: dict[str, str]) -> str:
+    """The client's API key: the saved one while it still works, else a new one."""
+    if API_KEY.is_file():
+        key = read_env_file(API_KEY)["ZENML_STORE_API_KEY"]
+        works = zenml_cli("user", "describe", ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key)
+        if works.returncode == 0:
+            return key
+    account = f"{settings.image.name}-client"
+    login = {
+        "ZENML_STORE_URL": url,
+        "ZENML_STORE_USERNAME": admin["ZENML_DEFAULT_USER_NAME"],
+        "ZENML_STORE_PASSWORD": admin["ZENML_DEFAULT_USER_PASSWORD"],
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        key_file = Path(scratch) / "key"
+        output = ("--output-file", str(key_file))
+        created = zenml_cli("service-account", "create", account, *output, **login)
+        if created.returncode != 0:  # the account survived in the data volume: add a key
+            new_key = f"key-{secrets.token_hex(4)}"
+            created = zenml_cli(
+                "service-account", "api-key", account, "create", new_key, *output, **login
+            )
+        if created.returncode != 0:
+            raise EnvtoolsError(f"Creating the client's API key failed:\n{created.stderr[-2000:]}")
+        key = key_file.read_text().strip()
+    write_private(API_KEY, {"ZENML_STORE_API_KEY": key})
+    return key
+
+
+def up(settings: ServerSettings) -> None:
+    client = docker_build.connect()
+    tag = server_image(settings, plan_only=True)
+    if not docker_build.image_id(client, tag):
+        raise EnvtoolsError(f"No server image for the current lock ({tag}): run `nox -s server`.")
+    url = f"http://{settings.host}:{settings.port}"
+    container = find_container(client)
+    if container and container.status == "running":
+        print(f"The server already runs at {url} ({container.image.tags[0]}).")
+    else:
+        if container:
+            container.remove(force=True)
+        ensure_port_free(settings.host, settings.port)
+        server_env = read_env_file(ROOT / settings.env_file)
+        host_network = settings.image.network == "host"
+        listen = (settings.host, settings.port) if host_network else ("0.0.0.0", CONTAINER_PORT)
+        container = client.containers.run(
+            tag,
+            detach=True,
+            name=f"{settings.image.name}-{project_id()}",
+            labels={CONTAINER_LABEL: project_id()},
+            environment={
+                **server_env,
+                **admin_credentials(server_env),
+                "SERVER_HOST": listen[0],
+                "SERVER_PORT": str(listen[1]),
+            },
+            network_mode=settings.image.network,
+            ports=None
+            if host_network
+            else {f"{CONTAINER_PORT}/tcp": (settings.host, settings.port)},
+            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
+        )
+        print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
+        wait_healthy(container, url)
+    admin = admin_credentials({})
+    key = service_account_key(settings, url, admin)
+    write_private(
+        CONNECTION,
+        {
+            "ZENML_CONFIG_PATH": str(CLIENT_CONFIG),
+            "ZENML_STORE_URL": url,
+            "ZENML_STORE_API_KEY": key,
+        },
+    )
+    print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
+    print(f"This project's sessions connect to it as service account {settings.image.name}-client.")
+
+
+def data_volume(settings: ServerSettings) -> str:
+    return f"{settings.image.name}-{project_id()}-data"
+
+
+def down(settings: ServerSettings) -> None:
+    container = find_container(docker_build.connect())
+    CONNECTION.unlink(missing_ok=True)
+    if not container:
+        print("No server of this project is running.")
+        return
+    container.stop(timeout=15)
+    container.remove()
+    print(f"Stopped {container.name}; its data stays in volume {data_volume(settings)}.")
+
+
+def logs(settings: ServerSettings, follow: bool) -> None:
+    container = find_container(docker_build.connect())
+    if not container:
+        raise EnvtoolsError("No server of this project: start it with `nox -s server -- up`.")
+    if not follow:
+        print(container.logs(tail=100).decode(errors="replace"), end="")
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        for chunk in container.logs(stream=True, follow=True, tail=100):
+            print(chunk.decode(errors="replace"), end="", flush=True)
+
+
+def status(settings: ServerSettings) -> None:
+    client = docker_build.connect()
+    container = find_container(client)
+    current = server_image(settings, plan_only=True)
+    url = f"http://{settings.host}:{settings.port}"
+    if not container:
+        built = "built" if docker_build.image_id(client, current) else "not built (`nox -s server`)"
+        print(f"Server: not running. Image for the current lock: {current} ({built}).")
+        return
+    image = container.image.tags[0] if container.image.tags else container.image.id
+    health = container.attrs["State"].get("Health", {}).get("Status", "unknown")
+    version = "unreachable"
+    with (
+        contextlib.suppress(OSError, ValueError),
+        urllib.request.urlopen(f"{url}/api/v1/info", timeout=3) as response,
+    ):
+        version = json.load(response)["version"]
+    print(f"Server:     {container.name} ({container.status}, {health})")
+    print(f"Image:      {image}{'' if image == current else f' (the lock now wants {current})'}")
+    print(f"URL:        {url}")
+    print(f"Version:    ZenML {version}")
+    print(f"Data:       Docker volume {data_volume(settings)}")
+    print(f"Client:     {'connected with an API key' if CONNECTION.is_file() else 'not connected'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
+    actions = ["build", "up", "down", "logs", "status"]
+    parser.add_argument("action", nargs="?", default="build", choices=actions)
+    parser.add_argument("--push", action="store_true", help="build: push to the registry")
+    parser.add_argument("--no-cache", action="store_true", help="build: rebuild even if up to date")
+    parser.add_argument("--parent-image", help="build: parent image for this build only")
+    parser.add_argument("--port", type=int, help="up: port on the host")
+    parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
+    args = parser.parse_args(argv)
+    try:
+        settings = server_settings()
+        if args.parent_image:
+            settings = replace(settings, image=replace(settings.image, parent=args.parent_image))
+        if args.port:
+            settings = replace(settings, port=args.port)
+        if args.action == "build":
+            print(f"Server image (parent {settings.image.parent}):", flush=True)
+            tag = server_image(settings, no_cache=args.no_cache)
+            if args.push:
+                if not settings.image.registry:
+                    raise EnvtoolsError("--push needs [tool.envtools.images] registry.")
+                docker_build.push(docker_build.connect(), tag)
+                print(f"  {tag}  pushed")
+        elif args.action == "up":
+            up(settings)
+        elif args.action == "down":
+            down(settings)
+        elif args.action == "logs":
+            logs(settings, args.follow)
+        else:
+            status(settings)
+    except EnvtoolsError as error:
+        sys.exit(f"error: {error}")
+    except NotFound as error:
+        sys.exit(f"error: {error.explanation}")
+
+
+if __name__ == "__main__":
+    main()
