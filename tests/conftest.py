@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from pathlib import Path
 import copier
 import docker
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 # Parent image of every image the tests build; CI builds a local one (no registry there).
@@ -36,6 +39,7 @@ ANSWER_SETS = {
         "python_version": "3.11",
         "license": "Apache-2.0",
         "with_github_ci": False,
+        "with_server_plugin": False,
         "container_registry": "ghcr.io/acme",
     },
 }
@@ -165,3 +169,60 @@ def git_commit(project: Path, message: str) -> None:
         message,
         cwd=project,
     )
+
+
+# Read with the image's own python: no pip needed, and nothing installed for the check.
+INSPECT = """
+import importlib.metadata, json, os, platform, sys
+print(json.dumps({
+    "uid": os.getuid(),
+    "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
+    "environment": {
+        "implementation_name": sys.implementation.name,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_system": platform.system(),
+        "python_full_version": platform.python_version(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    },
+}))
+"""
+
+
+def inspect_image(docker_client, tag: str) -> dict:
+    output = docker_client.containers.run(
+        tag, ["python", "-c", INSPECT], remove=True, network_mode="host"
+    )
+    return json.loads(output)
+
+
+def locked_pins(project: Path, environment: dict, *selection: str) -> dict[str, str]:
+    """The export's pins that apply to an interpreter with this marker environment."""
+    export = run(
+        "uv",
+        "export",
+        "--frozen",
+        "--no-emit-project",
+        "--no-hashes",
+        "--no-header",
+        "--format=requirements.txt",
+        *(selection or ["--no-default-groups"]),
+        cwd=project,
+    ).stdout
+    pins = {}
+    for line in export.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            (specifier,) = requirement.specifier
+            pins[canonicalize_name(requirement.name)] = specifier.version
+    return pins
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

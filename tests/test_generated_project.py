@@ -80,9 +80,13 @@ def test_pyproject_is_the_single_requirements_source(project):
     assert any(dep.startswith("scikit-learn") for dep in dependencies)
     if "polars" in answers["ml_integrations"]:
         assert any(dep.startswith("polars") for dep in dependencies)
-    (server,) = pyproject["dependency-groups"]["server"]
-    extras = re.fullmatch(r"zenml\[(.*)\]" + re.escape(zenml_pin), server).group(1).split(",")
-    assert extras == ["server", *answers["server_plugins"]]
+    zenml_server, *plugins = pyproject["dependency-groups"]["server"]
+    extras = re.fullmatch(r"zenml\[(.*)\]" + re.escape(zenml_pin), zenml_server).group(1)
+    assert extras.split(",") == ["server", *answers["server_plugins"]]
+    assert plugins == (
+        [f"{answers['project_slug']}-plugins"] if answers["with_server_plugin"] else []
+    )
+    assert (project / "plugins" / "pyproject.toml").is_file() == answers["with_server_plugin"]
     assert (project / ".python-version").read_text().strip() == answers["python_version"]
 
 

@@ -7,36 +7,25 @@ import json
 import os
 import re
 import secrets
-import socket
 import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import DOCKER_ANSWERS, git_commit, nox, render_project, run
-from packaging.requirements import Requirement
+from conftest import (
+    DOCKER_ANSWERS,
+    free_port,
+    git_commit,
+    inspect_image,
+    locked_pins,
+    nox,
+    render_project,
+    run,
+)
 from packaging.utils import canonicalize_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FAKE_CREDENTIAL = f"zenlock-fake-index-password-{secrets.token_hex(8)}"
-# Read with the image's own python: no pip needed, and nothing installed for the check.
-INSPECT = """
-import importlib.metadata, json, os, platform, sys
-print(json.dumps({
-    "uid": os.getuid(),
-    "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
-    "environment": {
-        "implementation_name": sys.implementation.name,
-        "os_name": os.name,
-        "platform_machine": platform.machine(),
-        "platform_python_implementation": platform.python_implementation(),
-        "platform_system": platform.system(),
-        "python_full_version": platform.python_version(),
-        "python_version": ".".join(platform.python_version_tuple()[:2]),
-        "sys_platform": sys.platform,
-    },
-}))
-"""
 
 
 def image_tags(output: str) -> list[str]:
@@ -48,37 +37,6 @@ def image_tags(output: str) -> list[str]:
 def images_session(project: Path, *args: str, **env: str) -> tuple[str, list[str]]:
     result = nox("-s", "images", "--", *args, cwd=project, **env)
     return result.stdout + result.stderr, image_tags(result.stdout)
-
-
-def inspect_image(docker_client, tag: str) -> dict:
-    output = docker_client.containers.run(
-        tag, ["python", "-c", INSPECT], remove=True, network_mode="host"
-    )
-    return json.loads(output)
-
-
-def locked_pins(project: Path, environment: dict) -> dict[str, str]:
-    """The export's pins that apply to an interpreter with this marker environment."""
-    export = run(
-        "uv",
-        "export",
-        "--frozen",
-        "--no-default-groups",
-        "--no-emit-project",
-        "--no-hashes",
-        "--no-header",
-        "--format=requirements.txt",
-        cwd=project,
-    ).stdout
-    pins = {}
-    for line in export.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        requirement = Requirement(line)
-        if requirement.marker is None or requirement.marker.evaluate(environment):
-            (specifier,) = requirement.specifier
-            pins[canonicalize_name(requirement.name)] = specifier.version
-    return pins
 
 
 def saved_image_bytes(docker_client, tag: str) -> bytes:
@@ -235,12 +193,6 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
     assert "failed" in failed.stdout + failed.stderr
     assert {image.id for image in docker_client.images.list(name="zenml-project")} == before
     assert (project / "configs" / "images.yaml").read_text() == record
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -58,3 +58,25 @@ def test_demo_renders_and_runs_the_training_pipeline(tmp_path):
     accuracy = float(re.search(r"evaluate_model logged test_accuracy = ([0-9.]+)", output).group(1))
     assert 0.9 <= accuracy <= 1.0
     assert (target / ".zenml" / "local_stores").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "zenml[server]==",
+            "zenml[server,secrets-nope]==",
+            "does not have an extra named `secrets-nope`",
+        ),
+        ('path = "plugins"', 'path = "plugins-missing"', "plugins-missing"),
+    ],
+    ids=["unknown-extra", "missing-plugin"],
+)
+def test_lock_refuses_unknown_server_extras_and_plugins(fresh_project, old, new, message):
+    project = fresh_project(with_server_plugin=True)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(old, new))
+    refused = nox("-s", "lock", cwd=project, check=False)
+    assert refused.returncode != 0
+    assert message in refused.stdout + refused.stderr
+    assert not (project / "uv.lock").exists()

@@ -35,6 +35,7 @@ API_KEY = STATE / "api-key"
 CONNECTION = STATE / "client.env"
 CLIENT_CONFIG = STATE / "client"
 CONTAINER_LABEL = "envtools.server"
+URL_LABEL = "envtools.server-url"  # where `up` made it listen, for `status` and a second `up`
 CONTAINER_PORT = 8080
 WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
 
@@ -179,7 +180,8 @@ def service_account_key(settings: ServerSettings, url: str, admin: dict[str, str
     """The client's API key: the saved one while it still works, else a new one."""
     if API_KEY.is_file():
         key = read_env_file(API_KEY)["ZENML_STORE_API_KEY"]
-        works = zenml_cli("user", "describe", ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key)
+        # Any authenticated call will do (`zenml user describe` fails for service accounts).
+        works = zenml_cli("stack", "list", ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key)
         if works.returncode == 0:
             return key
     account = f"{settings.image.name}-client"
@@ -212,6 +214,7 @@ def up(settings: ServerSettings) -> None:
     url = f"http://{settings.host}:{settings.port}"
     container = find_container(client)
     if container and container.status == "running":
+        url = container.labels[URL_LABEL]
         print(f"The server already runs at {url} ({container.image.tags[0]}).")
     else:
         if container:
@@ -224,7 +227,7 @@ def up(settings: ServerSettings) -> None:
             tag,
             detach=True,
             name=f"{settings.image.name}-{project_id()}",
-            labels={CONTAINER_LABEL: project_id()},
+            labels={CONTAINER_LABEL: project_id(), URL_LABEL: url},
             environment={
                 **server_env,
                 **admin_credentials(server_env),
@@ -284,11 +287,11 @@ def status(settings: ServerSettings) -> None:
     client = docker_build.connect()
     container = find_container(client)
     current = server_image(settings, plan_only=True)
-    url = f"http://{settings.host}:{settings.port}"
     if not container:
         built = "built" if docker_build.image_id(client, current) else "not built (`nox -s server`)"
         print(f"Server: not running. Image for the current lock: {current} ({built}).")
         return
+    url = container.labels[URL_LABEL]
     image = container.image.tags[0] if container.image.tags else container.image.id
     health = container.attrs["State"].get("Health", {}).get("Status", "unknown")
     version = "unreachable"
