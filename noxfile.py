@@ -55,3 +55,13 @@ def lint(session: nox.Session) -> None:
     install_tooling(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the user guide with MkDocs, strict (`-- serve` to preview it)."""
+    install_tooling(session)
+    if session.posargs == ["serve"]:
+        session.run("mkdocs", "serve")
+    else:
+        session.run("mkdocs", "build", "--strict", "--site-dir", "site")

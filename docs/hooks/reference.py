@@ -1,0 +1,70 @@
+"""MkDocs hook: the reference page comes from copier.yml and the noxfiles, so it cannot drift.
+
+`reference.md` holds the markers `<!-- copier-questions -->`, `<!-- project-sessions -->` and
+`<!-- repository-sessions -->`; this hook replaces them with tables at build time.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class CopierLoader(yaml.SafeLoader):
+    """Reads copier.yml; its `!include` documents hold hidden values, not questions."""
+
+
+CopierLoader.add_constructor("!include", lambda loader, node: None)
+
+
+def copier_questions() -> str:
+    documents = yaml.load_all((REPO / "copier.yml").read_text(), Loader=CopierLoader)
+    questions = {
+        name: spec
+        for document in documents
+        if isinstance(document, dict)
+        for name, spec in document.items()
+        if not name.startswith("_") and isinstance(spec, dict) and spec.get("when") is not False
+    }
+    rows = ["| question | what it sets | default | choices |", "| --- | --- | --- | --- |"]
+    for name, spec in questions.items():
+        choices = spec.get("choices", "")
+        if isinstance(choices, dict):
+            choices = ", ".join(f"`{value}`" for value in choices.values())
+        elif isinstance(choices, list):
+            choices = ", ".join(f"`{value}`" for value in choices)
+        default = spec.get("default", "")
+        if isinstance(default, str) and ("{{" in default or "{%" in default):
+            default = "derived from earlier answers"
+        else:
+            default = f"`{default}`" if default not in ("", None, []) else "—"
+        help_text = re.sub(r"\{\{\s*(\w+)\s*\}\}", r"`\1`", spec.get("help", ""))
+        cells = [f"`{name}`", help_text, default, choices]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def nox_sessions(noxfile: Path) -> str:
+    """One row per `@nox.session` function: its name and docstring (its `nox -l` line)."""
+    tree = ast.parse(noxfile.read_text())
+    rows = ["| session | what it does |", "| --- | --- |"]
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(
+            "session" in ast.unparse(decorator) for decorator in node.decorator_list
+        ):
+            doc = (ast.get_docstring(node) or "").splitlines()[0].replace("|", "\\|")
+            rows.append(f"| `nox -s {node.name}` | {doc} |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    if page.file.src_uri != "reference.md":
+        return markdown
+    return (
+        markdown.replace("<!-- copier-questions -->", copier_questions())
+        .replace("<!-- project-sessions -->", nox_sessions(REPO / "template" / "noxfile.py.jinja"))
+        .replace("<!-- repository-sessions -->", nox_sessions(REPO / "noxfile.py"))
+    )
