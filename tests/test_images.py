@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     DOCKER_ANSWERS,
     free_port,
@@ -248,3 +249,41 @@ def test_pipeline_runs_in_our_image_on_the_local_docker_stack(local_server, mode
         assert code_path == "None"  # ZenML uploaded no code: the steps ran the image's code
     else:
         assert code_path != "None"
+
+
+def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker_client):
+    project, _, default = image_project
+    pyproject = project / "pyproject.toml"
+    original_pyproject, original_lock = pyproject.read_text(), (project / "uv.lock").read_text()
+    try:
+        pyproject.write_text(
+            original_pyproject.replace(
+                "[dependency-groups]\n", '[dependency-groups]\nserving = ["tqdm>=4"]\n'
+            ).replace(
+                "[tool.envtools.images.pipeline_groups]\n",
+                '[tool.envtools.images.pipeline_groups]\ninference = ["serving"]\n',
+            )
+        )
+        nox("-s", "lock", cwd=project)
+        _, (shared, serving) = images_session(project)
+        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["images"]
+    finally:
+        pyproject.write_text(original_pyproject)
+        (project / "uv.lock").write_text(original_lock)
+        images_session(project)
+    assert shared == default and serving != default
+    assert record == {"default": default, "inference": serving}
+    assert "tqdm" in inspect_image(docker_client, serving)["installed"]
+    assert "tqdm" not in inspect_image(docker_client, default)["installed"]
+    layers = [docker_client.images.get(tag).attrs["RootFS"]["Layers"] for tag in (shared, serving)]
+    assert layers[0][:-1] == layers[1][:-1]  # only the venv layer differs
+
+
+def test_images_without_docker_say_how_to_start_it(tmp_path):
+    project = render_project(tmp_path / "project")
+    nox("-s", "dev", cwd=project)
+    refused = nox("-s", "images", cwd=project, check=False, DOCKER_HOST="unix:///nonexistent.sock")
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr
+    assert "No Docker daemon is reachable" in output and "Start one" in output
+    assert not (project / "configs" / "images.yaml").exists()
