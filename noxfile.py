@@ -50,6 +50,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Time the generated project's sessions and print ratios (`-- docker` adds images, server)."""
+    install_tooling(session)
+    session.run("python", "benchmarks/sessions.py", *session.posargs, env=CHILD_ENV)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check the repository's own code with ruff (the generated code is checked by the tests)."""
     install_tooling(session)
