@@ -26,7 +26,7 @@ def write_tree(template: Path) -> None:
 
 def make_v1(template: Path) -> None:
     """An older release: `docker_network` still called `build_network`, no server.env example,
-    and a different `dev` session docstring."""
+    an older pytest floor and a different `dev` session docstring."""
     config = template / "copier.yml"
     config.write_text(
         config.read_text()
@@ -35,7 +35,9 @@ def make_v1(template: Path) -> None:
     )
     pyproject = template / "template" / "pyproject.toml.jinja"
     pyproject.write_text(
-        pyproject.read_text().replace("{{ docker_network }}", "{{ build_network }}")
+        pyproject.read_text()
+        .replace("{{ docker_network }}", "{{ build_network }}")
+        .replace('"pytest>=9.0"', '"pytest>=8.0"')  # v2 raises a dependency's floor
     )
     (template / "template" / "configs" / "server.env.example").unlink()
     noxfile = template / "template" / "noxfile.py.jinja"
@@ -161,8 +163,10 @@ def test_update_session_refreshes_the_lock_when_dependencies_change(versioned_te
     nox("-s", "dev", cwd=project)
     git_commit(project, "locked")
 
-    nox("-s", "update", "--", "--defaults", "--vcs-ref=0.2.0", cwd=project)
+    updated = nox("-s", "update", "--", "--defaults", "--vcs-ref=0.2.0", cwd=project)
 
+    assert "pyproject.toml changed: refreshing uv.lock" in updated.stdout + updated.stderr
+    assert '"pytest>=9.0"' in (project / "pyproject.toml").read_text()
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "0.2.0"
     run("uv", "lock", "--check", cwd=project)
     nox("-s", "check", "--", "--only", "venv", cwd=project)
