@@ -291,3 +291,22 @@ def test_images_without_docker_say_how_to_start_it(tmp_path):
     output = refused.stdout + refused.stderr
     assert "No Docker daemon is reachable" in output and "Start one" in output
     assert not (project / "configs" / "images.yaml").exists()
+
+
+def test_image_on_another_python_holds_that_pythons_pins(tmp_path, docker_client):
+    """One universal lock: a 3.13 parent gets the 3.13 pins, while the venv runs 3.11."""
+    parent = os.environ.get("ZENLOCK_OTHER_PYTHON_PARENT_IMAGE")
+    if not parent:
+        message = "set ZENLOCK_OTHER_PYTHON_PARENT_IMAGE to a parent whose Python is not 3.11"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    answers = {**DOCKER_ANSWERS, "pipeline_parent_image": parent}
+    project = render_project(tmp_path / "project", **answers)
+    nox("-s", "dev", cwd=project)
+    _, (tag,) = images_session(project)
+    found = inspect_image(docker_client, tag)
+    assert found["environment"]["python_version"] != "3.11"
+    installed = {canonicalize_name(name): version for name, version in found["installed"].items()}
+    assert installed == locked_pins(project, found["environment"])
+    assert nox("-s", "check", "--", "--only", "venv", "images", cwd=project).returncode == 0
