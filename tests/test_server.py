@@ -165,3 +165,17 @@ def test_down_and_up_keep_the_runs_and_the_api_key(server_project):
     assert last_run(project) == before
     status = nox("-s", "server", "--", "status", cwd=project).stdout
     assert "ZenML 0.98.0" in status and "connected with an API key" in status
+
+
+def test_logs_show_the_server_and_no_secret(server_project):
+    project, _, _ = server_project
+    logs = nox("-s", "server", "--", "logs", cwd=project).stdout
+    assert "Application startup complete" in logs
+    state = project / ".zenml-server"
+    secrets = [
+        *re.findall(r"(?:PASSWORD|SECRET_KEY)=(\S+)", (state / "admin.env").read_text()),
+        *re.findall(r"API_KEY=(\S+)", (state / "api-key").read_text()),
+    ]
+    assert len(secrets) == 3
+    for secret in secrets:
+        assert secret not in logs

@@ -50,9 +50,8 @@ def test_stale_lock_is_refused_with_the_fix_and_changes_nothing(fresh_project):
 
 def test_demo_renders_and_runs_the_training_pipeline(tmp_path):
     target = tmp_path / "demo"
-    result = run(
-        sys.executable, "-m", "nox", "-f", REPO / "noxfile.py", "-s", "demo", "--", target, cwd=REPO
-    )
+    # The README's command (after its `pip install uv`), into a folder of this test's own.
+    result = run(sys.executable, "-m", "uv", "run", "nox", "-s", "demo", "--", target, cwd=REPO)
     output = result.stdout + result.stderr
     assert re.search(r"Pipeline run training-\S+: completed", output), output[-3000:]
     accuracy = float(re.search(r"evaluate_model logged test_accuracy = ([0-9.]+)", output).group(1))
