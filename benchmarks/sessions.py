@@ -4,12 +4,15 @@ uv run nox -s bench            # venv sessions only
 uv run nox -s bench -- docker  # also images and the server (needs Docker)
 """
 
+import hashlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import DOCKER_ANSWERS, project_env, render_project  # noqa: E402
@@ -27,6 +30,14 @@ def timed(project: Path, *command: str, repeat: int = 1) -> float:
 
 def nox(project: Path, *args: str, repeat: int = 1) -> float:
     return timed(project, sys.executable, "-m", "nox", *args, repeat=repeat)
+
+
+def remove_server_data(project: Path) -> None:
+    """`down` keeps the server's data volume on purpose; the benchmark's own is not needed."""
+    project_id = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:12]
+    for volume in docker.from_env().volumes.list():
+        if volume.name.endswith(f"-{project_id}-data"):
+            volume.remove(force=True)
 
 
 def main() -> None:
@@ -51,6 +62,7 @@ def main() -> None:
             server_noop = nox(project, "-s", "server")
             up = nox(project, "-s", "server", "--", "up", "--port", "8297")
             nox(project, "-s", "server", "--", "down")
+            remove_server_data(project)
             rows += [
                 ("nox -s images, cold (--no-cache)", cold),
                 ("nox -s images, nothing changed", noop_images),

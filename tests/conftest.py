@@ -1,5 +1,6 @@
 """Render the template with copier's API and drive the generated project for real."""
 
+import hashlib
 import json
 import os
 import socket
@@ -226,3 +227,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def server_containers(docker_client, project) -> list:
+    """The containers `up` started for this project, found by its project label."""
+    project_id = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:12]
+    label = f"envtools.server={project_id}"
+    return docker_client.containers.list(all=True, filters={"label": label})
+
+
+def remove_servers(docker_client, project) -> None:
+    for container in server_containers(docker_client, project):
+        mounts = container.attrs["Mounts"]
+        container.remove(force=True)
+        for volume in [mount["Name"] for mount in mounts if mount["Type"] == "volume"]:
+            docker_client.volumes.get(volume).remove(force=True)

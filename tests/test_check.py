@@ -4,7 +4,15 @@ import json
 import re
 
 import pytest
-from conftest import DOCKER_ANSWERS, free_port, git_commit, nox, render_project, run
+from conftest import (
+    DOCKER_ANSWERS,
+    free_port,
+    git_commit,
+    nox,
+    remove_servers,
+    render_project,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +41,7 @@ def built_project(tmp_path_factory, docker_client):
     nox("-s", "server", cwd=project)
     nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project)
     yield project
-    nox("-s", "server", "--", "down", cwd=project)
+    remove_servers(docker_client, project)
 
 
 @pytest.mark.docker

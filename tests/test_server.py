@@ -1,6 +1,5 @@
 """The server image: exactly the lock's server set, secure by default, one lock with the client."""
 
-import hashlib
 import re
 import socket
 import stat
@@ -15,8 +14,10 @@ from conftest import (
     inspect_image,
     locked_pins,
     nox,
+    remove_servers,
     render_project,
     run,
+    server_containers,
 )
 from packaging.utils import canonicalize_name
 
@@ -28,21 +29,6 @@ from zenml.client import Client
 run = Client().get_pipeline("training").last_run
 print(run.id, run.status.value, run.stack.name)
 """
-
-
-def server_containers(docker_client, project) -> list:
-    """The containers `up` started for this project, found by its project label."""
-    project_id = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:12]
-    label = f"envtools.server={project_id}"
-    return docker_client.containers.list(all=True, filters={"label": label})
-
-
-def remove_servers(docker_client, project) -> None:
-    for container in server_containers(docker_client, project):
-        mounts = container.attrs["Mounts"]
-        container.remove(force=True)
-        for volume in [mount["Name"] for mount in mounts if mount["Type"] == "volume"]:
-            docker_client.volumes.get(volume).remove(force=True)
 
 
 def last_run(project) -> list[str]:

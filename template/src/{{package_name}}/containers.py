@@ -68,8 +68,9 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
         )
     }
     if orchestrator.flavor == "local_docker":
+        # remove: ZenML leaves every finished step container behind otherwise.
         settings["orchestrator"] = LocalDockerOrchestratorSettings(
-            run_args={"network_mode": record["network"]}
+            run_args={"network_mode": record["network"], "remove": True}
         )
     code = "baked into the image" if release else "shipped by ZenML with the run"
     return settings, f"image {image} ({record['mode']} mode: code {code})"
