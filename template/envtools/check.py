@@ -121,9 +121,10 @@ def check_lock() -> list[Report]:
 
 
 def check_venv() -> list[Report]:
-    found = json.loads(subprocess.check_output([sys.executable, "-c", INSPECT]))
+    """This process runs in .venv: read its distributions and markers directly."""
+    installed = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
     locked = locked_set([], default_environment())
-    return [compare(".venv", locked, found["installed"], "nox -s dev")]
+    return [compare(".venv", locked, installed, "nox -s dev")]
 
 
 def check_images(client) -> list[Report]:

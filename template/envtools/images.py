@@ -28,7 +28,7 @@ DOCKERFILES = ROOT / "docker"
 # Package-index settings (with credentials) that reach the build stage, never the image.
 INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INSECURE_HOST")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
-# The tag's prefix says what kind of image it is; the label says it for `docker inspect`.
+# The tag's prefix says what kind of image it is; the mode label says it for `docker inspect`.
 MODE_LABELS = {"deps": "iterate", "release": "release", "server": "server"}
 
 
@@ -43,19 +43,22 @@ def uv_run(*args: str) -> str:
     return result.stdout
 
 
-def export_requirements(groups: tuple[str, ...] = ()) -> str:
-    """The locked [project] dependencies (plus `groups`), hash-pinned, without the project."""
-    group_args = [arg for group in groups for arg in ("--group", group)]
+def locked_export(*selection: str) -> str:
+    """Hash-pinned requirements of the lock for `selection` (uv export options), no project."""
     return uv_run(
         "export",
         "--locked",
         "--format=requirements.txt",
-        "--no-default-groups",
         "--no-emit-project",
         "--no-header",
         "--no-annotate",
-        *group_args,
+        *selection,
     )
+
+
+def export_requirements(groups: tuple[str, ...] = ()) -> str:
+    """What a pipeline image installs: the [project] dependencies plus `groups`."""
+    return locked_export("--no-default-groups", *(f"--group={group}" for group in groups))
 
 
 def locked_version(lock: dict, name: str) -> str:
@@ -151,7 +154,9 @@ class ImageBuilder:
             if extra:
                 extra(context)
 
-        return self.ensure(tag, dockerfile, write_context, PARENT_IMAGE=self.settings.parent)
+        return self.ensure(
+            tag, dockerfile, write_context, MODE_LABELS[kind], PARENT_IMAGE=self.settings.parent
+        )
 
     def dependencies_image(self, groups: tuple[str, ...]) -> str:
         return self.locked_image("deps", "pipeline.Dockerfile", export_requirements(groups))
@@ -167,13 +172,13 @@ class ImageBuilder:
             shutil.copytree(src, context / "src", ignore=IGNORED)
 
         return self.ensure(
-            tag, "release.Dockerfile", write_context, DEPENDENCIES_IMAGE=dependencies
+            tag, "release.Dockerfile", write_context, "release", DEPENDENCIES_IMAGE=dependencies
         )
 
     def tag(self, kind: str, *inputs: str | bytes) -> str:
         return f"{self.settings.repository}:{kind}-{content_hash(*inputs)[:16]}"
 
-    def ensure(self, tag: str, dockerfile: str, write_context, **buildargs: str) -> str:
+    def ensure(self, tag: str, dockerfile: str, write_context, mode: str, **buildargs: str) -> str:
         """Build `tag` unless an image with that tag exists; print what happened."""
         if self.plan_only:
             return tag
@@ -185,7 +190,6 @@ class ImageBuilder:
             context = Path(context)
             shutil.copy2(DOCKERFILES / dockerfile, context / dockerfile)
             write_context(context)
-            mode = MODE_LABELS[tag.rpartition(":")[2].split("-")[0]]
             docker_build.build(
                 self.client,
                 context,

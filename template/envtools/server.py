@@ -25,7 +25,7 @@ from docker.errors import NotFound
 
 from . import docker_build
 from .config import ROOT, EnvtoolsError, ServerSettings, server_settings
-from .images import ImageBuilder, tree_contents, uv_run
+from .images import ImageBuilder, locked_export, tree_contents, uv_run
 
 STATE = ROOT / ".zenml-server"
 ADMIN_ENV = STATE / "admin.env"
@@ -59,16 +59,7 @@ def server_image(settings: ServerSettings, *, no_cache: bool = False, plan_only:
     """Build (or, with plan_only, just name) the image of the locked `server` group."""
     plugin = plugin_package(settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
-    requirements = uv_run(
-        "export",
-        "--locked",
-        "--format=requirements.txt",
-        "--only-group=server",
-        "--no-emit-project",
-        "--no-header",
-        "--no-annotate",
-        *leave_out,
-    )
+    requirements = locked_export("--only-group=server", *leave_out)
 
     def add_plugin_wheel(context: Path) -> None:
         (context / "wheels").mkdir()
