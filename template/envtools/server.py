@@ -7,7 +7,6 @@ service account with an API key; the credentials stay in .zenml-server/, readabl
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -16,33 +15,29 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from docker.errors import NotFound
+from . import EnvtoolsError, engine, lock
+from .imagespec import Builder, ImageSpec, locked_spec, planned_tag, tree_contents
+from .settings import ServerSettings, server_settings
+from .state import (
+    ADMIN_ENV,
+    API_KEY,
+    CONNECTION,
+    ROOT,
+    SERVER_CLIENT_CONFIG,
+    SERVER_LABEL,
+    project_id,
+    read_env_file,
+    update_record,
+    write_env_file,
+)
 
-from . import docker_build
-from .config import ROOT, EnvtoolsError, ServerSettings, server_settings
-from .images import ImageBuilder, locked_export, tree_contents, uv_run
-
-STATE = ROOT / ".zenml-server"
-ADMIN_ENV = STATE / "admin.env"
-API_KEY = STATE / "api-key"
-# Read by the nox sessions while the server runs: the store URL, the client's API key and a
-# ZenML config folder of its own (ZenML saves the store there; the local .zenml stays local).
-CONNECTION = STATE / "client.env"
-CLIENT_CONFIG = STATE / "client"
-CONTAINER_LABEL = "envtools.server"
 URL_LABEL = "envtools.server-url"  # where `up` made it listen, for `status` and a second `up`
 CONTAINER_PORT = 8080
 WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
-
-
-def project_id() -> str:
-    """Tells this project's server apart from other projects' on the same Docker engine."""
-    return hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
 
 
 def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
@@ -52,51 +47,53 @@ def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
     folder = ROOT / settings.plugins
     if not (folder / "pyproject.toml").is_file():
         raise EnvtoolsError(f"Server plugin package {folder} has no pyproject.toml.")
-    return folder, tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+    return folder, lock.read_toml(folder / "pyproject.toml")["project"]["name"]
 
 
-def server_image(settings: ServerSettings, *, no_cache: bool = False, plan_only: bool = False):
-    """Build (or, with plan_only, just name) the image of the locked `server` group."""
+def server_spec(settings: ServerSettings) -> ImageSpec:
+    """The parent plus the locked `server` group; the plugin package goes in as a wheel."""
     plugin = plugin_package(settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
-    requirements = locked_export("--only-group=server", *leave_out)
+    requirements = lock.export([*lock.selection("server"), *leave_out])
 
     def add_plugin_wheel(context: Path) -> None:
         (context / "wheels").mkdir()
         if plugin:
-            wheels = str(context / "wheels")
-            uv_run("build", "--wheel", "--quiet", "--out-dir", wheels, str(plugin[0]))
+            lock.uv(
+                "build", "--wheel", "--quiet", "--out-dir", str(context / "wheels"), str(plugin[0])
+            )
 
-    builder = ImageBuilder(settings.image, no_cache=no_cache, plan_only=plan_only)
-    plugin_inputs = tree_contents(plugin[0]) if plugin else []
-    return builder.locked_image(
-        "server", "server.Dockerfile", requirements, *plugin_inputs, extra=add_plugin_wheel
+    return locked_spec(
+        "server",
+        settings.build,
+        "server.Dockerfile",
+        requirements,
+        *(tree_contents(plugin[0]) if plugin else ()),
+        groups=("server",),
+        add_files=add_plugin_wheel,
     )
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; blank lines and # comments are skipped."""
-    values = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            key, separator, value = line.partition("=")
-            if separator and not key.strip().startswith("#"):
-                values[key.strip()] = value.strip()
-    return values
+def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
+    print(f"Server image (parent {settings.build.parent}):", flush=True)
+    builder = Builder(settings.build, no_cache=no_cache)
+    tag = builder.ensure(server_spec(settings))
+    if push:
+        if not settings.build.registry:
+            raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
+        engine.push(builder.client, tag)
+    update_record(server={"tag": tag, "groups": ["server"], "lock_sha256": lock.lock_hash()})
 
 
-def write_private(path: Path, values: dict[str, str]) -> None:
-    """Write KEY=VALUE lines to a file only the current user can read."""
-    STATE.mkdir(mode=0o700, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.writelines(f"{key}={value}\n" for key, value in values.items())
+def current_image(client, settings: ServerSettings) -> str | None:
+    """The server image of the current lock and plugins, if built here (never pulls)."""
+    return planned_tag(client, server_spec(settings))
 
 
 def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
     """The admin account and JWT secret: made once, random unless the server env file sets them."""
     if not ADMIN_ENV.is_file():
-        write_private(
+        write_env_file(
             ADMIN_ENV,
             {
                 "ZENML_DEFAULT_USER_NAME": server_env.get("ZENML_DEFAULT_USER_NAME", "admin"),
@@ -127,11 +124,6 @@ def ensure_port_free(host: str, port: int) -> None:
                 f"Port {port} on {host} is in use: stop what listens there, or choose another "
                 "port with `nox -s server -- up --port N` or [tool.envtools.server] port."
             ) from None
-
-
-def find_container(client):
-    found = client.containers.list(all=True, filters={"label": f"{CONTAINER_LABEL}={project_id()}"})
-    return found[0] if found else None
 
 
 def wait_healthy(container, url: str, timeout: float = 120) -> None:
@@ -175,7 +167,7 @@ def service_account_key(settings: ServerSettings, url: str, admin: dict[str, str
         works = zenml_cli("stack", "list", ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key)
         if works.returncode == 0:
             return key
-    account = f"{settings.image.name}-client"
+    account = f"{settings.build.name}-client"
     login = {
         "ZENML_STORE_URL": url,
         "ZENML_STORE_USERNAME": admin["ZENML_DEFAULT_USER_NAME"],
@@ -193,17 +185,19 @@ def service_account_key(settings: ServerSettings, url: str, admin: dict[str, str
         if created.returncode != 0:
             raise EnvtoolsError(f"Creating the client's API key failed:\n{created.stderr[-2000:]}")
         key = key_file.read_text().strip()
-    write_private(API_KEY, {"ZENML_STORE_API_KEY": key})
+    write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
     return key
 
 
 def up(settings: ServerSettings) -> None:
-    client = docker_build.connect()
-    tag = server_image(settings, plan_only=True)
-    if not docker_build.image_id(client, tag):
-        raise EnvtoolsError(f"No server image for the current lock ({tag}): run `nox -s server`.")
+    client = engine.connect()
+    tag = current_image(client, settings)
+    if not tag or not engine.image_id(client, tag):
+        raise EnvtoolsError(
+            "No server image for the current lock and plugins: run `nox -s server`."
+        )
     url = f"http://{settings.host}:{settings.port}"
-    container = find_container(client)
+    container = engine.labelled_container(client, SERVER_LABEL, project_id())
     if container and container.status == "running":
         url = container.labels[URL_LABEL]
         print(f"The server already runs at {url} ({container.image.tags[0]}).")
@@ -212,20 +206,20 @@ def up(settings: ServerSettings) -> None:
             container.remove(force=True)
         ensure_port_free(settings.host, settings.port)
         server_env = read_env_file(ROOT / settings.env_file)
-        host_network = settings.image.network == "host"
+        host_network = settings.build.network == "host"
         listen = (settings.host, settings.port) if host_network else ("0.0.0.0", CONTAINER_PORT)
         container = client.containers.run(
             tag,
             detach=True,
-            name=f"{settings.image.name}-{project_id()}",
-            labels={CONTAINER_LABEL: project_id(), URL_LABEL: url},
+            name=f"{settings.build.name}-{project_id()}",
+            labels={SERVER_LABEL: project_id(), URL_LABEL: url},
             environment={
                 **server_env,
                 **admin_credentials(server_env),
                 "SERVER_HOST": listen[0],
                 "SERVER_PORT": str(listen[1]),
             },
-            network_mode=settings.image.network,
+            network_mode=settings.build.network,
             ports=None
             if host_network
             else {f"{CONTAINER_PORT}/tcp": (settings.host, settings.port)},
@@ -233,26 +227,25 @@ def up(settings: ServerSettings) -> None:
         )
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
-    admin = admin_credentials({})
-    key = service_account_key(settings, url, admin)
-    write_private(
+    key = service_account_key(settings, url, admin_credentials({}))
+    write_env_file(
         CONNECTION,
         {
-            "ZENML_CONFIG_PATH": str(CLIENT_CONFIG),
+            "ZENML_CONFIG_PATH": str(SERVER_CLIENT_CONFIG),
             "ZENML_STORE_URL": url,
             "ZENML_STORE_API_KEY": key,
         },
     )
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
-    print(f"This project's sessions connect to it as service account {settings.image.name}-client.")
+    print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
 
 
 def data_volume(settings: ServerSettings) -> str:
-    return f"{settings.image.name}-{project_id()}-data"
+    return f"{settings.build.name}-{project_id()}-data"
 
 
 def down(settings: ServerSettings) -> None:
-    container = find_container(docker_build.connect())
+    container = engine.labelled_container(engine.connect(), SERVER_LABEL, project_id())
     CONNECTION.unlink(missing_ok=True)
     if not container:
         print("No server of this project is running.")
@@ -263,7 +256,7 @@ def down(settings: ServerSettings) -> None:
 
 
 def logs(settings: ServerSettings, follow: bool) -> None:
-    container = find_container(docker_build.connect())
+    container = engine.labelled_container(engine.connect(), SERVER_LABEL, project_id())
     if not container:
         raise EnvtoolsError("No server of this project: start it with `nox -s server -- up`.")
     if not follow:
@@ -275,12 +268,17 @@ def logs(settings: ServerSettings, follow: bool) -> None:
 
 
 def status(settings: ServerSettings) -> None:
-    client = docker_build.connect()
-    container = find_container(client)
-    current = server_image(settings, plan_only=True)
+    client = engine.connect()
+    container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    current = current_image(client, settings)
+    if current is None:
+        wanted = f"unknown: parent image {settings.build.parent} is not on this machine"
+    else:
+        wanted = current + (
+            "" if engine.image_id(client, current) else ", not built (`nox -s server`)"
+        )
     if not container:
-        built = "built" if docker_build.image_id(client, current) else "not built (`nox -s server`)"
-        print(f"Server: not running. Image for the current lock: {current} ({built}).")
+        print(f"Server: not running. Image for the current lock: {wanted}.")
         return
     url = container.labels[URL_LABEL]
     image = container.image.tags[0] if container.image.tags else container.image.id
@@ -292,14 +290,14 @@ def status(settings: ServerSettings) -> None:
     ):
         version = json.load(response)["version"]
     print(f"Server:     {container.name} ({container.status}, {health})")
-    print(f"Image:      {image}{'' if image == current else f' (the lock now wants {current})'}")
+    print(f"Image:      {image}{'' if image == current else f' (the lock now wants {wanted})'}")
     print(f"URL:        {url}")
     print(f"Version:    ZenML {version}")
     print(f"Data:       Docker volume {data_volume(settings)}")
     print(f"Client:     {'connected with an API key' if CONNECTION.is_file() else 'not connected'}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
     actions = ["build", "up", "down", "logs", "status"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
@@ -309,33 +307,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="up: port on the host")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
     args = parser.parse_args(argv)
-    try:
-        settings = server_settings()
-        if args.parent_image:
-            settings = replace(settings, image=replace(settings.image, parent=args.parent_image))
-        if args.port:
-            settings = replace(settings, port=args.port)
-        if args.action == "build":
-            print(f"Server image (parent {settings.image.parent}):", flush=True)
-            tag = server_image(settings, no_cache=args.no_cache)
-            if args.push:
-                if not settings.image.registry:
-                    raise EnvtoolsError("--push needs [tool.envtools.images] registry.")
-                docker_build.push(docker_build.connect(), tag)
-                print(f"  {tag}  pushed")
-        elif args.action == "up":
-            up(settings)
-        elif args.action == "down":
-            down(settings)
-        elif args.action == "logs":
-            logs(settings, args.follow)
-        else:
-            status(settings)
-    except EnvtoolsError as error:
-        sys.exit(f"error: {error}")
-    except NotFound as error:
-        sys.exit(f"error: {error.explanation}")
-
-
-if __name__ == "__main__":
-    main()
+    settings = server_settings()
+    if args.parent_image:
+        settings = replace(settings, build=replace(settings.build, parent=args.parent_image))
+    if args.port:
+        settings = replace(settings, port=args.port)
+    if args.action == "build":
+        build(settings, no_cache=args.no_cache, push=args.push)
+    elif args.action == "up":
+        up(settings)
+    elif args.action == "down":
+        down(settings)
+    elif args.action == "logs":
+        logs(settings, args.follow)
+    else:
+        status(settings)

@@ -1,19 +1,14 @@
-"""Every test talks to a fresh, throw-away ZenML store on the local default stack."""
+"""Every test talks to a fresh, throw-away ZenML store on the local default stack.
 
-import pytest
-from zenml.client import Client
-from zenml.config.global_config import GlobalConfiguration
+`nox -s tests` starts pytest with a throw-away ZenML config already; run another way (from an
+IDE), the tests get one here, before any test module can import ZenML.
+"""
 
+import os
+import tempfile
 
-@pytest.fixture(scope="session", autouse=True)
-def isolated_zenml(tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("ZENML_CONFIG_PATH", str(tmp_path_factory.mktemp("zenml")))
-        env.setenv("ZENML_ANALYTICS_OPT_IN", "false")
-        for name in ("ZENML_STORE_URL", "ZENML_STORE_API_KEY", "ZENML_ACTIVE_STACK_ID"):
-            env.delenv(name, raising=False)
-        GlobalConfiguration._reset_instance()
-        Client._reset_instance()
-        yield
-        GlobalConfiguration._reset_instance()
-        Client._reset_instance()
+_zenml_config = tempfile.TemporaryDirectory(prefix="zenml-tests-")
+os.environ["ZENML_CONFIG_PATH"] = _zenml_config.name
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+for name in ("ZENML_STORE_URL", "ZENML_STORE_API_KEY", "ZENML_ACTIVE_STACK_ID"):
+    os.environ.pop(name, None)

@@ -52,12 +52,13 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
     orchestrator = Client().active_stack.orchestrator
     if orchestrator.flavor == "local":
         return {}, "code runs in this process (.venv)"
-    if not IMAGES.is_file():
+    record = yaml.safe_load(IMAGES.read_text()).get("pipelines") if IMAGES.is_file() else None
+    if not record:
         raise SystemExit(f"No pipeline image recorded in {IMAGES}: run `nox -s images` first.")
-    record = yaml.safe_load(IMAGES.read_text())
     if hashlib.sha256(LOCK.read_bytes()).hexdigest() != record["lock_sha256"]:
         raise SystemExit("uv.lock changed since the images were built: run `nox -s images`.")
-    image = record["images"].get(pipeline_name, record["images"]["default"])
+    by_pipeline = {name: image["tag"] for image in record["images"] for name in image["pipelines"]}
+    image = by_pipeline.get(pipeline_name, by_pipeline["default"])
     release = record["mode"] == "release"
     settings = {
         "docker": DockerSettings(

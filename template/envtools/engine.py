@@ -1,15 +1,39 @@
-"""Docker builds through the Engine API (docker SDK): progress lines, tags only on success."""
+"""The Docker engine (docker SDK): connect, find, build, push, and read what an image holds."""
 
 import contextlib
+import json
 import time
 from pathlib import Path
 
 import docker
 from docker.errors import DockerException, ImageNotFound
 
-from .config import EnvtoolsError
+from . import EnvtoolsError
 
 BUILD_STAGE_LABEL = "envtools.build-stage"
+# The build stage sees the CA bundle and the index credentials; this line of a Dockerfile
+# marks its images so that `build` can delete them.
+BUILD_STAGE_LINE = f"LABEL {BUILD_STAGE_LABEL}=${{BUILD_STAGE_LABEL}}"
+# Run by an image's own python: what is installed there, and its PEP 508 marker environment.
+INSPECT = """
+import importlib.metadata, json, os, platform, sys
+print(json.dumps({
+    "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
+    "environment": {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": platform.python_version(),
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    },
+}))
+"""
 
 
 def connect() -> docker.DockerClient:
@@ -26,30 +50,55 @@ def connect() -> docker.DockerClient:
 
 
 def image_id(client: docker.DockerClient, reference: str) -> str | None:
+    """The local image's id; None when it is not on this machine (never pulls)."""
     try:
         return client.images.get(reference).id
     except ImageNotFound:
         return None
 
 
-def parent_image_id(client: docker.DockerClient, reference: str) -> str:
-    """The parent's image id (pulled when missing): it goes into every child's tag."""
+def pull(client: docker.DockerClient, reference: str) -> str:
+    """The image's id, pulled first when it is not on this machine (builds only)."""
     found = image_id(client, reference)
     if found:
         return found
-    print(f"Pulling parent image {reference} ...", flush=True)
+    print(f"Pulling {reference} ...", flush=True)
     try:
         return client.images.pull(reference).id
     except DockerException as error:
         raise EnvtoolsError(
-            f"Parent image {reference} is not on this machine and could not be pulled "
-            f"({error}).\nPull or build it, or choose another parent with --parent-image."
+            f"{reference} is not on this machine and could not be pulled ({error}).\n"
+            "Pull or build it, or choose another parent with --parent-image."
         ) from None
 
 
-def build_network(network: str) -> str | None:
-    """Builds use the daemon's default network unless the host has no bridge."""
+def labelled_container(client: docker.DockerClient, label: str, value: str):
+    """The container (running or not) that carries `label=value`, or None."""
+    found = client.containers.list(all=True, filters={"label": f"{label}={value}"})
+    return found[0] if found else None
+
+
+def network_mode(network: str) -> str | None:
+    """Builds and containers use the daemon's default network unless the host has no bridge."""
     return "host" if network == "host" else None
+
+
+def inspect(client: docker.DockerClient, tag: str, network: str) -> dict:
+    """What `tag` holds, read by its own python in a short-lived container."""
+    output = client.containers.run(
+        tag, ["python", "-c", INSPECT], remove=True, network_mode=network, entrypoint=[]
+    )
+    return json.loads(output)
+
+
+def require_build_stage_cleanup(dockerfile: Path) -> None:
+    """Refuse a Dockerfile whose build stage would keep the CA bundle and credentials."""
+    if BUILD_STAGE_LINE not in dockerfile.read_text():
+        raise EnvtoolsError(
+            f"{dockerfile.name} lacks the line `{BUILD_STAGE_LINE}` in its build stage. It "
+            "marks the images that saw the CA bundle and the index credentials, so that they are "
+            "deleted after the build: put it back (after `ARG BUILD_STAGE_LABEL`)."
+        )
 
 
 def build(
@@ -76,7 +125,7 @@ def build(
             dockerfile=dockerfile,
             buildargs={**buildargs, "BUILD_STAGE_LABEL": stage},
             labels=labels,
-            network_mode=build_network(network),
+            network_mode=network_mode(network),
             nocache=no_cache,
             rm=True,
             forcerm=True,
@@ -119,3 +168,8 @@ def push(client: docker.DockerClient, tag: str) -> None:
                 f"Pushing {tag} failed: {chunk['error'].strip()}\n"
                 "Log in to the registry first (`docker login HOST`)."
             )
+    print(f"  {tag}  pushed", flush=True)
+
+
+def size(client: docker.DockerClient, tag: str) -> str:
+    return f"{client.images.get(tag).attrs['Size'] / 1e6:.0f} MB"

@@ -1,0 +1,55 @@
+"""`python -m envtools COMMAND [ARGS]`: what the nox sessions run.
+
+lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old lock stays
+images [...] | server [...] | check [...]   see `python -m envtools COMMAND --help`
+exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and server
+                                  connection (or a fresh, throw-away ZenML store)
+"""
+
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+
+from . import EnvtoolsError
+
+COMMANDS = ("lock", "images", "server", "check", "exec")
+
+
+def exec_command(args: list[str]) -> int:
+    """Run a command in the project's ZenML environment, set before the command starts."""
+    from .state import zenml_environment
+
+    throwaway = args[:1] == ["--throwaway-zenml"]
+    args = args[1:] if throwaway else args
+    if not args:
+        raise EnvtoolsError("exec: name the command to run.")
+    if not throwaway:
+        return subprocess.run(args, env={**os.environ, **zenml_environment()}).returncode
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
+    with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
+        return subprocess.run(args, env={**env, "ZENML_CONFIG_PATH": config}).returncode
+
+
+def main() -> None:
+    command, *args = sys.argv[1:] or ["--help"]
+    if command not in COMMANDS:
+        sys.exit(__doc__)
+    try:
+        if command == "exec":
+            sys.exit(exec_command(args))
+        if command != "lock":  # lock runs before .venv exists: no ZenML there
+            from .state import zenml_environment
+
+            # Before anything imports ZenML: the project's state, never ~/.config/zenml.
+            os.environ.update(zenml_environment())
+        importlib.import_module(f"envtools.{command}").main(args)
+    except EnvtoolsError as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""uv.lock: lock, export what each environment installs, read its pins.
+
+Only the standard library at import time: `nox -s lock` runs this before .venv exists.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+
+from . import EnvtoolsError
+from .state import LOCK, ROOT
+
+# The uv export options of each kind of environment. Images never hold the project itself.
+PIPELINE_KINDS = ("iterate", "release")
+
+
+def uv_bin() -> str:
+    """The uv of this environment (its `uv` package), else the one that started us, else PATH's."""
+    try:
+        import uv  # in .venv through nox[uv]
+
+        return uv.find_uv_bin()
+    except ImportError:
+        found = os.environ.get("UV") or shutil.which("uv")
+        if not found:
+            raise EnvtoolsError("uv not found: install it (https://docs.astral.sh/uv/).") from None
+        return found
+
+
+def uv(*args: str) -> str:
+    result = subprocess.run([uv_bin(), *args], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        if "needs to be updated" in result.stderr:
+            raise EnvtoolsError(
+                "uv.lock is out of date with pyproject.toml: run `nox -s lock`, then `nox -s dev`."
+            )
+        raise EnvtoolsError(f"`uv {' '.join(args)}` failed:\n{result.stderr}")
+    return result.stdout
+
+
+def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """uv export options for an environment: `venv`, a pipeline image kind, or `server`."""
+    if kind == "venv":
+        return []
+    if kind == "server":
+        return ["--only-group=server", "--no-emit-project"]
+    if kind not in PIPELINE_KINDS:
+        raise ValueError(kind)
+    return ["--no-default-groups", "--no-emit-project", *(f"--group={g}" for g in groups)]
+
+
+def export(options: list[str], *, hashes: bool = True) -> str:
+    """The lock's requirements for `options` (see `selection`), in requirements.txt format."""
+    flags = ["--format=requirements.txt", "--no-header", "--no-annotate"]
+    return uv("export", "--locked", *flags, *([] if hashes else ["--no-hashes"]), *options)
+
+
+def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
+    """Package -> version that the lock installs for `options` on an interpreter whose PEP 508
+    marker environment is `environment`."""
+    # Not at the top: `nox -s lock` imports this module where packaging may be missing.
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    expected = {}
+    for line in export(options, hashes=False).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-e ", ".")):  # a local package (the project, a plugin)
+            project = read_toml(ROOT / line.removeprefix("-e ").strip() / "pyproject.toml")
+            expected[canonicalize_name(project["project"]["name"])] = project["project"]["version"]
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            (pin,) = requirement.specifier
+            expected[canonicalize_name(requirement.name)] = pin.version
+    return expected
+
+
+def read_toml(path) -> dict:
+    return tomllib.loads(path.read_text())
+
+
+def lock_hash() -> str:
+    return hashlib.sha256(LOCK.read_bytes()).hexdigest()
+
+
+def locked_version(name: str) -> str:
+    packages = read_toml(LOCK).get("package", [])
+    return next((package["version"] for package in packages if package["name"] == name), "")
+
+
+def is_stale() -> bool:
+    """True when pyproject.toml changed since uv.lock was written."""
+    return (
+        subprocess.run([uv_bin(), "lock", "--check"], cwd=ROOT, capture_output=True).returncode != 0
+    )
+
+
+def write_lock(*args: str) -> None:
+    """`uv lock ARGS`, where an unknown extra (a misspelt server plugin) is an error, not a
+    warning: the lock is left as it was."""
+    previous = LOCK.read_bytes() if LOCK.exists() else None
+    result = subprocess.run([uv_bin(), "lock", *args], cwd=ROOT, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    unknown_extras = re.findall(r"does not have an extra named `[^`]+`", output)
+    if result.returncode == 0 and not unknown_extras:
+        print(output, end="", file=sys.stderr)
+        return
+    if previous is None:
+        LOCK.unlink(missing_ok=True)
+    else:
+        LOCK.write_bytes(previous)
+    if unknown_extras:
+        raise EnvtoolsError(f"{'; '.join(unknown_extras)}: fix the extras in pyproject.toml.")
+    raise EnvtoolsError(f"`uv lock` failed, uv.lock is unchanged:\n{output.strip()}")
+
+
+def main(argv: list[str]) -> None:
+    """`nox -s lock [-- uv lock options]`."""
+    write_lock(*argv)

@@ -1,0 +1,98 @@
+"""Settings of the environment tools: `[tool.envtools]` in pyproject.toml.
+
+`[tool.envtools.images]` says how this machine builds images (parent, registry, network, CA
+bundle) and how pipelines use them; `[tool.envtools.server]` holds the server's own settings
+and may set its own name, parent and registry.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import EnvtoolsError
+from .state import ROOT
+
+MODES = ("iterate", "release")
+NETWORKS = ("bridge", "host")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What every image build needs."""
+
+    name: str
+    registry: str
+    parent: str
+    network: str
+    ca_bundle: str
+
+    @property
+    def repository(self) -> str:
+        return f"{self.registry}/{self.name}" if self.registry else self.name
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    build: BuildSettings
+    mode: str
+    pipeline_groups: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    build: BuildSettings
+    host: str
+    port: int
+    env_file: str
+    plugins: str
+
+
+def envtools_table(root: Path, name: str) -> dict:
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    return pyproject.get("tool", {}).get("envtools", {}).get(name, {})
+
+
+def build_settings(table: dict, images: dict, default_name: str, section: str) -> BuildSettings:
+    """`table`'s own values first, then the machine-wide ones of [tool.envtools.images]."""
+
+    def value(key: str, default: str = "") -> str:
+        return str(table.get(key, images.get(key, default)))
+
+    settings = BuildSettings(
+        name=str(table.get("name", default_name)),
+        registry=value("registry").rstrip("/"),
+        parent=value("parent"),
+        network=value("network", "bridge"),
+        ca_bundle=value("ca_bundle"),
+    )
+    if settings.network not in NETWORKS:
+        raise EnvtoolsError(
+            f"[tool.envtools.images] network = {settings.network!r}: use one of {NETWORKS}."
+        )
+    if not settings.parent:
+        raise EnvtoolsError(f"[tool.envtools.{section}] parent is empty: name a parent image.")
+    return settings
+
+
+def pipeline_settings(root: Path = ROOT) -> PipelineSettings:
+    table = envtools_table(root, "images")
+    settings = PipelineSettings(
+        build=build_settings(table, table, root.name, "images"),
+        mode=table.get("mode", "iterate"),
+        pipeline_groups=table.get("pipeline_groups", {}),
+    )
+    if settings.mode not in MODES:
+        raise EnvtoolsError(f"[tool.envtools.images] mode = {settings.mode!r}: use one of {MODES}.")
+    return settings
+
+
+def server_settings(root: Path = ROOT) -> ServerSettings:
+    images, table = envtools_table(root, "images"), envtools_table(root, "server")
+    default_name = f"{images.get('name', root.name)}-server"
+    return ServerSettings(
+        build=build_settings(table, images, default_name, "server"),
+        host=table.get("host", "127.0.0.1"),
+        port=int(table.get("port", 8238)),
+        env_file=table.get("env_file", "configs/server.env"),
+        plugins=table.get("plugins", ""),
+    )
