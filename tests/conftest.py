@@ -223,6 +223,11 @@ def locked_pins(project: Path, environment: dict, *selection: str) -> dict[str, 
     return pins
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines, as a shell's `set -a; . FILE` would read them (values may hold spaces)."""
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -1,13 +1,19 @@
 """copier.yml: defaults render, derived names are valid, bad answers are refused cleanly."""
 
+import os
+import shutil
 import sys
 
 import pytest
 import yaml
-from conftest import REPO, render_project
+from conftest import REPO, render_project, run
 
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "docs" / "hooks"))
+import reference  # noqa: E402
 import reserved_names  # noqa: E402
+
+PYTHON_CHOICES = reference.questions()["python_version"]["choices"]
 
 
 def test_defaults_render_a_project_named_after_the_defaults(render):
@@ -78,3 +84,31 @@ def test_reserved_names_cover_this_python():
     current = set(yaml.safe_load(reserved_names.render())["reserved_names"]["default"])
     missing = current - listed
     assert not missing, f"run `python scripts/reserved_names.py`: missing {sorted(missing)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", PYTHON_CHOICES)
+def test_every_offered_python_resolves_and_runs_envtools(render, version):
+    """Every environment's requirements resolve for that Python; where it exists here, the
+    stdlib-only envtools modules (those `nox -s lock` runs before .venv exists) import."""
+    project = render(python_version=version)
+    run(
+        "uv",
+        "pip",
+        "compile",
+        "--universal",
+        f"--python-version={version}",
+        "--group=dev",
+        "--group=server",
+        "pyproject.toml",
+        "--output-file",
+        os.devnull,
+        cwd=project,
+    )
+    interpreter = shutil.which(f"python{version}")
+    usable = interpreter and run(interpreter, "--version", cwd=project, check=False).returncode == 0
+    if not usable:
+        pytest.skip(f"no Python {version} on this machine to import envtools with")
+    imported = run(interpreter, "-c", "import envtools.lock, envtools.settings", cwd=project)
+    assert imported.returncode == 0
+

@@ -31,7 +31,7 @@ FAKE_CREDENTIAL = f"zenlock-fake-index-password-{secrets.token_hex(8)}"
 
 def image_tags(output: str) -> list[str]:
     """The tags `nox -s images` reports as built or up to date, in order."""
-    pattern = r"^  (\S+:(?:deps|release)-[0-9a-f]{16})  \d+ MB  (?:built|up to date)$"
+    pattern = r"^  (\S+:(?:iterate|release)-[0-9a-f]{16})  \d+ MB  (?:built|up to date)$"
     return re.findall(pattern, output, re.MULTILINE)
 
 
@@ -86,7 +86,7 @@ def test_image_runs_as_non_root_with_labels(image_project, docker_client):
     lock = (project / "uv.lock").read_bytes()
     assert labels["envtools.zenml-version"] == "0.98.0"
     assert labels["envtools.lock-sha256"] == hashlib.sha256(lock).hexdigest()
-    assert labels["envtools.mode"] == "iterate"
+    assert labels["envtools.kind"] == "iterate"
     assert re.fullmatch(r"[0-9a-f]{40}", labels["org.opencontainers.image.revision"])
 
 
@@ -196,6 +196,23 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
     assert (project / "configs" / "images.yaml").read_text() == record
 
 
+def test_a_dockerfile_that_would_keep_the_build_secrets_is_refused(image_project, docker_client):
+    project, _, _ = image_project
+    dockerfile = project / "docker" / "pipeline.Dockerfile"
+    original = dockerfile.read_text()
+    before = {image.id for image in docker_client.images.list(all=True)}
+    try:
+        dockerfile.write_text(original.replace("LABEL envtools.build-stage=", "# LABEL x="))
+        refused = nox("-s", "images", "--", "--no-cache", cwd=project, check=False)
+    finally:
+        dockerfile.write_text(original)
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr
+    assert "lacks the line `LABEL envtools.build-stage=${BUILD_STAGE_LABEL}`" in output
+    assert "put it back" in output
+    assert {image.id for image in docker_client.images.list(all=True)} == before
+
+
 @pytest.fixture(scope="module")
 def local_server(image_project):
     """A local ZenML server started with the project's own config, stopped by the same config."""
@@ -266,13 +283,16 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
         )
         nox("-s", "lock", cwd=project)
         _, (shared, serving) = images_session(project)
-        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["images"]
+        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["pipelines"]
     finally:
         pyproject.write_text(original_pyproject)
         (project / "uv.lock").write_text(original_lock)
         images_session(project)
     assert shared == default and serving != default
-    assert record == {"default": default, "inference": serving}
+    assert record["images"] == [
+        {"tag": default, "groups": [], "pipelines": ["default"]},
+        {"tag": serving, "groups": ["serving"], "pipelines": ["inference"]},
+    ]
     assert "tqdm" in inspect_image(docker_client, serving)["installed"]
     assert "tqdm" not in inspect_image(docker_client, default)["installed"]
     # The parent's layers are shared; the user layer too when Docker's build cache offers it.

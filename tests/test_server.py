@@ -14,6 +14,7 @@ from conftest import (
     inspect_image,
     locked_pins,
     nox,
+    read_env_file,
     remove_servers,
     render_project,
     run,
@@ -36,10 +37,7 @@ def last_run(project) -> list[str]:
     script = project / "build" / "last_run.py"  # ZenML wants a main module with a file
     script.parent.mkdir(exist_ok=True)
     script.write_text(LAST_RUN)
-    env = dict(
-        line.split("=", 1)
-        for line in (project / ".zenml-server" / "client.env").read_text().split()
-    )
+    env = read_env_file(project / ".zenml-server" / "client.env")
     return run(project / ".venv" / "bin" / "python", script, cwd=project, **env).stdout.split()[-3:]
 
 

@@ -20,17 +20,21 @@ class CopierLoader(yaml.SafeLoader):
 CopierLoader.add_constructor("!include", lambda loader, node: None)
 
 
-def copier_questions() -> str:
+def questions() -> dict[str, dict]:
+    """The questions copier asks, by name (hidden values left out)."""
     documents = yaml.load_all((REPO / "copier.yml").read_text(), Loader=CopierLoader)
-    questions = {
+    return {
         name: spec
         for document in documents
         if isinstance(document, dict)
         for name, spec in document.items()
         if not name.startswith("_") and isinstance(spec, dict) and spec.get("when") is not False
     }
+
+
+def copier_questions() -> str:
     rows = ["| question | what it sets | default | choices |", "| --- | --- | --- | --- |"]
-    for name, spec in questions.items():
+    for name, spec in questions().items():
         choices = spec.get("choices", "")
         if isinstance(choices, dict):
             choices = ", ".join(f"`{value}`" for value in choices.values())

@@ -58,15 +58,18 @@ def check_lock() -> list[Report]:
 def check_venv() -> list[Report]:
     """This process runs in .venv: read its distributions and markers directly."""
     installed = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
-    locked = lock.pins(lock.selection("venv"), default_environment())
+    return [venv_report(lock.pins(lock.selection("venv"), default_environment()), installed)]
+
+
+def venv_report(locked: dict[str, str], installed: dict[str, str]) -> Report:
     report = compare(".venv", locked, installed, "nox -s dev")
     extra = [d["package"] for d in report.differences if d["locked"] == "-"]
-    if extra:  # `nox -s dev` would delete them: say how to keep them too
+    if extra:  # `nox -s dev` removes them: say how to keep them too
         report.fix = (
-            f"to keep {', '.join(extra)}: add to pyproject.toml, then nox -s lock dev; "
-            "to drop: nox -s dev"
+            f"to keep {', '.join(extra)}: add it to pyproject.toml, then nox -s lock dev; "
+            "to remove it: nox -s dev"
         )
-    return [report]
+    return report
 
 
 def check_image(client, name: str, tag: str, kind: str, groups: list[str], network: str, fix: str):

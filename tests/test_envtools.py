@@ -1,0 +1,133 @@
+"""envtools' own unit tests: fast, no rendering, imported from template/ as it is shipped."""
+
+import stat
+import sys
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "template"))
+
+from envtools import EnvtoolsError, engine, lock  # noqa: E402
+from envtools.check import venv_report  # noqa: E402
+from envtools.images import image_sets  # noqa: E402
+from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
+from envtools.settings import (  # noqa: E402
+    BuildSettings,
+    PipelineSettings,
+    pipeline_settings,
+    server_settings,
+)
+from envtools.state import read_env_file, write_env_file  # noqa: E402
+
+PYPROJECT = """
+[tool.envtools.images]
+name = "churn"
+registry = "ghcr.io/acme/"
+parent = "python:3.11-slim"
+mode = "release"
+network = "host"
+[tool.envtools.images.pipeline_groups]
+inference = ["serving"]
+[tool.envtools.server]
+parent = "python:3.12-slim"
+"""
+
+
+def write_pyproject(folder, text: str):
+    (folder / "pyproject.toml").write_text(text)
+    return folder
+
+
+def test_content_hash_changes_with_any_input_and_only_then():
+    same = content_hash("requirements", b"dockerfile")
+    assert same == content_hash("requirements", b"dockerfile")
+    assert same != content_hash("requirements", b"dockerfilf")
+    assert content_hash("ab", "c") != content_hash("a", "bc")
+
+
+def test_tag_is_a_pure_function_of_the_spec_and_its_base():
+    spec = ImageSpec("iterate", "ghcr.io/acme/churn", "pipeline.Dockerfile", "parent", ("reqs",))
+    assert spec.tag("sha256:1") == spec.tag("sha256:1")
+    assert spec.tag("sha256:1") != spec.tag("sha256:2")
+    assert spec.tag("sha256:1").startswith("ghcr.io/acme/churn:iterate-")
+    other_inputs = ImageSpec("iterate", spec.repository, spec.dockerfile, "parent", ("reqs2",))
+    assert other_inputs.tag("sha256:1") != spec.tag("sha256:1")
+
+
+def test_pipelines_with_the_same_extra_groups_share_an_image():
+    build = BuildSettings("p", "", "python:3.11-slim", "bridge", "")
+    settings = PipelineSettings(build, "iterate", {"a": ["x"], "b": ["x"], "c": []})
+    assert image_sets(settings) == {(): ["default", "c"], ("x",): ["a", "b"]}
+
+
+def test_server_settings_are_its_own_and_share_only_the_machine_wide_ones(tmp_path):
+    project = write_pyproject(tmp_path, PYPROJECT)
+    pipelines, server = pipeline_settings(project), server_settings(project)
+    assert pipelines.build.repository == "ghcr.io/acme/churn"
+    assert (pipelines.mode, pipelines.pipeline_groups) == ("release", {"inference": ["serving"]})
+    assert server.build.repository == "ghcr.io/acme/churn-server"
+    assert server.build.parent == "python:3.12-slim"
+    assert server.build.network == "host"
+    assert not hasattr(server, "mode") and not hasattr(server, "pipeline_groups")
+    assert (server.host, server.port) == ("127.0.0.1", 8238)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('mode = "release"', 'mode = "fast"'), "mode = 'fast': use one of ('iterate', 'release')"),
+        (('network = "host"', 'network = "none"'), "network = 'none': use one of"),
+        (('parent = "python:3.11-slim"', 'parent = ""'), "[tool.envtools.images] parent is empty"),
+    ],
+    ids=["mode", "network", "parent"],
+)
+def test_bad_settings_are_refused_with_the_choices(tmp_path, change, message):
+    project = write_pyproject(tmp_path, PYPROJECT.replace(*change))
+    with pytest.raises(EnvtoolsError) as refused:
+        pipeline_settings(project)
+    assert message in str(refused.value)
+
+
+def test_env_files_round_trip_paths_with_spaces_and_stay_private(tmp_path):
+    path = tmp_path / "state" / "client.env"
+    values = {"ZENML_CONFIG_PATH": "/home/ana/my projé/.zenml-server/client", "KEY": "a=b"}
+    write_env_file(path, values)
+    assert read_env_file(path) == values
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.write_text("# comment\n\nA = 1\n")
+    assert read_env_file(path) == {"A": "1"}
+
+
+def test_one_export_selection_per_kind_of_environment():
+    assert lock.selection("venv") == []
+    assert lock.selection("server") == ["--only-group=server", "--no-emit-project"]
+    for kind in ("iterate", "release"):
+        assert lock.selection(kind, ["serving"]) == [
+            "--no-default-groups",
+            "--no-emit-project",
+            "--group=serving",
+        ]
+    with pytest.raises(ValueError):
+        lock.selection("deps")
+
+
+def test_venv_drift_says_how_to_keep_or_remove_an_extra_package():
+    report = venv_report({"zenml": "0.98.0"}, {"zenml": "0.98.0", "Six": "1.16.0"})
+    assert report.status == "drift"
+    assert report.differences == [{"package": "six", "locked": "-", "found": "1.16.0"}]
+    assert "to keep six: add it to pyproject.toml, then nox -s lock dev" in report.fix
+    assert "to remove it: nox -s dev" in report.fix
+    changed = venv_report({"zenml": "0.98.0"}, {"zenml": "0.97.0"})
+    assert changed.fix == "nox -s dev"
+
+
+def test_a_dockerfile_without_the_build_stage_label_is_refused(tmp_path):
+    shipped = REPO / "template" / "docker"
+    for name in ("pipeline.Dockerfile", "server.Dockerfile"):
+        engine.require_build_stage_cleanup(shipped / name)
+    edited = tmp_path / "pipeline.Dockerfile"
+    edited.write_text((shipped / "pipeline.Dockerfile").read_text().replace("LABEL", "# LABEL"))
+    with pytest.raises(EnvtoolsError, match="put it back"):
+        engine.require_build_stage_cleanup(edited)
