@@ -24,6 +24,8 @@ DOCKER_ANSWERS = {
     "server_parent_image": PARENT_IMAGE,
     "docker_network": "host",
 }
+# A folder name with a space and a non-ASCII character: project paths must survive both.
+SPACED_NAME = "my projé"
 # Tools of this test environment (uv, nox) come first on the generated projects' PATH.
 TOOLS_BIN = Path(sys.executable).parent
 

@@ -6,6 +6,7 @@ import re
 import pytest
 from conftest import (
     DOCKER_ANSWERS,
+    SPACED_NAME,
     free_port,
     git_commit,
     nox,
@@ -34,7 +35,7 @@ def statuses(project, *args: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def built_project(tmp_path_factory, docker_client):
     """A project with its venv, pipeline image and server image built, and its server up."""
-    project = render_project(tmp_path_factory.mktemp("check") / "project", **DOCKER_ANSWERS)
+    project = render_project(tmp_path_factory.mktemp("check") / SPACED_NAME, **DOCKER_ANSWERS)
     nox("-s", "dev", cwd=project)
     git_commit(project, "rendered")
     nox("-s", "images", cwd=project)
@@ -135,9 +136,26 @@ def test_missing_images_and_missing_docker_are_reported_not_crashes(fresh_projec
 
 
 @pytest.mark.docker
-def test_image_not_built_is_reported_missing(fresh_project, docker_client):
-    project = fresh_project(**DOCKER_ANSWERS)
+def test_check_and_status_are_read_only_without_images_or_a_registry(fresh_project, docker_client):
+    """Nothing built, parents that no registry here can serve: nothing is pulled or built."""
+    unpullable = "registry.invalid/python:3.11-none"
+    project = fresh_project(
+        **{**DOCKER_ANSWERS, "pipeline_parent_image": unpullable, "server_parent_image": unpullable}
+    )
     nox("-s", "dev", cwd=project)
-    code, output = check(project, "--only", "images")
-    assert code == 1
+    images_before = sorted(image.id for image in docker_client.images.list(all=True))
+
+    code, output = check(project)
+    status = nox("-s", "server", "--", "status", cwd=project).stdout
+    up = nox("-s", "server", "--", "up", cwd=project, check=False)
+
+    assert code == 1, output
+    assert re.search(r"ok  \.venv", output)
     assert "missing  pipeline images (no image built yet) -> fix: nox -s images" in output
+    assert "missing  server image (not built yet) -> fix: nox -s server" in output
+    assert "unknown: parent image registry.invalid/python:3.11-none is not on this machine" in status
+    assert up.returncode != 0 and "run `nox -s server`" in up.stdout + up.stderr
+    for said in (output, status, up.stdout + up.stderr):
+        assert "Pulling" not in said and "could not be pulled" not in said
+    assert sorted(image.id for image in docker_client.images.list(all=True)) == images_before
+    assert not (project / "configs" / "images.yaml").exists()

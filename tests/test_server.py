@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 from conftest import (
     DOCKER_ANSWERS,
+    SPACED_NAME,
     free_port,
     git_commit,
     inspect_image,
@@ -43,7 +44,7 @@ def last_run(project) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server_project(tmp_path_factory, docker_client):
-    project = render_project(tmp_path_factory.mktemp("server") / "project", **ANSWERS)
+    project = render_project(tmp_path_factory.mktemp("server") / SPACED_NAME, **ANSWERS)
     nox("-s", "dev", cwd=project)
     git_commit(project, "rendered")
     result = nox("-s", "server", cwd=project)

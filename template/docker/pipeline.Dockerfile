@@ -5,7 +5,8 @@
 ARG PARENT_IMAGE
 
 FROM ${PARENT_IMAGE} AS build
-# Marks this stage's images so that `nox -s images` can delete them after the build.
+# Marks this stage's images so that `nox -s images` can delete them after the build; keep it
+# (a Dockerfile whose build stage lacks it is refused: the stage holds the CA and credentials).
 ARG BUILD_STAGE_LABEL
 LABEL envtools.build-stage=${BUILD_STAGE_LABEL}
 COPY uv /usr/local/bin/uv

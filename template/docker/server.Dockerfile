@@ -4,6 +4,7 @@
 ARG PARENT_IMAGE
 
 FROM ${PARENT_IMAGE} AS build
+# Keep: marks this stage's images for deletion after the build (see pipeline.Dockerfile).
 ARG BUILD_STAGE_LABEL
 LABEL envtools.build-stage=${BUILD_STAGE_LABEL}
 COPY uv /usr/local/bin/uv

@@ -53,10 +53,14 @@ def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
     return ["--no-default-groups", "--no-emit-project", *(f"--group={g}" for g in groups)]
 
 
-def export(options: list[str], *, hashes: bool = True) -> str:
-    """The lock's requirements for `options` (see `selection`), in requirements.txt format."""
+def export(options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:
+    """The lock's requirements for `options` (see `selection`), in requirements.txt format.
+
+    A lock older than pyproject.toml is an error, unless `frozen`: read the lock as it is.
+    """
     flags = ["--format=requirements.txt", "--no-header", "--no-annotate"]
-    return uv("export", "--locked", *flags, *([] if hashes else ["--no-hashes"]), *options)
+    flags += ["--frozen" if frozen else "--locked", *([] if hashes else ["--no-hashes"])]
+    return uv("export", *flags, *options)
 
 
 def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
@@ -67,7 +71,8 @@ def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
     from packaging.utils import canonicalize_name
 
     expected = {}
-    for line in export(options, hashes=False).splitlines():
+    # --frozen: a check reads the lock as it is (and reports a stale one on its own).
+    for line in export(options, hashes=False, frozen=True).splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue

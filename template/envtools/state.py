@@ -59,10 +59,14 @@ def read_record() -> dict:
     return yaml.safe_load(RECORD.read_text()) or {}
 
 
+RECORD_SECTIONS = ("pipelines", "server")
+
+
 def update_record(**sections) -> None:
-    """Replace top-level sections of the record, keeping the others."""
+    """Replace sections of the record (`pipelines`, `server`), keeping the other one."""
     import yaml
 
     header = "# Written by `nox -s images` and `nox -s server`: each image and what it holds.\n"
-    record = {**read_record(), **sections}
+    kept = {name: value for name, value in read_record().items() if name in RECORD_SECTIONS}
+    record = {**kept, **sections}
     RECORD.write_text(header + yaml.safe_dump(record, sort_keys=False))
