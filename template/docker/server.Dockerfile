@@ -1,32 +1,28 @@
 # ZenML server image: the locked `server` dependency group (zenml[server] + extras) and the
-# project's server plugin package, on the parent image. Built by `nox -s server`, which writes
-# the build context like for pipeline images, plus wheels/ (the plugin package, built locally).
+# project's server plugin package, on the parent image. Built by `nox -s server` like the
+# pipeline images (see pipeline.Dockerfile), plus wheels/ (the plugin package, built locally).
 ARG PARENT_IMAGE
-
-FROM ${PARENT_IMAGE} AS build
-# Keep: marks this stage's images for deletion after the build (see pipeline.Dockerfile).
-ARG BUILD_STAGE_LABEL
-LABEL envtools.build-stage=${BUILD_STAGE_LABEL}
-COPY uv /usr/local/bin/uv
-COPY requirements.txt ca-bundle.crt build.env /tmp/build/
-COPY wheels/ /tmp/build/wheels/
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1
-RUN set -eu; \
-    if [ -s /tmp/build/ca-bundle.crt ]; then export SSL_CERT_FILE=/tmp/build/ca-bundle.crt; fi; \
-    set -a; . /tmp/build/build.env; set +a; \
-    uv venv --quiet --python python3 /opt/venv; \
-    uv pip install --quiet --python /opt/venv/bin/python --require-hashes --no-deps \
-        -r /tmp/build/requirements.txt; \
-    for wheel in /tmp/build/wheels/*.whl; do \
-        [ -e "$wheel" ] && uv pip install --quiet --python /opt/venv/bin/python --no-deps "$wheel"; \
-    done
-
 FROM ${PARENT_IMAGE}
 # Non-root; /zenml holds the database and is where the data volume is mounted.
 RUN (useradd --uid 10001 --create-home --shell /usr/sbin/nologin zenml \
         || adduser -D -u 10001 -s /sbin/nologin zenml) \
     && mkdir -p /zenml && chown 10001:10001 /zenml
-COPY --from=build /opt/venv /opt/venv
+RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
+    --mount=type=bind,source=wheels,target=/tmp/wheels \
+    --mount=type=secret,id=ca \
+    --mount=type=secret,id=index \
+    --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
+    set -eu; \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
+    if [ -s /run/secrets/index ]; then set -a; . /run/secrets/index; set +a; fi; \
+    export UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never; \
+    uv venv --quiet --python python3 /opt/venv; \
+    uv pip install --quiet --python /opt/venv/bin/python --require-hashes --no-deps \
+        -r /tmp/requirements.txt; \
+    for wheel in /tmp/wheels/*.whl; do \
+        [ -e "$wheel" ] && uv pip install --quiet --python /opt/venv/bin/python --no-deps "$wheel"; \
+    done
 ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 \
     ZENML_CONTAINER=1 \
     ZENML_SERVER_DEPLOYMENT_TYPE=docker \

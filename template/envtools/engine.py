@@ -1,8 +1,11 @@
-"""The Docker engine (docker SDK): connect, find, build, push, and read what an image holds."""
+"""The Docker engine: connect, find, push and read what an image holds (docker SDK); build
+with BuildKit (the docker CLI: the SDK drives only the classic builder)."""
 
-import contextlib
 import json
-import time
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import docker
@@ -10,10 +13,6 @@ from docker.errors import DockerException, ImageNotFound
 
 from . import EnvtoolsError
 
-BUILD_STAGE_LABEL = "envtools.build-stage"
-# The build stage sees the CA bundle and the index credentials; this line of a Dockerfile
-# marks its images so that `build` can delete them.
-BUILD_STAGE_LINE = f"LABEL {BUILD_STAGE_LABEL}=${{BUILD_STAGE_LABEL}}"
 # Run by an image's own python: what is installed there, and its PEP 508 marker environment.
 INSPECT = """
 import importlib.metadata, json, os, platform, sys
@@ -91,73 +90,70 @@ def inspect(client: docker.DockerClient, tag: str, network: str) -> dict:
     return json.loads(output)
 
 
-def require_build_stage_cleanup(dockerfile: Path) -> None:
-    """Refuse a Dockerfile whose build stage would keep the CA bundle and credentials."""
-    if BUILD_STAGE_LINE not in dockerfile.read_text():
-        raise EnvtoolsError(
-            f"{dockerfile.name} lacks the line `{BUILD_STAGE_LINE}` in its build stage. It "
-            "marks the images that saw the CA bundle and the index credentials, so that they are "
-            "deleted after the build: put it back (after `ARG BUILD_STAGE_LABEL`)."
-        )
+def build_cli() -> str:
+    """A docker CLI that builds with BuildKit: one with buildx, or a pre-23.0 CLI (built in)."""
+    for folder in dict.fromkeys(os.environ.get("PATH", "").split(os.pathsep)):
+        cli = shutil.which("docker", path=folder)
+        if not cli:
+            continue
+        if subprocess.run([cli, "buildx", "version"], capture_output=True).returncode == 0:
+            return cli
+        version = subprocess.run([cli, "--version"], capture_output=True, text=True).stdout
+        major = re.search(r"version (\d+)\.", version)
+        if major and int(major.group(1)) < 23:
+            return cli
+    raise EnvtoolsError(
+        "No docker CLI on PATH can build with BuildKit: install Docker's buildx plugin "
+        "(Docker Desktop has it; on Linux the docker-buildx-plugin package), then run again."
+    )
 
 
 def build(
-    client: docker.DockerClient,
     context: Path,
     dockerfile: str,
     tag: str,
     *,
     buildargs: dict[str, str],
     labels: dict[str, str],
+    secrets: dict[str, str | Path],
     network: str,
     no_cache: bool = False,
-) -> str:
-    """Build `tag` from `context`, printing each build step; returns the image id.
+) -> None:
+    """Build `tag` with BuildKit, printing one line per step; a failed build leaves no tag.
 
-    The image is tagged only after a successful build, and every image of the build stage
-    (which saw the CA bundle and the index credentials) is deleted either way.
+    `secrets` maps a secret's id to a file or, as text, to its contents (handed over in the
+    docker CLI's environment): `RUN --mount=type=secret` sees them, no layer or build argument.
     """
-    stage = f"{tag}@{time.time_ns()}"
-    built, log = None, []
-    try:
-        stream = client.api.build(
-            path=str(context),
-            dockerfile=dockerfile,
-            buildargs={**buildargs, "BUILD_STAGE_LABEL": stage},
-            labels=labels,
-            network_mode=network_mode(network),
-            nocache=no_cache,
-            rm=True,
-            forcerm=True,
-            decode=True,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                raise EnvtoolsError(
-                    f"Building {tag} failed: {chunk['error'].strip()}\n" + "".join(log[-25:])
-                )
-            line = chunk.get("stream", "")
+    command = [build_cli(), "build", "--progress=plain", "--file", str(context / dockerfile)]
+    command += ["--tag", tag, *(["--no-cache"] if no_cache else [])]
+    command += ["--network=host"] if network == "host" else []
+    command += [f"--build-arg={key}={value}" for key, value in buildargs.items()]
+    command += [f"--label={key}={value}" for key, value in labels.items()]
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    for name, value in secrets.items():
+        if isinstance(value, Path):
+            command.append(f"--secret=id={name},src={value}")
+        else:
+            env[f"ENVTOOLS_SECRET_{name.upper()}"] = value
+            command.append(f"--secret=id={name},env=ENVTOOLS_SECRET_{name.upper()}")
+    log, steps = [], set()
+    with subprocess.Popen(
+        [*command, str(context)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout:
             log.append(line)
-            if line.startswith("Step "):
+            if re.match(r"#\d+ \[(?!internal)", line) and line not in steps:
+                steps.add(line)
                 print(f"    {line.strip()[:150]}", flush=True)
-            built = chunk.get("aux", {}).get("ID", built)
-    except DockerException as error:
-        raise EnvtoolsError(f"Building {tag} failed: {error}") from None
-    finally:
-        remove_build_stage(client, stage)
-    if not built:
-        raise EnvtoolsError(f"Building {tag} produced no image:\n" + "".join(log[-25:]))
-    repository, _, version = tag.rpartition(":")
-    client.api.tag(built, repository, version)
-    return built
-
-
-def remove_build_stage(client: docker.DockerClient, stage: str) -> None:
-    """Delete the build stage's images, newest first (deleting one also frees its parents)."""
-    images = client.images.list(all=True, filters={"label": f"{BUILD_STAGE_LABEL}={stage}"})
-    for image in sorted(images, key=lambda image: image.attrs["Created"], reverse=True):
-        with contextlib.suppress(ImageNotFound):
-            client.images.remove(image.id, force=True)
+    if process.returncode == 0:
+        return
+    output = "".join(log[-25:])
+    if "buildkit not supported" in output.lower():
+        raise EnvtoolsError(
+            "This Docker engine cannot build with BuildKit: upgrade it to 18.09 or newer "
+            "(Docker 23.0 and newer use BuildKit by default)."
+        )
+    raise EnvtoolsError(f"Building {tag} failed:\n{output}")
 
 
 def push(client: docker.DockerClient, tag: str) -> None:

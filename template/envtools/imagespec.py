@@ -20,7 +20,7 @@ from . import EnvtoolsError, engine, lock
 from .settings import BuildSettings
 from .state import DOCKERFILES, ROOT
 
-# Package-index settings (with credentials) that reach the build stage, never the image.
+# Package-index settings (with credentials) that reach the install step, never the image.
 INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INSECURE_HOST")
 
 
@@ -75,8 +75,6 @@ def locked_spec(
 
     def write_context(context: Path) -> None:
         (context / "requirements.txt").write_text(requirements)
-        (context / "ca-bundle.crt").write_bytes(ca_bundle(settings))
-        (context / "build.env").write_text(index_environment())
         shutil.copy2(uv.find_uv_bin(), context / "uv")
         if add_files:
             add_files(context)
@@ -93,22 +91,25 @@ def locked_spec(
     )
 
 
-def ca_bundle(settings: BuildSettings) -> bytes:
-    """The extra CA bundle for builds behind a TLS-intercepting proxy (empty when none)."""
-    path = settings.ca_bundle or os.environ.get("SSL_CERT_FILE", "")
-    if not path:
-        return b""
-    if not Path(path).is_file():
-        raise EnvtoolsError(f"CA bundle {path} not found: fix [tool.envtools.images] ca_bundle.")
-    return Path(path).read_bytes()
-
-
-def index_environment() -> str:
-    return "".join(
+def build_secrets(settings: BuildSettings) -> dict[str, str | Path]:
+    """What the install step mounts as secrets: `ca`, an extra CA bundle for builds behind a
+    TLS-intercepting proxy, and `index`, package-index settings with their credentials."""
+    secrets: dict[str, str | Path] = {}
+    ca_bundle = settings.ca_bundle or os.environ.get("SSL_CERT_FILE", "")
+    if ca_bundle:
+        if not Path(ca_bundle).is_file():
+            raise EnvtoolsError(
+                f"CA bundle {ca_bundle} not found: fix [tool.envtools.images] ca_bundle."
+            )
+        secrets["ca"] = Path(ca_bundle).resolve()
+    index = "".join(
         f"{name}={shlex.quote(value)}\n"
         for name, value in sorted(os.environ.items())
         if name.startswith(INDEX_VARIABLES)
     )
+    if index:
+        secrets["index"] = index
+    return secrets
 
 
 def source_revision() -> str:
@@ -147,20 +148,17 @@ class Builder:
             print(f"  {tag}  {engine.size(self.client, tag)}  up to date", flush=True)
             return tag
         print(f"  {tag}  building ...", flush=True)
-        dockerfile = DOCKERFILES / spec.dockerfile
         with tempfile.TemporaryDirectory(prefix="envtools-build-") as context:
             context = Path(context)
-            shutil.copy2(dockerfile, context / spec.dockerfile)
+            shutil.copy2(DOCKERFILES / spec.dockerfile, context / spec.dockerfile)
             spec.write_context(context)
-            if (context / "build.env").exists():  # secrets in the context: the stage must go
-                engine.require_build_stage_cleanup(dockerfile)
             engine.build(
-                self.client,
                 context,
                 spec.dockerfile,
                 tag,
                 buildargs={spec.base_arg: spec.base},
                 labels={**self.labels, "envtools.kind": spec.kind},
+                secrets=build_secrets(self.settings),
                 network=self.settings.network,
                 no_cache=self.no_cache,
             )
