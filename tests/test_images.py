@@ -221,9 +221,7 @@ def test_an_interrupted_build_leaves_no_credential_anywhere(image_project, docke
             break
     os.killpg(build.pid, signal.SIGTERM)
     output = line + build.communicate(timeout=120)[0]
-    new_images = [
-        image for image in docker_client.images.list(all=True) if image.id not in before
-    ]
+    new_images = [image for image in docker_client.images.list(all=True) if image.id not in before]
     assert FAKE_CREDENTIAL not in output
     for image in new_images:
         with contextlib.suppress(docker.errors.ImageNotFound):  # removed by another build
