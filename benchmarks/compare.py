@@ -30,6 +30,8 @@ ZENML_IMAGE = f"{NAME}-zenml"
 PIP_IMAGE = f"{NAME}-pip"
 LARGER_SET = ["sklearn", "pandas", "polars", "xgboost"]  # polars brings pyarrow
 IMPORT = "import zenml.client, sklearn"
+# Small, pure-Python, not in the default lock: one of them per round of "one package added".
+ONE_MORE_PACKAGE = ("tqdm", "tabulate", "termcolor", "pyfiglet", "tomli-w")
 EXPORT = [
     "uv", "export", "--frozen", "--format=requirements-txt", "--no-dev",
     "--no-default-groups", "--no-emit-project", "--no-hashes", "--no-header", "--quiet",
@@ -304,9 +306,11 @@ class Bench:
         self.nox(project, "-s", "images")
         keep = self.tags(NAME)
 
-        def add_package(_: int) -> None:
+        def add_package(round_: int) -> None:
+            # Another package each round: BuildKit's build cache would replay an earlier one.
+            package = ONE_MORE_PACKAGE[round_ % len(ONE_MORE_PACKAGE)]
             pyproject.write_text(
-                saved[0].replace("dependencies = [", 'dependencies = [\n    "tqdm",', 1)
+                saved[0].replace("dependencies = [", f'dependencies = [\n    "{package}",', 1)
             )
             self.nox(project, "-s", "lock")
 
