@@ -111,4 +111,3 @@ def test_every_offered_python_resolves_and_runs_envtools(render, version):
         pytest.skip(f"no Python {version} on this machine to import envtools with")
     imported = run(interpreter, "-c", "import envtools.lock, envtools.settings", cwd=project)
     assert imported.returncode == 0
-

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 # Like ZenML's own e2e template: the module reads the active stack when it is imported,
 # before any fixture could isolate ZenML.
-IMPORT_TIME_CLIENT = '''
+IMPORT_TIME_CLIENT = """
 from zenml.client import Client
 
 STACK = Client().active_stack_model.name
@@ -20,7 +20,7 @@ STACK = Client().active_stack_model.name
 
 def test_the_stack_read_at_import_time_is_a_fresh_default_one():
     assert STACK == "default"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
