@@ -1,84 +1,75 @@
 """Times of the generated project's sessions, and the ratios that matter. Prints; asserts nothing.
 
-uv run nox -s bench            # venv sessions only
-uv run nox -s bench -- docker  # also images and the server (needs Docker)
+uv run nox -s bench                      # venv sessions only
+uv run nox -s bench -- docker            # also images, server and first run, side by side with
+                                         # ZenML's builder and pip (needs Docker); 3 runs each
+uv run nox -s bench -- docker --quick    # one run each: proves the harness, not the numbers
+uv run nox -s bench -- docker --docs     # also writes benchmarks/results.md (the docs show it)
+
+Results: build/bench.json (every run, min/median/max, ratios, machine) and build/bench.md.
 """
 
-import hashlib
-import statistics
+import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import docker
+from report import Timings, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import DOCKER_ANSWERS, project_env, render_project  # noqa: E402
+from conftest import project_env, render_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(project: Path, *command: str, repeat: int = 1) -> float:
-    """Median wall time of `command` in the project, in seconds."""
-    times = []
+def run(project: Path, *command: str) -> None:
+    subprocess.run(command, cwd=project, env=project_env(), check=True, capture_output=True)
+
+
+def venv_sessions(folder: Path, repeat: int, timings: Timings) -> None:
+    """`nox -s dev` first and with nothing changed, against bare `uv sync --frozen`."""
+    project = render_project(folder / "venv-project")
+    nox = (sys.executable, "-m", "nox")
+    timings.wall(
+        "nox -s dev, first (lock + sync, warm uv cache)", lambda: run(project, *nox, "-s", "dev")
+    )
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=project, env=project_env(), check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def nox(project: Path, *args: str, repeat: int = 1) -> float:
-    return timed(project, sys.executable, "-m", "nox", *args, repeat=repeat)
-
-
-def remove_server_data(project: Path) -> None:
-    """`down` keeps the server's data volume on purpose; the benchmark's own is not needed."""
-    project_id = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:12]
-    for volume in docker.from_env().volumes.list():
-        if volume.name.endswith(f"-{project_id}-data"):
-            volume.remove(force=True)
+        timings.wall("nox -s dev, nothing changed", lambda: run(project, *nox, "-s", "dev"))
+        timings.wall("uv sync --frozen, bare", lambda: run(project, "uv", "sync", "--frozen"))
+    timings.ratio(
+        "no-op nox -s dev / bare uv sync --frozen",
+        "nox -s dev, nothing changed",
+        "uv sync --frozen, bare",
+    )
 
 
 def main() -> None:
-    with_docker = "docker" in sys.argv[1:]
-    with tempfile.TemporaryDirectory() as folder:
-        project = render_project(
-            Path(folder) / "project", **(DOCKER_ANSWERS if with_docker else {})
-        )
-        rows = [("nox -s dev (first: lock + sync, warm uv cache)", nox(project, "-s", "dev"))]
-        noop = nox(project, "-s", "dev", repeat=5)
-        bare = timed(project, "uv", "sync", "--frozen", repeat=5)
-        rows += [("nox -s dev, nothing changed", noop), ("uv sync --frozen, bare", bare)]
-        ratios = [("no-op nox -s dev / bare uv sync --frozen", noop / bare)]
-        if with_docker:
-            cold = nox(project, "-s", "images", "--", "--no-cache")
-            noop_images = nox(project, "-s", "images")
-            nox(project, "-s", "images", "--", "--release")
-            step = next((project / "src").glob("*/steps/training.py"))
-            step.write_text(step.read_text() + "\n# a code change\n")
-            release = nox(project, "-s", "images", "--", "--release")
-            server_cold = nox(project, "-s", "server", "--", "--no-cache")
-            server_noop = nox(project, "-s", "server")
-            up = nox(project, "-s", "server", "--", "up", "--port", "8297")
-            nox(project, "-s", "server", "--", "down")
-            remove_server_data(project)
-            rows += [
-                ("nox -s images, cold (--no-cache)", cold),
-                ("nox -s images, nothing changed", noop_images),
-                ("nox -s images -- --release, after a code change", release),
-                ("nox -s server, cold (--no-cache)", server_cold),
-                ("nox -s server, nothing changed", server_noop),
-                ("nox -s server -- up, to healthy and connected", up),
-            ]
-            ratios += [
-                ("cold image build / release rebuild after a code change", cold / release),
-                ("cold image build / no-op", cold / noop_images),
-            ]
-    for name, seconds in rows:
-        print(f"{seconds:8.2f} s  {name}")
-    for name, ratio in ratios:
-        print(f"{ratio:8.1f} x  {name}")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("docker", nargs="?", choices=["docker"], help="also the Docker comparisons")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (default 3)")
+    parser.add_argument("--quick", action="store_true", help="one run per figure")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="write benchmarks/results.md, which docs/benchmarks.md shows",
+    )
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+    timings = Timings()
+    with tempfile.TemporaryDirectory(prefix="zenlock-bench-") as folder:
+        venv_sessions(Path(folder), repeat, timings)
+        if args.docker:
+            from compare import compare
+
+            compare(Path(folder), repeat, timings)
+    command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
+    write(timings, ROOT / "build", command.strip())
+    if args.docs:
+        shutil.copy(ROOT / "build" / "bench.md", ROOT / "benchmarks" / "results.md")
 
 
 if __name__ == "__main__":
