@@ -108,7 +108,11 @@ def test_images_cannot_rewrite_themselves(served, docker_client):
     for image, writable in [(tag, "/app /opt/venv"), (server.image.id, "/opt/venv")]:
         found = docker_client.containers.run(
             image,
-            ["sh", "-c", f"find {writable} -mindepth 1 \\( -perm -o+w -o -user 10001 \\) -print"],
+            [
+                "sh",
+                "-c",
+                f"find {writable} -mindepth 1 -not -type l \\( -perm -o+w -o -user 10001 \\) -print",
+            ],
             remove=True,
             network_mode="host",
             user="root",
@@ -195,7 +199,7 @@ def test_lost_admin_file_is_refused_then_reset_keeps_every_run(served):
     server_env = project / "configs" / "server.env"
     server_env.write_text("ZENML_DEFAULT_USER_PASSWORD=Another-Strong-Passw0rd-Here\n")
     try:
-        differs = nox("-s", "server", "--", "up", cwd=project, check=False)
+        differs = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
         assert "differs from the admin's password" in differs.stdout + differs.stderr
     finally:
         server_env.unlink()

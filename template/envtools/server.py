@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from docker.errors import APIError
+from docker.errors import APIError, ContainerError
 
 from . import EnvtoolsError, engine, lock
 from .imagespec import Builder, ImageSpec, locked_spec, planned_tag, tree_contents
@@ -306,7 +306,7 @@ from zenml.models import UserUpdate
 from zenml.zen_stores.sql_zen_store import SqlZenStore, SqlZenStoreConfiguration
 
 config = SqlZenStoreConfiguration(url=os.environ["ZENML_STORE_URL"])
-store = SqlZenStore(config, skip_default_registrations=True)
+store = SqlZenStore(config=config, skip_default_registrations=True)
 admin = store.get_user(os.environ["ENVTOOLS_ADMIN"])
 store.update_user(admin.id, UserUpdate(password=os.environ["ENVTOOLS_PASSWORD"]))
 print("password set for", admin.name)
@@ -348,19 +348,23 @@ def reset_admin(settings: ServerSettings) -> None:
         container.remove(force=True)
         print(f"Stopped {container.name}.")
     CONNECTION.unlink(missing_ok=True)
-    output = client.containers.run(
-        tag,
-        ["python", "-c", RESET_ADMIN],
-        entrypoint=[],
-        environment={
-            "ENVTOOLS_ADMIN": credentials["ZENML_DEFAULT_USER_NAME"],
-            "ENVTOOLS_PASSWORD": credentials["ZENML_DEFAULT_USER_PASSWORD"],
-            "ZENML_ANALYTICS_OPT_IN": "false",
-        },
-        volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
-        network_mode="none",
-        remove=True,
-    )
+    try:
+        output = client.containers.run(
+            tag,
+            ["python", "-c", RESET_ADMIN],
+            entrypoint=[],
+            environment={
+                "ENVTOOLS_ADMIN": credentials["ZENML_DEFAULT_USER_NAME"],
+                "ENVTOOLS_PASSWORD": credentials["ZENML_DEFAULT_USER_PASSWORD"],
+                "ZENML_ANALYTICS_OPT_IN": "false",
+            },
+            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
+            network_mode="none",
+            remove=True,
+        )
+    except ContainerError as error:
+        said = (error.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
+        raise EnvtoolsError("Setting the admin's password failed: " + " ".join(said)) from None
     write_env_file(ADMIN_ENV, credentials)
     print(output.decode().strip())
     print(f"New admin credentials in {ADMIN_ENV.relative_to(ROOT)}; start the server with `up`.")
