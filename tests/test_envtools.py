@@ -20,7 +20,9 @@ from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
 from envtools.settings import (  # noqa: E402
     BuildSettings,
     PipelineSettings,
+    image_reference,
     pipeline_settings,
+    port_number,
     server_settings,
 )
 from envtools.state import read_env_file, write_env_file  # noqa: E402
@@ -84,8 +86,9 @@ def test_server_settings_are_its_own_and_share_only_the_machine_wide_ones(tmp_pa
         (('mode = "release"', 'mode = "fast"'), "mode = 'fast': use one of ('iterate', 'release')"),
         (('network = "host"', 'network = "none"'), "network = 'none': use one of"),
         (('parent = "python:3.11-slim"', 'parent = ""'), "[tool.envtools.images] parent is empty"),
+        (('parent = "python:3.11-slim"', 'parent = "Bad Ref!!"'), "is not an image reference"),
     ],
-    ids=["mode", "network", "parent"],
+    ids=["mode", "network", "parent", "parent-reference"],
 )
 def test_bad_settings_are_refused_with_the_choices(tmp_path, change, message):
     project = write_pyproject(tmp_path, PYPROJECT.replace(*change))
@@ -142,3 +145,26 @@ def test_builds_need_a_docker_cli_with_buildkit(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(Path(without_buildx[0]).parent))
     with pytest.raises(EnvtoolsError, match="buildx plugin"):
         engine.build_cli()
+
+
+@pytest.mark.parametrize("value", [0, 70000, -5, "abc", "", 8.5])
+def test_a_port_is_a_number_from_1_to_65535(value):
+    with pytest.raises(EnvtoolsError, match="is not a port: use a number from 1 to 65535"):
+        port_number(value, "[tool.envtools.server] port")
+    assert port_number("8238", "--port") == 8238
+
+
+def test_server_port_and_analytics_come_from_its_table(tmp_path):
+    text = PYPROJECT + 'port = "abc"\n'
+    with pytest.raises(EnvtoolsError, match=r"\[tool.envtools.server\] port = 'abc'"):
+        server_settings(write_pyproject(tmp_path, text))
+    assert server_settings(write_pyproject(tmp_path, PYPROJECT)).analytics is False
+    text = PYPROJECT + "analytics = true\n"
+    assert server_settings(write_pyproject(tmp_path, text)).analytics is True
+
+
+def test_image_references_as_docker_writes_them():
+    for good in ("python:3.11-slim", "ghcr.io/acme/x:1", "127.0.0.1:5000/a/b@sha256:" + "0" * 64):
+        assert image_reference(good, "parent") == good
+    with pytest.raises(EnvtoolsError, match="NAME\\[:TAG\\]"):
+        image_reference("Bad Ref!!", "--parent-image")

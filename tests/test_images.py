@@ -346,3 +346,13 @@ def test_image_on_another_python_holds_that_pythons_pins(tmp_path, docker_client
     installed = {canonicalize_name(name): version for name, version in found["installed"].items()}
     assert installed == locked_pins(project, found["environment"])
     assert nox("-s", "check", "--", "--only", "venv", "images", cwd=project).returncode == 0
+
+
+def test_bridge_network_on_an_engine_without_one_says_host(fresh_project):
+    project = fresh_project(**{**DOCKER_ANSWERS, "docker_network": "bridge"})
+    nox("-s", "dev", cwd=project)
+    result = nox("-s", "images", cwd=project, check=False)
+    if result.returncode == 0:
+        pytest.skip("this engine has a bridge network")
+    said = result.stdout + result.stderr
+    assert "the build has no network" in said and 'Set network = "host"' in said

@@ -72,6 +72,21 @@ def test_lint_fix_formats_even_when_errors_remain(fresh_project):
     assert module.read_text() == "x = [1, 2]\n\n\ndef f():\n    return undefined_name\n"
 
 
+def test_conflict_markers_in_envtools_are_named_not_a_traceback(fresh_project):
+    project = fresh_project()
+    nox("-s", "dev", cwd=project)
+    module = project / "envtools" / "check.py"
+    module.write_text(
+        "<<<<<<< before updating\n=======\n>>>>>>> after updating\n" + module.read_text()
+    )
+
+    refused = nox("-s", "check", cwd=project, check=False)
+
+    said = refused.stdout + refused.stderr
+    assert "check.py line 1 is not valid Python: resolve any merge conflict" in said
+    assert "Traceback" not in said
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [

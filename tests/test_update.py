@@ -170,3 +170,17 @@ def test_update_session_refreshes_the_lock_when_dependencies_change(versioned_te
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "0.2.0"
     run("uv", "lock", "--check", cwd=project)
     nox("-s", "check", "--", "--only", "venv", cwd=project)
+
+
+def test_update_session_stops_at_conflict_markers(versioned_template, tmp_path):
+    project = project_from_v1(versioned_template, tmp_path / "project")
+    nox("-s", "dev", cwd=project)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"pytest>=8.0"', '"pytest>=8.2"'))
+    git_commit(project, "my pytest floor")
+
+    refused = nox("-s", "update", "--", "--defaults", "--vcs-ref=0.2.0", cwd=project, check=False)
+
+    assert refused.returncode != 0
+    assert "Resolve the merge conflicts in pyproject.toml" in refused.stdout + refused.stderr
+    assert "<<<<<<<" in pyproject.read_text()

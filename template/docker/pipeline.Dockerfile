@@ -21,7 +21,8 @@ RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
     export UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never; \
     uv venv --quiet --python python3 /opt/venv; \
     uv pip install --quiet --python /opt/venv/bin/python --require-hashes --no-deps \
-        -r /tmp/requirements.txt
+        -r /tmp/requirements.txt; \
+    chmod -R go-w /opt/venv
 ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1
 WORKDIR /app
 USER 10001

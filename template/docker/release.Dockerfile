@@ -2,4 +2,5 @@
 # code-only change rebuilds in seconds and the dependency layers stay the same.
 ARG DEPENDENCIES_IMAGE
 FROM ${DEPENDENCIES_IMAGE}
-COPY --chown=10001:10001 src/ /app/
+# Owned by root: the steps (uid 10001) read the code and cannot change it.
+COPY src/ /app/

@@ -22,7 +22,8 @@ RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
         -r /tmp/requirements.txt; \
     for wheel in /tmp/wheels/*.whl; do \
         [ -e "$wheel" ] && uv pip install --quiet --python /opt/venv/bin/python --no-deps "$wheel"; \
-    done
+    done; \
+    chmod -R go-w /opt/venv
 ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 \
     ZENML_CONTAINER=1 \
     ZENML_SERVER_DEPLOYMENT_TYPE=docker \
@@ -30,11 +31,14 @@ ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 \
     ZENML_CONFIG_PATH=/zenml/.zenconfig \
     ZENML_STORE_URL=sqlite:////zenml/.zenconfig/local_stores/default_zen_store/zenml.db \
     SERVER_HOST=0.0.0.0 \
-    SERVER_PORT=8080
+    SERVER_PORT=8080 \
+    FORWARDED_ALLOW_IPS=""
+# FORWARDED_ALLOW_IPS: the addresses of proxies whose X-Forwarded-* headers uvicorn believes;
+# none by default, or any client could pose as another. Behind a proxy, set it in server.env.
 WORKDIR /zenml
 USER 10001
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['SERVER_PORT'], timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; host = os.environ['SERVER_HOST'].replace('0.0.0.0', '127.0.0.1'); urllib.request.urlopen('http://%s:%s/health' % (host, os.environ['SERVER_PORT']), timeout=4)"]
 # The admin password and JWT secret come from the environment at `docker run`, never from here.
-CMD ["sh", "-c", "exec uvicorn zenml.zen_server.zen_server_api:app --host \"$SERVER_HOST\" --port \"$SERVER_PORT\" --proxy-headers --forwarded-allow-ips='*' --no-server-header"]
+CMD ["sh", "-c", "exec uvicorn zenml.zen_server.zen_server_api:app --host \"$SERVER_HOST\" --port \"$SERVER_PORT\" --proxy-headers --no-server-header"]

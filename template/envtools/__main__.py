@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 from . import EnvtoolsError
 
@@ -19,17 +20,36 @@ COMMANDS = ("lock", "images", "server", "check", "exec")
 
 def exec_command(args: list[str]) -> int:
     """Run a command in the project's ZenML environment, set before the command starts."""
-    from .state import zenml_environment
+    from .state import ZENML_CONFIG, zenml_environment
 
     throwaway = args[:1] == ["--throwaway-zenml"]
     args = args[1:] if throwaway else args
     if not args:
         raise EnvtoolsError("exec: name the command to run.")
     if not throwaway:
-        return subprocess.run(args, env={**os.environ, **zenml_environment()}).returncode
+        # ZenML's local store holds runs and secrets: readable by you only.
+        ZENML_CONFIG.mkdir(mode=0o700, exist_ok=True)
+        ZENML_CONFIG.chmod(0o700)
+        environment = zenml_environment()
+        server_must_answer(environment.get("ZENML_STORE_URL"))
+        return subprocess.run(args, env={**os.environ, **environment}).returncode
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
     with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
         return subprocess.run(args, env={**env, "ZENML_CONFIG_PATH": config}).returncode
+
+
+def server_must_answer(url: str | None) -> None:
+    """A session bound to the project's server fails at once, with the fix, when it is down."""
+    if not url:
+        return
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=3):
+            return
+    except OSError as error:
+        raise EnvtoolsError(
+            f"This project's server at {url} does not answer ({error}): start it with "
+            "`nox -s server -- up`, or `nox -s server -- down` to use the local ZenML store."
+        ) from None
 
 
 def main() -> None:
@@ -47,6 +67,11 @@ def main() -> None:
         importlib.import_module(f"envtools.{command}").main(args)
     except EnvtoolsError as error:
         sys.exit(f"error: {error}")
+    except SyntaxError as error:  # most often what `copier update` leaves: conflict markers
+        sys.exit(
+            f"error: {error.filename} line {error.lineno} is not valid Python: resolve "
+            "any merge conflict (<<<<<<<) there."
+        )
     except KeyboardInterrupt:
         sys.exit(130)
 

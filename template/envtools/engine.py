@@ -138,7 +138,11 @@ def build(
             command.append(f"--secret=id={name},env=ENVTOOLS_SECRET_{name.upper()}")
     log, steps = [], set()
     with subprocess.Popen(
-        [*command, str(context)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*command, str(context)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     ) as process:
         for line in process.stdout:
             log.append(line)
@@ -148,6 +152,12 @@ def build(
     if process.returncode == 0:
         return
     output = "".join(log[-25:])
+    unreachable = r"network bridge not found|dns error|failed to lookup address|name resolution"
+    if network != "host" and re.search(unreachable, output, re.IGNORECASE):
+        raise EnvtoolsError(
+            f"Building {tag} failed: the build has no network (this engine has no bridge "
+            'network, or no DNS through it). Set network = "host" in [tool.envtools.images].'
+        )
     if "buildkit not supported" in output.lower():
         raise EnvtoolsError(
             "This Docker engine cannot build with BuildKit: upgrade it to 18.09 or newer "

@@ -36,6 +36,11 @@ class ImageSpec:
     write_context: Callable[[Path], None] = field(default=lambda context: None, compare=False)
 
     def tag(self, base_id: str) -> str:
+        if not (DOCKERFILES / self.dockerfile).is_file():
+            raise EnvtoolsError(
+                f"docker/{self.dockerfile} is missing: restore it (`git checkout -- "
+                f"docker/{self.dockerfile}`, or `nox -s update` brings the template's)."
+            )
         definition = (DOCKERFILES / self.dockerfile).read_text()
         return (
             f"{self.repository}:{self.kind}-{content_hash(definition, base_id, *self.inputs)[:16]}"

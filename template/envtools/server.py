@@ -3,6 +3,7 @@
 Without an action it builds the server image from the lock's `server` group. `up` runs it
 with a random admin password (never a default one) and connects this project's client as a
 service account with an API key; the credentials stay in .zenml-server/, readable by you only.
+`reset-admin` sets new admin credentials on the server's data (after a lost admin.env).
 """
 
 import argparse
@@ -19,9 +20,11 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
+from docker.errors import APIError, ContainerError
+
 from . import EnvtoolsError, engine, lock
 from .imagespec import Builder, ImageSpec, locked_spec, planned_tag, tree_contents
-from .settings import ServerSettings, server_settings
+from .settings import ServerSettings, image_reference, port_number, server_settings
 from .state import (
     ADMIN_ENV,
     API_KEY,
@@ -91,7 +94,8 @@ def current_image(client, settings: ServerSettings) -> str | None:
 
 
 def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
-    """The admin account and JWT secret: made once, random unless the server env file sets them."""
+    """The admin account, JWT secret and secrets-store key: made once, random unless the
+    server env file sets the password; they must match the data volume they guard."""
     if not ADMIN_ENV.is_file():
         write_env_file(
             ADMIN_ENV,
@@ -101,14 +105,24 @@ def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
                     "ZENML_DEFAULT_USER_PASSWORD", secrets.token_urlsafe(24)
                 ),
                 "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
+                # ZenML encrypts the secrets in its database with it (AES); back it up.
+                "ZENML_SECRETS_STORE_ENCRYPTION_KEY": secrets.token_hex(32),
             },
         )
         print(f"Admin credentials created in {ADMIN_ENV.relative_to(ROOT)} (readable by you only)")
     credentials = read_env_file(ADMIN_ENV)
-    if credentials.get("ZENML_DEFAULT_USER_PASSWORD", "").lower() in WEAK_PASSWORDS:
+    password = credentials.get("ZENML_DEFAULT_USER_PASSWORD", "")
+    if password.lower() in WEAK_PASSWORDS:
         raise EnvtoolsError(
-            f"The admin password in {ADMIN_ENV} is empty or a default one: delete the file "
-            "to get a random one, or set a strong ZENML_DEFAULT_USER_PASSWORD there."
+            f"The admin password in {ADMIN_ENV} is empty or a default one: set a strong one "
+            "with `nox -s server -- reset-admin`."
+        )
+    wanted = server_env.get("ZENML_DEFAULT_USER_PASSWORD")
+    if wanted and wanted != password:
+        raise EnvtoolsError(
+            "ZENML_DEFAULT_USER_PASSWORD in the server env file differs from the admin's password "
+            f"in {ADMIN_ENV}: ZenML uses it only when it creates the admin. To make it the "
+            "admin's password: `nox -s server -- reset-admin`."
         )
     return credentials
 
@@ -132,12 +146,8 @@ def wait_healthy(container, url: str, timeout: float = 120) -> None:
         container.reload()
         if container.status == "exited":
             break
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/health", timeout=2) as response,
-        ):
-            if response.status == 200:
-                return
+        if answers(url):
+            return
         time.sleep(1)
     logs = container.logs(tail=30).decode(errors="replace")
     container.remove(force=True)
@@ -147,12 +157,36 @@ def wait_healthy(container, url: str, timeout: float = 120) -> None:
     )
 
 
-def zenml_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the zenml CLI against the server in a throw-away client config."""
+def answers(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+        return reply.status == 200
+    return False
+
+
+# Run by the project's python against the server as the admin: the client's service account and
+# one fresh API key; older keys of the account are deleted, so no unused key stays valid.
+MINT_KEY = """
+import os
+from zenml.client import Client
+
+client, account = Client(), os.environ["ENVTOOLS_ACCOUNT"]
+try:
+    client.get_service_account(account)
+except KeyError:
+    client.create_service_account(name=account)
+for old in client.list_api_keys(account, size=1000).items:
+    client.delete_api_key(account, old.id)
+print(client.create_api_key(account, name=os.environ["ENVTOOLS_KEY_NAME"]).key)
+"""
+
+
+def zenml_python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` with the project's ZenML in a throw-away client config."""
     with tempfile.TemporaryDirectory(prefix="envtools-zenml-") as config:
+        (Path(config) / "script.py").write_text(script)  # ZenML wants a main module with a file
         clean = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_")}
         return subprocess.run(
-            [str(Path(sys.executable).parent / "zenml"), *args],
+            [sys.executable, str(Path(config) / "script.py")],
             env={**clean, "ZENML_CONFIG_PATH": config, "ZENML_ANALYTICS_OPT_IN": "false", **env},
             capture_output=True,
             text=True,
@@ -163,30 +197,26 @@ def service_account_key(settings: ServerSettings, url: str, admin: dict[str, str
     """The client's API key: the saved one while it still works, else a new one."""
     if API_KEY.is_file():
         key = read_env_file(API_KEY)["ZENML_STORE_API_KEY"]
-        # Any authenticated call will do (`zenml user describe` fails for service accounts).
-        works = zenml_cli("stack", "list", ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key)
-        if works.returncode == 0:
+        check = "from zenml.client import Client; Client().list_stacks(size=1)"
+        if zenml_python(check, ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key).returncode == 0:
             return key
-    account = f"{settings.build.name}-client"
-    login = {
-        "ZENML_STORE_URL": url,
-        "ZENML_STORE_USERNAME": admin["ZENML_DEFAULT_USER_NAME"],
-        "ZENML_STORE_PASSWORD": admin["ZENML_DEFAULT_USER_PASSWORD"],
-    }
-    with tempfile.TemporaryDirectory() as scratch:
-        key_file = Path(scratch) / "key"
-        output = ("--output-file", str(key_file))
-        created = zenml_cli("service-account", "create", account, *output, **login)
-        if created.returncode != 0:  # the account survived in the data volume: add a key
-            new_key = f"key-{secrets.token_hex(4)}"
-            created = zenml_cli(
-                "service-account", "api-key", account, "create", new_key, *output, **login
-            )
-        if created.returncode != 0:
-            raise EnvtoolsError(f"Creating the client's API key failed:\n{created.stderr[-2000:]}")
-        key = key_file.read_text().strip()
+    minted = zenml_python(
+        MINT_KEY,
+        ZENML_STORE_URL=url,
+        ZENML_STORE_USERNAME=admin["ZENML_DEFAULT_USER_NAME"],
+        ZENML_STORE_PASSWORD=admin["ZENML_DEFAULT_USER_PASSWORD"],
+        ENVTOOLS_ACCOUNT=f"{settings.build.name}-client",
+        ENVTOOLS_KEY_NAME=f"key-{secrets.token_hex(4)}",
+    )
+    if minted.returncode != 0:
+        raise EnvtoolsError(f"Creating the client's API key failed:\n{minted.stderr[-2000:]}")
+    key = minted.stdout.strip().splitlines()[-1]
     write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
     return key
+
+
+def volume_exists(client, name: str) -> bool:
+    return bool(client.volumes.list(filters={"name": f"^{name}$"}))
 
 
 def up(settings: ServerSettings) -> None:
@@ -198,36 +228,28 @@ def up(settings: ServerSettings) -> None:
         )
     url = f"http://{settings.host}:{settings.port}"
     container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    server_env = read_env_file(ROOT / settings.env_file)
     if container and container.status == "running":
-        url = container.labels[URL_LABEL]
+        if container.labels[URL_LABEL] != url:
+            raise EnvtoolsError(
+                f"The server already runs at {container.labels[URL_LABEL]}: to move it to {url}, "
+                "run `nox -s server -- down` first."
+            )
         print(f"The server already runs at {url} ({container.image.tags[0]}).")
     else:
         if container:
             container.remove(force=True)
+        if not ADMIN_ENV.is_file() and volume_exists(client, data_volume(settings)):
+            raise EnvtoolsError(
+                f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data (volume "
+                f"{data_volume(settings)}) still has its admin: a new password would not match. "
+                "Set a new one with `nox -s server -- reset-admin` (every run is kept)."
+            )
         ensure_port_free(settings.host, settings.port)
-        server_env = read_env_file(ROOT / settings.env_file)
-        host_network = settings.build.network == "host"
-        listen = (settings.host, settings.port) if host_network else ("0.0.0.0", CONTAINER_PORT)
-        container = client.containers.run(
-            tag,
-            detach=True,
-            name=f"{settings.build.name}-{project_id()}",
-            labels={SERVER_LABEL: project_id(), URL_LABEL: url},
-            environment={
-                **server_env,
-                **admin_credentials(server_env),
-                "SERVER_HOST": listen[0],
-                "SERVER_PORT": str(listen[1]),
-            },
-            network_mode=settings.build.network,
-            ports=None
-            if host_network
-            else {f"{CONTAINER_PORT}/tcp": (settings.host, settings.port)},
-            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
-        )
+        container = start(client, settings, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
-    key = service_account_key(settings, url, admin_credentials({}))
+    key = service_account_key(settings, url, admin_credentials(server_env))
     write_env_file(
         CONNECTION,
         {
@@ -238,6 +260,116 @@ def up(settings: ServerSettings) -> None:
     )
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
     print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
+
+
+def start(client, settings: ServerSettings, tag: str, url: str, server_env: dict[str, str]):
+    host_network = settings.build.network == "host"
+    listen = (settings.host, settings.port) if host_network else ("0.0.0.0", CONTAINER_PORT)
+    environment = {
+        # The dashboard's own origin may call the API with credentials; no other origin may.
+        "ZENML_SERVER_CORS_ALLOW_ORIGINS": url,
+        **server_env,
+        **admin_credentials(server_env),
+        "ZENML_ANALYTICS_OPT_IN": str(settings.analytics).lower(),
+        "SERVER_HOST": listen[0],
+        "SERVER_PORT": str(listen[1]),
+    }
+    try:
+        return client.containers.run(
+            tag,
+            detach=True,
+            name=f"{settings.build.name}-{project_id()}",
+            labels={SERVER_LABEL: project_id(), URL_LABEL: url},
+            environment=environment,
+            network_mode=settings.build.network,
+            ports=None
+            if host_network
+            else {f"{CONTAINER_PORT}/tcp": (settings.host, settings.port)},
+            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
+            # Up again after the engine restarts (a reboot); `down` stops it for good.
+            restart_policy={"Name": "unless-stopped"},
+        )
+    except APIError as error:
+        if error.status_code == 409:
+            raise EnvtoolsError(
+                "Another `nox -s server -- up` is starting this project's server: wait for it "
+                "to finish, then check with `nox -s server -- status`."
+            ) from None
+        raise EnvtoolsError(f"Starting the server failed: {error.explanation}") from None
+
+
+# Run in a one-off container of the server image on the data volume: ZenML's SQL store
+# itself sets the admin's password (the REST API would want the old one).
+RESET_ADMIN = """
+import os
+from zenml.models import UserUpdate
+from zenml.zen_stores.sql_zen_store import SqlZenStore, SqlZenStoreConfiguration
+
+config = SqlZenStoreConfiguration(url=os.environ["ZENML_STORE_URL"])
+store = SqlZenStore(config=config, skip_default_registrations=True)
+admin = store.get_user(os.environ["ENVTOOLS_ADMIN"])
+store.update_user(admin.id, UserUpdate(password=os.environ["ENVTOOLS_PASSWORD"]))
+print("password set for", admin.name)
+"""
+
+
+def reset_admin(settings: ServerSettings) -> None:
+    """New admin credentials for the server's data: the documented way back from a lost or
+    weak password. The server is stopped for it; every run and the client's key are kept."""
+    client = engine.connect()
+    tag = current_image(client, settings)
+    if not tag or not engine.image_id(client, tag):
+        raise EnvtoolsError(
+            "No server image for the current lock and plugins: run `nox -s server`."
+        )
+    if not volume_exists(client, data_volume(settings)):
+        raise EnvtoolsError(
+            "This project's server has no data yet: `nox -s server -- up` creates it."
+        )
+    server_env = read_env_file(ROOT / settings.env_file)
+    old = read_env_file(ADMIN_ENV)
+    credentials = {
+        "ZENML_DEFAULT_USER_NAME": old.get(
+            "ZENML_DEFAULT_USER_NAME", server_env.get("ZENML_DEFAULT_USER_NAME", "admin")
+        ),
+        "ZENML_DEFAULT_USER_PASSWORD": server_env.get(
+            "ZENML_DEFAULT_USER_PASSWORD", secrets.token_urlsafe(24)
+        ),
+        "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
+    }
+    if credentials["ZENML_DEFAULT_USER_PASSWORD"].lower() in WEAK_PASSWORDS:
+        raise EnvtoolsError("The server env file sets a weak ZENML_DEFAULT_USER_PASSWORD: fix it.")
+    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" in old:  # the data's secrets need the same key
+        credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old[
+            "ZENML_SECRETS_STORE_ENCRYPTION_KEY"
+        ]
+    container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    if container:
+        container.remove(force=True)
+        print(f"Stopped {container.name}.")
+    CONNECTION.unlink(missing_ok=True)
+    try:
+        output = client.containers.run(
+            tag,
+            ["python", "-c", RESET_ADMIN],
+            entrypoint=[],
+            environment={
+                "ENVTOOLS_ADMIN": credentials["ZENML_DEFAULT_USER_NAME"],
+                "ENVTOOLS_PASSWORD": credentials["ZENML_DEFAULT_USER_PASSWORD"],
+                "ZENML_ANALYTICS_OPT_IN": "false",
+            },
+            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
+            network_mode="none",
+            remove=True,
+        )
+    except ContainerError as error:
+        said = (error.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
+        raise EnvtoolsError("Setting the admin's password failed: " + " ".join(said)) from None
+    write_env_file(ADMIN_ENV, credentials)
+    print(output.decode().strip())
+    print(f"New admin credentials in {ADMIN_ENV.relative_to(ROOT)}; start the server with `up`.")
+    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in credentials and old != {}:
+        print("Note: the server's secrets stay unencrypted (they were made without a key).")
 
 
 def data_volume(settings: ServerSettings) -> str:
@@ -283,35 +415,42 @@ def status(settings: ServerSettings) -> None:
     url = container.labels[URL_LABEL]
     image = container.image.tags[0] if container.image.tags else container.image.id
     health = container.attrs["State"].get("Health", {}).get("Status", "unknown")
-    version = "unreachable"
+    info = {}
     with (
         contextlib.suppress(OSError, ValueError),
         urllib.request.urlopen(f"{url}/api/v1/info", timeout=3) as response,
     ):
-        version = json.load(response)["version"]
+        info = json.load(response)
+    if not CONNECTION.is_file():
+        connected = "not connected"
+    else:
+        connected = "connected with an API key" if info else "not reachable: `nox -s server -- up`"
+    analytics = {True: "on", False: "off"}.get(info.get("analytics_enabled"), "unknown")
     print(f"Server:     {container.name} ({container.status}, {health})")
     print(f"Image:      {image}{'' if image == current else f' (the lock now wants {wanted})'}")
     print(f"URL:        {url}")
-    print(f"Version:    ZenML {version}")
+    print(f"Version:    ZenML {info.get('version', 'unreachable')}")
     print(f"Data:       Docker volume {data_volume(settings)}")
-    print(f"Client:     {'connected with an API key' if CONNECTION.is_file() else 'not connected'}")
+    print(f"Analytics:  {analytics} ([tool.envtools.server] analytics)")
+    print(f"Client:     {connected}")
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
-    actions = ["build", "up", "down", "logs", "status"]
+    actions = ["build", "up", "down", "logs", "status", "reset-admin"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
     parser.add_argument("--no-cache", action="store_true", help="build: rebuild even if up to date")
     parser.add_argument("--parent-image", help="build: parent image for this build only")
-    parser.add_argument("--port", type=int, help="up: port on the host")
+    parser.add_argument("--port", help="up: port on the host")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
     args = parser.parse_args(argv)
     settings = server_settings()
     if args.parent_image:
-        settings = replace(settings, build=replace(settings.build, parent=args.parent_image))
-    if args.port:
-        settings = replace(settings, port=args.port)
+        parent = image_reference(args.parent_image, "--parent-image")
+        settings = replace(settings, build=replace(settings.build, parent=parent))
+    if args.port is not None:
+        settings = replace(settings, port=port_number(args.port, "--port"))
     if args.action == "build":
         build(settings, no_cache=args.no_cache, push=args.push)
     elif args.action == "up":
@@ -320,5 +459,7 @@ def main(argv: list[str]) -> None:
         down(settings)
     elif args.action == "logs":
         logs(settings, args.follow)
+    elif args.action == "reset-admin":
+        reset_admin(settings)
     else:
         status(settings)

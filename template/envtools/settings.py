@@ -5,6 +5,7 @@ bundle) and how pipelines use them; `[tool.envtools.server]` holds the server's 
 and may set its own name, parent and registry.
 """
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,31 @@ from .state import ROOT
 
 MODES = ("iterate", "release")
 NETWORKS = ("bridge", "host")
+# NAME[:TAG][@DIGEST] as Docker writes an image reference.
+IMAGE_REFERENCE = re.compile(
+    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?"
+)
+
+
+def image_reference(value: str, where: str) -> str:
+    if not IMAGE_REFERENCE.fullmatch(value):
+        raise EnvtoolsError(
+            f"{where} = {value!r} is not an image reference: use NAME[:TAG], "
+            "e.g. python:3.11-slim-bookworm."
+        )
+    return value
+
+
+def port_number(value: object, where: str) -> int:
+    """A TCP port a server can listen on: 1 to 65535."""
+    try:
+        port = int(str(value))
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise EnvtoolsError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
+    return port
 
 
 @dataclass(frozen=True)
@@ -45,6 +71,7 @@ class ServerSettings:
     port: int
     env_file: str
     plugins: str
+    analytics: bool  # ZenML's usage analytics from the server: an explicit choice
 
 
 def envtools_table(root: Path, name: str) -> dict:
@@ -71,6 +98,7 @@ def build_settings(table: dict, images: dict, default_name: str, section: str) -
         )
     if not settings.parent:
         raise EnvtoolsError(f"[tool.envtools.{section}] parent is empty: name a parent image.")
+    image_reference(settings.parent, f"[tool.envtools.{section}] parent")
     return settings
 
 
@@ -92,7 +120,8 @@ def server_settings(root: Path = ROOT) -> ServerSettings:
     return ServerSettings(
         build=build_settings(table, images, default_name, "server"),
         host=table.get("host", "127.0.0.1"),
-        port=int(table.get("port", 8238)),
+        port=port_number(table.get("port", 8238), "[tool.envtools.server] port"),
         env_file=table.get("env_file", "configs/server.env"),
         plugins=table.get("plugins", ""),
+        analytics=table.get("analytics", False) is True,
     )

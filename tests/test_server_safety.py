@@ -1,0 +1,226 @@
+"""Nothing lost, nothing leaked: credentials that match their data, a dead server said in one
+line, images that cannot rewrite themselves, a server that trusts no stranger."""
+
+import re
+import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from conftest import (
+    DOCKER_ANSWERS,
+    free_port,
+    nox,
+    project_env,
+    read_env_file,
+    remove_servers,
+    render_project,
+    run,
+    server_containers,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, docker_client):
+    """A project whose server runs, with one training run made through it."""
+    project = render_project(tmp_path_factory.mktemp("safety") / "project", **DOCKER_ANSWERS)
+    nox("-s", "dev", cwd=project)
+    nox("-s", "server", cwd=project)
+    port = free_port()
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    nox("-s", "run", cwd=project)
+    yield project, f"http://127.0.0.1:{port}", port
+    remove_servers(docker_client, project)
+
+
+def admin_login(url: str, username: str, password: str) -> int:
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def run_count(project) -> str:
+    script = project / "build" / "runs.py"  # ZenML wants a main module with a file
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(
+        "from zenml.client import Client\nprint(Client().list_pipeline_runs().total)\n"
+    )
+    env = read_env_file(project / ".zenml-server" / "client.env")
+    return run(project / ".venv" / "bin" / "python", script, cwd=project, **env).stdout.split()[-1]
+
+
+def test_server_is_private_encrypted_and_silent(served):
+    project, url, _ = served
+    admin = read_env_file(project / ".zenml-server" / "admin.env")
+    assert len(admin["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]) == 64
+    assert stat.S_IMODE((project / ".zenml").stat().st_mode) == 0o700
+    with urllib.request.urlopen(f"{url}/api/v1/info") as response:
+        assert b'"analytics_enabled":false' in response.read().replace(b" ", b"")
+    status = nox("-s", "server", "--", "status", cwd=project).stdout
+    assert re.search(r"Analytics:\s+off", status)
+
+
+def test_cors_allows_the_servers_own_origin_only(served):
+    _, url, _ = served
+
+    def preflight(origin: str) -> str | None:
+        request = urllib.request.Request(
+            f"{url}/api/v1/current-user",
+            method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.headers.get("Access-Control-Allow-Origin")
+        except urllib.error.HTTPError as error:
+            return error.headers.get("Access-Control-Allow-Origin")
+
+    assert preflight("http://evil.example") is None
+    assert preflight(url) == url
+
+
+def test_forwarded_headers_from_a_client_are_not_believed(served, docker_client):
+    project, url, _ = served
+    spoofed = "203.0.113.77"
+    request = urllib.request.Request(f"{url}/api/v1/info", headers={"X-Forwarded-For": spoofed})
+    with urllib.request.urlopen(request):
+        pass
+    (container,) = server_containers(docker_client, project)
+    assert container.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    logs = container.logs().decode(errors="replace")
+    assert "GET /api/v1/info" in logs
+    assert spoofed not in logs
+
+
+def test_images_cannot_rewrite_themselves(served, docker_client):
+    project, _, _ = served
+    release = nox("-s", "images", "--", "--release", cwd=project).stdout
+    (tag,) = re.findall(r"^  (\S+:release-[0-9a-f]{16})  \d+ MB", release, re.M)
+    (server,) = server_containers(docker_client, project)
+    for image, writable in [(tag, "/app /opt/venv"), (server.image.id, "/opt/venv")]:
+        found = docker_client.containers.run(
+            image,
+            [
+                "sh",
+                "-c",
+                f"find {writable} -mindepth 1 -not -type l \\( -perm -o+w -o -user 10001 \\) -print",
+            ],
+            remove=True,
+            network_mode="host",
+            user="root",
+            entrypoint=[],
+        ).decode()
+        assert found.strip() == "", found[:2000]
+
+
+def test_bad_server_input_gets_one_line_and_changes_nothing(served):
+    project, _, port = served
+    for bad in ("0", "70000", "-5", "abc"):
+        refused = nox("-s", "server", "--", "up", f"--port={bad}", cwd=project, check=False)
+        assert refused.returncode != 0
+        assert (
+            f"--port = '{bad}' is not a port: use a number from 1 to 65535"
+            in refused.stdout + refused.stderr
+        )
+        assert "Traceback" not in refused.stdout + refused.stderr
+    moved = nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project, check=False)
+    assert moved.returncode != 0
+    assert f"already runs at http://127.0.0.1:{port}" in moved.stdout + moved.stderr
+    bad_parent = nox("-s", "server", "--", "--parent-image", "Bad Ref!!", cwd=project, check=False)
+    assert "is not an image reference" in bad_parent.stdout + bad_parent.stderr
+
+
+def test_a_dead_server_is_said_in_one_line_and_up_brings_it_back(served, docker_client):
+    project, _, port = served
+    runs = run_count(project)
+    (container,) = server_containers(docker_client, project)
+    container.kill()
+
+    refused = nox("-s", "run", cwd=project, check=False)
+    status = nox("-s", "server", "--", "status", cwd=project).stdout
+
+    assert refused.returncode != 0
+    said = refused.stdout + refused.stderr
+    assert "does not answer" in said and "nox -s server -- up" in said
+    assert "Traceback" not in said
+    assert "not reachable" in status
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    assert run_count(project) == runs
+
+
+def test_a_new_key_revokes_the_old_one(served):
+    project, url, port = served
+    key_file = project / ".zenml-server" / "api-key"
+    old = read_env_file(key_file)["ZENML_STORE_API_KEY"]
+    key_file.unlink()
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)  # running: reconnects
+    new = read_env_file(key_file)["ZENML_STORE_API_KEY"]
+    assert new != old
+    probe = "from zenml.client import Client; Client().list_stacks(size=1)"
+    python = project / ".venv" / "bin" / "python"
+    env = {"ZENML_STORE_URL": url, "ZENML_CONFIG_PATH": str(project / "build" / "probe")}
+    old_works = subprocess.run(
+        [python, "-c", probe],
+        env=project_env(**env, ZENML_STORE_API_KEY=old),
+        capture_output=True,
+    )
+    assert old_works.returncode != 0
+
+
+def test_lost_admin_file_is_refused_then_reset_keeps_every_run(served):
+    project, url, port = served
+    runs = run_count(project)
+    admin_file = project / ".zenml-server" / "admin.env"
+    old = read_env_file(admin_file)
+    nox("-s", "server", "--", "down", cwd=project)
+    admin_file.unlink()
+
+    refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+
+    assert refused.returncode != 0
+    assert "nox -s server -- reset-admin" in refused.stdout + refused.stderr
+    assert not admin_file.exists()
+    nox("-s", "server", "--", "reset-admin", cwd=project)
+    new = read_env_file(admin_file)
+    assert new["ZENML_DEFAULT_USER_PASSWORD"] != old["ZENML_DEFAULT_USER_PASSWORD"]
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    assert admin_login(url, "admin", new["ZENML_DEFAULT_USER_PASSWORD"]) == 200
+    assert admin_login(url, "admin", old["ZENML_DEFAULT_USER_PASSWORD"]) == 401
+    assert run_count(project) == runs
+
+    server_env = project / "configs" / "server.env"
+    server_env.write_text("ZENML_DEFAULT_USER_PASSWORD=Another-Strong-Passw0rd-Here\n")
+    try:
+        differs = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+        assert "differs from the admin's password" in differs.stdout + differs.stderr
+    finally:
+        server_env.unlink()
+
+
+def test_two_ups_at_once_end_in_one_server_and_no_traceback(served, docker_client):
+    project, _, port = served
+    nox("-s", "server", "--", "down", cwd=project)
+    command = [sys.executable, "-m", "nox", "-s", "server", "--", "up", "--port", str(port)]
+    both = [
+        subprocess.Popen(
+            command,
+            cwd=project,
+            env=project_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in both]
+    assert any(process.returncode == 0 for process in both), outputs
+    assert all("Traceback" not in output for output in outputs), outputs
+    assert len(server_containers(docker_client, project)) == 1
