@@ -356,3 +356,18 @@ def test_bridge_network_on_an_engine_without_one_says_host(fresh_project):
         pytest.skip("this engine has a bridge network")
     said = result.stdout + result.stderr
     assert "the build has no network" in said and 'Set network = "host"' in said
+
+
+def test_a_missing_dockerfile_is_named_with_the_fix(image_project):
+    project, _, _ = image_project
+    dockerfile = project / "docker" / "pipeline.Dockerfile"
+    original = dockerfile.read_text()
+    dockerfile.unlink()
+    try:
+        refused = nox("-s", "images", cwd=project, check=False)
+    finally:
+        dockerfile.write_text(original)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "docker/pipeline.Dockerfile is missing: restore it" in said
+    assert "Traceback" not in said

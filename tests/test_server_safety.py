@@ -111,7 +111,8 @@ def test_images_cannot_rewrite_themselves(served, docker_client):
             [
                 "sh",
                 "-c",
-                f"find {writable} -mindepth 1 -not -type l \\( -perm -o+w -o -user 10001 \\) -print",
+                f"find {writable} -mindepth 1 -not -type l "
+                "\\( -perm -o+w -o -user 10001 \\) -print",
             ],
             remove=True,
             network_mode="host",
