@@ -177,6 +177,7 @@ def test_update_session_stops_at_conflict_markers(versioned_template, tmp_path):
     nox("-s", "dev", cwd=project)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"pytest>=8.0"', '"pytest>=8.2"'))
+    nox("-s", "lock", cwd=project)
     git_commit(project, "my pytest floor")
 
     refused = nox("-s", "update", "--", "--defaults", "--vcs-ref=0.2.0", cwd=project, check=False)
