@@ -77,11 +77,6 @@ def labelled_container(client: docker.DockerClient, label: str, value: str):
     return found[0] if found else None
 
 
-def network_mode(network: str) -> str | None:
-    """Builds and containers use the daemon's default network unless the host has no bridge."""
-    return "host" if network == "host" else None
-
-
 def inspect(client: docker.DockerClient, tag: str, network: str) -> dict:
     """What `tag` holds, read by its own python in a short-lived container."""
     output = client.containers.run(

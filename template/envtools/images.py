@@ -28,14 +28,10 @@ def image_sets(settings: PipelineSettings) -> dict[tuple[str, ...], list[str]]:
 def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> ImageSpec:
     """The parent plus the locked [project] dependencies and `groups`: the iterate image."""
     requirements = lock.export(lock.selection("iterate", groups))
-    return locked_spec(
-        "iterate", settings.build, "pipeline.Dockerfile", requirements, groups=groups
-    )
+    return locked_spec("iterate", settings.build, "pipeline.Dockerfile", requirements)
 
 
-def release_spec(
-    settings: PipelineSettings, dependencies: str, groups: tuple[str, ...]
-) -> ImageSpec:
+def release_spec(settings: PipelineSettings, dependencies: str) -> ImageSpec:
     """The dependencies image plus the code, in one layer of its own."""
 
     def write_context(context: Path) -> None:
@@ -49,7 +45,6 @@ def release_spec(
         "release.Dockerfile",
         base=dependencies,
         inputs=tree_contents(SOURCE),
-        groups=groups,
         base_arg="DEPENDENCIES_IMAGE",
         write_context=write_context,
     )
@@ -65,7 +60,7 @@ def build_images(
     for groups, pipelines in image_sets(settings).items():
         tag = builder.ensure(dependencies_spec(settings, groups))
         if settings.mode == "release":
-            tag = builder.ensure(release_spec(settings, tag, groups))
+            tag = builder.ensure(release_spec(settings, tag))
         if push:
             engine.push(builder.client, tag)
         images.append({"tag": tag, "groups": list(groups), "pipelines": pipelines})

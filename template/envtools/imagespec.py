@@ -31,7 +31,6 @@ class ImageSpec:
     dockerfile: str  # under docker/
     base: str  # the image it builds on: the parent, or the dependencies image of a release
     inputs: tuple[str | bytes, ...]  # everything else that decides the contents
-    groups: tuple[str, ...] = ()  # the dependency groups it holds besides [project]
     base_arg: str = "PARENT_IMAGE"  # the Dockerfile's ARG that names `base`
     write_context: Callable[[Path], None] = field(default=lambda context: None, compare=False)
 
@@ -73,7 +72,6 @@ def locked_spec(
     dockerfile: str,
     requirements: str,
     *inputs: str | bytes,
-    groups: tuple[str, ...] = (),
     add_files: Callable[[Path], None] | None = None,
 ) -> ImageSpec:
     """The parent plus a venv of the hash-pinned `requirements` (a `uv export`)."""
@@ -91,7 +89,6 @@ def locked_spec(
         dockerfile,
         base=settings.parent,
         inputs=(requirements, uv_version, *inputs),
-        groups=groups,
         write_context=write_context,
     )
 

@@ -72,7 +72,6 @@ def server_spec(settings: ServerSettings) -> ImageSpec:
         "server.Dockerfile",
         requirements,
         *(tree_contents(plugin[0]) if plugin else ()),
-        groups=("server",),
         add_files=add_plugin_wheel,
     )
 
