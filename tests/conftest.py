@@ -1,11 +1,13 @@
 """Render the template with copier's API and drive the generated project for real."""
 
-import hashlib
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +28,9 @@ DOCKER_ANSWERS = {
 }
 # A folder name with a space and a non-ASCII character: project paths must survive both.
 SPACED_NAME = "my projé"
+# Where generated projects keep their servers' artifacts (envtools' data home) in this run.
+DATA_HOME = Path(tempfile.mkdtemp(prefix="envtools-data-"))
+atexit.register(shutil.rmtree, DATA_HOME, ignore_errors=True)
 # Tools of this test environment (uv, nox) come first on the generated projects' PATH.
 TOOLS_BIN = Path(sys.executable).parent
 
@@ -59,6 +64,7 @@ def project_env(**overrides: str) -> dict[str, str]:
         PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
         UV_PYTHON_DOWNLOADS="never",
         ZENML_ANALYTICS_OPT_IN="false",
+        XDG_DATA_HOME=str(DATA_HOME),
         **overrides,
     )
     return env
@@ -238,8 +244,10 @@ def free_port() -> int:
 
 def server_containers(docker_client, project) -> list:
     """The containers `up` started for this project, found by its project label."""
-    project_id = hashlib.sha256(str(project.resolve()).encode()).hexdigest()[:12]
-    label = f"envtools.server={project_id}"
+    identity_file = project / ".zenml-server" / "project-id"
+    if not identity_file.is_file():
+        return []
+    label = f"envtools.server={identity_file.read_text().strip()}"
     return docker_client.containers.list(all=True, filters={"label": label})
 
 

@@ -1,10 +1,15 @@
 """Nothing lost, nothing leaked: credentials that match their data, a dead server said in one
 line, images that cannot rewrite themselves, a server that trusts no stranger."""
 
+import io
+import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import tarfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -225,3 +230,127 @@ def test_two_ups_at_once_end_in_one_server_and_no_traceback(served, docker_clien
     assert any(process.returncode == 0 for process in both), outputs
     assert all("Traceback" not in output for output in outputs), outputs
     assert len(server_containers(docker_client, project)) == 1
+
+
+def admin_token(url: str, admin: dict[str, str]) -> str:
+    form = urllib.parse.urlencode(
+        {
+            "username": admin["ZENML_DEFAULT_USER_NAME"],
+            "password": admin["ZENML_DEFAULT_USER_PASSWORD"],
+        }
+    ).encode()
+    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+        return json.load(response)["access_token"]
+
+
+def api_get(url: str, path: str, token: str | None = None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}{path}", headers=headers)) as reply:
+        return reply.read()
+
+
+def test_artifacts_live_with_the_server_and_the_dashboard_serves_them(served):
+    project, url, _ = served
+    token = admin_token(url, read_env_file(project / ".zenml-server" / "admin.env"))
+    newest = json.loads(api_get(url, "/api/v1/artifact_versions?sort_by=desc:created", token))
+    artifact = newest["items"][0]["id"]
+    download = json.loads(
+        api_get(url, f"/api/v1/artifact_versions/{artifact}/download-token", token)
+    )
+
+    archive = api_get(url, f"/api/v1/artifact_versions/{artifact}/data?token={download}")
+
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as files:
+        assert files.getnames()
+    # The client's own folder holds no artifact: losing it loses none.
+    client_folder = project / ".zenml-server" / "client"
+    assert not list(client_folder.rglob("*.pkl")) and not list(client_folder.rglob("*.json.gz"))
+    shutil.rmtree(client_folder)
+    inference = nox("-s", "run", "--", "--pipeline", "inference", cwd=project).stdout
+    assert "completed" in inference
+
+
+def test_a_moved_project_keeps_its_server(served, docker_client):
+    project, url, _ = served
+    runs = run_count(project)
+    moved = project.with_name("moved here")
+    project.rename(moved)
+    try:
+        status = nox("-s", "server", "--", "status", cwd=moved).stdout
+        assert "connected with an API key" in status
+        assert url in status
+        assert "completed" in nox("-s", "run", cwd=moved).stdout
+        assert int(run_count(moved)) == int(runs) + 1
+        nox("-s", "server", "--", "down", cwd=moved)
+        said = nox("-s", "server", "--", "up", "--port", url.rsplit(":", 1)[1], cwd=moved).stdout
+        assert "moved here from" in said
+        assert int(run_count(moved)) == int(runs) + 1
+    finally:
+        moved.rename(project)
+    nox("-s", "server", "--", "up", "--port", url.rsplit(":", 1)[1], cwd=project)
+
+
+def test_a_copy_does_not_share_and_an_orphan_is_named(served, docker_client):
+    project, url, port = served
+    copy = project.with_name("copied")
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", "build"))
+    copied_servers = []
+    try:
+        nox("-s", "dev", cwd=copy)
+        for args in (["run"], ["server", "--", "status"], ["check"]):
+            refused = nox("-s", *args, cwd=copy, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0, args
+            assert f"is a copy of {project}" in said and "nox -s server -- detach" in said
+            assert "Traceback" not in said
+        nox("-s", "server", "--", "detach", cwd=copy)
+        assert not (copy / ".zenml-server" / "admin.env").exists()
+        copy_port = free_port()
+        nox("-s", "server", "--", "up", "--port", str(copy_port), cwd=copy)
+        copied_servers = server_containers(docker_client, copy)
+        assert [c.id for c in copied_servers] != [
+            c.id for c in server_containers(docker_client, project)
+        ]
+        assert "completed" in nox("-s", "run", cwd=copy).stdout
+
+        shutil.rmtree(copy)
+        status = nox("-s", "server", "--", "status", cwd=project).stdout
+        (orphan,) = copied_servers
+        assert f"Found {orphan.name}" in status and f"was at {copy}" in status
+        refused = nox(
+            "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
+        )
+        assert f"already runs at {url}" in refused.stdout + refused.stderr
+        nox("-s", "server", "--", "down", cwd=project)
+        refused = nox(
+            "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
+        )
+        assert f"It is held by {orphan.name}" in refused.stdout + refused.stderr
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+        for container in copied_servers:
+            container.remove(force=True, v=False)
+            docker_client.volumes.get(f"{container.name}-data").remove(force=True)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_server_on_another_loopback_address_is_healthy(served, docker_client):
+    project, _, port = served
+    pyproject = project / "pyproject.toml"
+    settings = pyproject.read_text()
+    nox("-s", "server", "--", "down", cwd=project)
+    pyproject.write_text(settings.replace('host = "127.0.0.1"', 'host = "127.0.0.2"'))
+    try:
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+        (container,) = server_containers(docker_client, project)
+        for _ in range(60):  # Docker's first health probe comes after its interval
+            container.reload()
+            if container.attrs["State"]["Health"]["Status"] != "starting":
+                break
+            time.sleep(1)
+        assert container.attrs["State"]["Health"]["Status"] == "healthy"
+        assert "completed" in nox("-s", "run", cwd=project).stdout
+        nox("-s", "server", "--", "down", cwd=project)
+    finally:
+        pyproject.write_text(settings)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)

@@ -59,7 +59,9 @@ def main() -> None:
     try:
         if command == "exec":
             sys.exit(exec_command(args))
-        if command != "lock":  # lock runs before .venv exists: no ZenML there
+        # lock runs before .venv exists (no ZenML there); detach is how a copied folder stops
+        # using the original's server, which zenml_environment() refuses.
+        if command != "lock" and args[:1] != ["detach"]:
             from .state import zenml_environment
 
             # Before anything imports ZenML: the project's state, never ~/.config/zenml.

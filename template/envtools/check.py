@@ -100,15 +100,14 @@ def check_images(client) -> list[Report]:
 
 def check_server(client) -> list[Report]:
     container = engine.labelled_container(client, SERVER_LABEL, project_id())
-    if container and container.image.tags:
-        tag = container.image.tags[0]
-    else:
-        tag = read_record().get("server", {}).get("tag")
+    recorded = read_record().get("server", {})
+    tag = container.image.tags[0] if container and container.image.tags else recorded.get("tag")
     if not tag:
         return [Report("server image", "missing", "nox -s server", "not built yet")]
     network = server_settings().build.network
+    groups = recorded.get("groups", ["server"])
     reports = [
-        check_image(client, f"server image {tag}", tag, "server", [], network, REBUILD_SERVER)
+        check_image(client, f"server image {tag}", tag, "server", groups, network, REBUILD_SERVER)
     ]
     if CONNECTION.is_file():
         reports.append(check_running_server(read_env_file(CONNECTION)["ZENML_STORE_URL"]))

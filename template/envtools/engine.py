@@ -71,8 +71,10 @@ def pull(client: docker.DockerClient, reference: str) -> str:
         ) from None
 
 
-def labelled_container(client: docker.DockerClient, label: str, value: str):
+def labelled_container(client: docker.DockerClient, label: str, value: str | None):
     """The container (running or not) that carries `label=value`, or None."""
+    if value is None:
+        return None
     found = client.containers.list(all=True, filters={"label": f"{label}={value}"})
     return found[0] if found else None
 

@@ -18,10 +18,12 @@ SOURCE = ROOT / "src"
 
 
 def image_sets(settings: PipelineSettings) -> dict[tuple[str, ...], list[str]]:
-    """Pipelines grouped by the extra dependency groups they need; () is the default image."""
-    sets: dict[tuple[str, ...], list[str]] = {(): ["default"]}
+    """Pipelines grouped by the dependency groups their image holds: every image has the
+    ZenML integrations' groups, a pipeline's own extra groups (pipeline_groups) add to them."""
+    integrations = lock.integration_groups("pipelines")
+    sets: dict[tuple[str, ...], list[str]] = {tuple(integrations): ["default"]}
     for pipeline, groups in sorted(settings.pipeline_groups.items()):
-        sets.setdefault(tuple(sorted(groups)), []).append(pipeline)
+        sets.setdefault(tuple(sorted({*integrations, *groups})), []).append(pipeline)
     return sets
 
 

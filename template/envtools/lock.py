@@ -42,15 +42,31 @@ def uv(*args: str) -> str:
     return result.stdout
 
 
+# The dependency groups `nox -s integrations` writes, one per ZenML integration: for the
+# pipeline images (and .venv), and for the server image too.
+INTEGRATION_PREFIXES = {"pipelines": "integration-", "server": "server-integration-"}
+
+
 def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """uv export options for an environment: `venv`, a pipeline image kind, or `server`."""
+    """uv export options for an environment: `venv` (every group), a pipeline image kind
+    ([project] dependencies and `groups`), or `server` (only `groups`)."""
     if kind == "venv":
         return []
     if kind == "server":
-        return ["--only-group=server", "--no-emit-project"]
+        return [*(f"--only-group={g}" for g in groups), "--no-emit-project"]
     if kind not in PIPELINE_KINDS:
         raise ValueError(kind)
     return ["--no-default-groups", "--no-emit-project", *(f"--group={g}" for g in groups)]
+
+
+def dependency_groups() -> dict[str, list]:
+    return read_toml(ROOT / "pyproject.toml").get("dependency-groups", {})
+
+
+def integration_groups(target: str) -> list[str]:
+    """The integration groups that go into `target`'s images: `pipelines` or `server`."""
+    prefix = INTEGRATION_PREFIXES[target]
+    return sorted(name for name, entries in dependency_groups().items() if name.startswith(prefix) and entries)
 
 
 def export(options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:

@@ -3,7 +3,8 @@
 Without an action it builds the server image from the lock's `server` group. `up` runs it
 with a random admin password (never a default one) and connects this project's client as a
 service account with an API key; the credentials stay in .zenml-server/, readable by you only.
-`reset-admin` sets new admin credentials on the server's data (after a lost admin.env).
+`reset-admin` sets new admin credentials on the server's data (after a lost admin.env);
+`detach` gives a copied project folder its own server.
 """
 
 import argparse
@@ -11,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,9 +31,13 @@ from .state import (
     ADMIN_ENV,
     API_KEY,
     CONNECTION,
+    IDENTITY,
     ROOT,
     SERVER_CLIENT_CONFIG,
     SERVER_LABEL,
+    claim_id,
+    local_stores,
+    owner_of,
     project_id,
     read_env_file,
     update_record,
@@ -57,7 +63,7 @@ def server_spec(settings: ServerSettings) -> ImageSpec:
     """The parent plus the locked `server` group; the plugin package goes in as a wheel."""
     plugin = plugin_package(settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
-    requirements = lock.export([*lock.selection("server"), *leave_out])
+    requirements = lock.export([*lock.selection("server", server_groups()), *leave_out])
 
     def add_plugin_wheel(context: Path) -> None:
         (context / "wheels").mkdir()
@@ -76,6 +82,11 @@ def server_spec(settings: ServerSettings) -> ImageSpec:
     )
 
 
+def server_groups() -> list[str]:
+    """The `server` group and the integrations the server imports (`-- add NAME --server`)."""
+    return ["server", *lock.integration_groups("server")]
+
+
 def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
     print(f"Server image (parent {settings.build.parent}):", flush=True)
     builder = Builder(settings.build, no_cache=no_cache)
@@ -84,7 +95,7 @@ def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
         if not settings.build.registry:
             raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
         engine.push(builder.client, tag)
-    update_record(server={"tag": tag, "groups": ["server"], "lock_sha256": lock.lock_hash()})
+    update_record(server={"tag": tag, "groups": server_groups(), "lock_sha256": lock.lock_hash()})
 
 
 def current_image(client, settings: ServerSettings) -> str | None:
@@ -126,17 +137,40 @@ def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
     return credentials
 
 
-def ensure_port_free(host: str, port: int) -> None:
+def ensure_port_free(client, host: str, port: int) -> None:
     with socket.socket() as probe:
         # Like the server itself: a port in TIME_WAIT after `down` is free to listen on.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
+            holder = next(
+                (
+                    f" It is held by {orphan.name}, the server of a project folder that is gone "
+                    f"({reason}): stop it with `docker rm -f {orphan.name}`."
+                    for orphan, reason in orphaned_servers(client)
+                    if orphan.labels.get(URL_LABEL, "").endswith(f":{port}")
+                ),
+                "",
+            )
             raise EnvtoolsError(
                 f"Port {port} on {host} is in use: stop what listens there, or choose another "
-                "port with `nox -s server -- up --port N` or [tool.envtools.server] port."
+                f"port with `nox -s server -- up --port N` or [tool.envtools.server] port.{holder}"
             ) from None
+
+
+def orphaned_servers(client) -> list[tuple]:
+    """Server containers whose project folder no longer claims them, and why: the folder was
+    deleted, or moved before ids were kept (named after the path then)."""
+    orphans = []
+    for container in client.containers.list(all=True, filters={"label": SERVER_LABEL}):
+        identity = container.labels[SERVER_LABEL]
+        owner = owner_of(identity)
+        if owner is None:
+            orphans.append((container, "made before project ids were kept, or by another user"))
+        elif not owner.is_dir():
+            orphans.append((container, f"was at {owner}"))
+    return orphans
 
 
 def wait_healthy(container, url: str, timeout: float = 120) -> None:
@@ -226,7 +260,8 @@ def up(settings: ServerSettings) -> None:
             "No server image for the current lock and plugins: run `nox -s server`."
         )
     url = f"http://{settings.host}:{settings.port}"
-    container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    identity = claim_id()
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
     server_env = read_env_file(ROOT / settings.env_file)
     if container and container.status == "running":
         if container.labels[URL_LABEL] != url:
@@ -238,38 +273,42 @@ def up(settings: ServerSettings) -> None:
     else:
         if container:
             container.remove(force=True)
-        if not ADMIN_ENV.is_file() and volume_exists(client, data_volume(settings)):
+        volume = data_volume(settings, identity)
+        if not ADMIN_ENV.is_file() and volume_exists(client, volume):
             raise EnvtoolsError(
                 f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data (volume "
-                f"{data_volume(settings)}) still has its admin: a new password would not match. "
+                f"{volume}) still has its admin: a new password would not match. "
                 "Set a new one with `nox -s server -- reset-admin` (every run is kept)."
             )
-        ensure_port_free(settings.host, settings.port)
-        container = start(client, settings, tag, url, server_env)
+        ensure_port_free(client, settings.host, settings.port)
+        container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
     key = service_account_key(settings, url, admin_credentials(server_env))
-    write_env_file(
-        CONNECTION,
-        {
-            "ZENML_CONFIG_PATH": str(SERVER_CLIENT_CONFIG),
-            "ZENML_STORE_URL": url,
-            "ZENML_STORE_API_KEY": key,
-        },
-    )
+    # Paths are not kept here (a moved folder would point at the old place): zenml_environment().
+    write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
     print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
 
 
-def start(client, settings: ServerSettings, tag: str, url: str, server_env: dict[str, str]):
+def start(
+    client, settings: ServerSettings, identity: str, tag: str, url: str, server_env: dict[str, str]
+):
     host_network = settings.build.network == "host"
     listen = (settings.host, settings.port) if host_network else ("0.0.0.0", CONTAINER_PORT)
+    artifacts = str(local_stores(identity))
     environment = {
         # The dashboard's own origin may call the API with credentials; no other origin may.
         "ZENML_SERVER_CORS_ALLOW_ORIGINS": url,
         **server_env,
         **admin_credentials(server_env),
         "ZENML_ANALYTICS_OPT_IN": str(settings.analytics).lower(),
+        # The artifact store's files at the path the client and the steps use: the dashboard
+        # shows them, and they stay when .zenml-server/ goes.
+        "ZENML_LOCAL_STORES_PATH": artifacts,
+        # ZenML lets a server read a local store only when told to: this one is mounted
+        # read-only, and ZenML keeps each read within the store's folder.
+        "ZENML_SERVER_ALLOW_LOCAL_FILE_ACCESS": "true",
         "SERVER_HOST": listen[0],
         "SERVER_PORT": str(listen[1]),
     }
@@ -277,14 +316,17 @@ def start(client, settings: ServerSettings, tag: str, url: str, server_env: dict
         return client.containers.run(
             tag,
             detach=True,
-            name=f"{settings.build.name}-{project_id()}",
-            labels={SERVER_LABEL: project_id(), URL_LABEL: url},
+            name=f"{settings.build.name}-{identity}",
+            labels={SERVER_LABEL: identity, URL_LABEL: url},
             environment=environment,
             network_mode=settings.build.network,
             ports=None
             if host_network
             else {f"{CONTAINER_PORT}/tcp": (settings.host, settings.port)},
-            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
+            volumes={
+                data_volume(settings, identity): {"bind": "/zenml", "mode": "rw"},
+                artifacts: {"bind": artifacts, "mode": "ro"},
+            },
             # Up again after the engine restarts (a reboot); `down` stops it for good.
             restart_policy={"Name": "unless-stopped"},
         )
@@ -321,7 +363,9 @@ def reset_admin(settings: ServerSettings) -> None:
         raise EnvtoolsError(
             "No server image for the current lock and plugins: run `nox -s server`."
         )
-    if not volume_exists(client, data_volume(settings)):
+    identity = claim_id()
+    volume = data_volume(settings, identity)
+    if not volume_exists(client, volume):
         raise EnvtoolsError(
             "This project's server has no data yet: `nox -s server -- up` creates it."
         )
@@ -342,7 +386,7 @@ def reset_admin(settings: ServerSettings) -> None:
         credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old[
             "ZENML_SECRETS_STORE_ENCRYPTION_KEY"
         ]
-    container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
     if container:
         container.remove(force=True)
         print(f"Stopped {container.name}.")
@@ -357,7 +401,7 @@ def reset_admin(settings: ServerSettings) -> None:
                 "ENVTOOLS_PASSWORD": credentials["ZENML_DEFAULT_USER_PASSWORD"],
                 "ZENML_ANALYTICS_OPT_IN": "false",
             },
-            volumes={data_volume(settings): {"bind": "/zenml", "mode": "rw"}},
+            volumes={volume: {"bind": "/zenml", "mode": "rw"}},
             network_mode="none",
             remove=True,
         )
@@ -371,19 +415,41 @@ def reset_admin(settings: ServerSettings) -> None:
         print("Note: the server's secrets stay unencrypted (they were made without a key).")
 
 
-def data_volume(settings: ServerSettings) -> str:
-    return f"{settings.build.name}-{project_id()}-data"
+def data_volume(settings: ServerSettings, identity: str) -> str:
+    return f"{settings.build.name}-{identity}-data"
 
 
 def down(settings: ServerSettings) -> None:
-    container = engine.labelled_container(engine.connect(), SERVER_LABEL, project_id())
+    client = engine.connect()
+    container = engine.labelled_container(client, SERVER_LABEL, project_id())
     CONNECTION.unlink(missing_ok=True)
     if not container:
         print("No server of this project is running.")
+        say_orphans(client)
         return
     container.stop(timeout=15)
     container.remove()
-    print(f"Stopped {container.name}; its data stays in volume {data_volume(settings)}.")
+    volume = data_volume(settings, container.labels[SERVER_LABEL])
+    print(f"Stopped {container.name}; its data stays in volume {volume}.")
+
+
+def say_orphans(client) -> None:
+    for orphan, reason in orphaned_servers(client):
+        print(
+            f"Found {orphan.name} ({orphan.status}, {orphan.labels.get(URL_LABEL)}), the server "
+            f"of no project folder ({reason}): `docker rm -f {orphan.name}` stops it."
+        )
+
+
+def detach(settings: ServerSettings) -> None:
+    """A copied folder's own identity: the credentials it copied stay with the original."""
+    original = owner_of(IDENTITY.read_text().strip()) if IDENTITY.is_file() else None
+    for copied in (ADMIN_ENV, API_KEY, CONNECTION):
+        copied.unlink(missing_ok=True)
+    shutil.rmtree(SERVER_CLIENT_CONFIG, ignore_errors=True)
+    identity = claim_id(new=True)
+    print(f"This folder is now project {identity}, apart from {original or 'any other'}.")
+    print("It has no server yet: `nox -s server -- up` (on a free port) starts one.")
 
 
 def logs(settings: ServerSettings, follow: bool) -> None:
@@ -410,6 +476,7 @@ def status(settings: ServerSettings) -> None:
         )
     if not container:
         print(f"Server: not running. Image for the current lock: {wanted}.")
+        say_orphans(client)
         return
     url = container.labels[URL_LABEL]
     image = container.image.tags[0] if container.image.tags else container.image.id
@@ -429,14 +496,17 @@ def status(settings: ServerSettings) -> None:
     print(f"Image:      {image}{'' if image == current else f' (the lock now wants {wanted})'}")
     print(f"URL:        {url}")
     print(f"Version:    ZenML {info.get('version', 'unreachable')}")
-    print(f"Data:       Docker volume {data_volume(settings)}")
+    identity = container.labels[SERVER_LABEL]
+    print(f"Data:       Docker volume {data_volume(settings, identity)}")
+    print(f"Artifacts:  {local_stores(identity)}")
     print(f"Analytics:  {analytics} ([tool.envtools.server] analytics)")
     print(f"Client:     {connected}")
+    say_orphans(client)
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
-    actions = ["build", "up", "down", "logs", "status", "reset-admin"]
+    actions = ["build", "up", "down", "logs", "status", "reset-admin", "detach"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
     parser.add_argument("--no-cache", action="store_true", help="build: rebuild even if up to date")
@@ -460,5 +530,7 @@ def main(argv: list[str]) -> None:
         logs(settings, args.follow)
     elif args.action == "reset-admin":
         reset_admin(settings)
+    elif args.action == "detach":
+        detach(settings)
     else:
         status(settings)

@@ -2,7 +2,10 @@
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
+
+from . import EnvtoolsError
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "uv.lock"
@@ -18,6 +21,11 @@ API_KEY = SERVER_STATE / "api-key"
 CONNECTION = SERVER_STATE / "client.env"
 # ZenML saves an env-provided store in its config folder: the server's client gets its own.
 SERVER_CLIENT_CONFIG = SERVER_STATE / "client"
+# Which project this folder is (`project_id()`); it moves with the folder.
+IDENTITY = SERVER_STATE / "project-id"
+# Per project id: the folder that owns it (`root`) and the server's artifacts (`local_stores`),
+# outside the project folder so that a move keeps every artifact's path.
+DATA_HOME = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "envtools"
 # The label whose value (`project_id()`) marks this project's server container.
 SERVER_LABEL = "envtools.server"
 
@@ -43,12 +51,70 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
 
 def zenml_environment() -> dict[str, str]:
     """The project's ZenML config, and the connection to its server while one runs."""
-    return {"ZENML_CONFIG_PATH": str(ZENML_CONFIG), **read_env_file(CONNECTION)}
+    if not CONNECTION.is_file():
+        return {"ZENML_CONFIG_PATH": str(ZENML_CONFIG)}
+    return {
+        **read_env_file(CONNECTION),
+        "ZENML_CONFIG_PATH": str(SERVER_CLIENT_CONFIG),
+        # Where the server's artifact store keeps them: the same path for this process, the
+        # step containers and the server (which mounts it), wherever the project folder is.
+        "ZENML_LOCAL_STORES_PATH": str(local_stores(project_id())),
+    }
 
 
-def project_id() -> str:
-    """Tells this project's server apart from other projects' on the same Docker engine."""
-    return hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+def local_stores(identity: str) -> Path:
+    return DATA_HOME / identity / "local_stores"
+
+
+def project_id() -> str | None:
+    """This project's server, data volume and artifacts on this machine, or None before its
+    first `up`. A moved folder keeps its id; a copy's id still names the original, so a copy
+    is refused until `nox -s server -- detach` gives it its own."""
+    if IDENTITY.is_file():
+        identity = IDENTITY.read_text().strip()
+        owner = owner_of(identity)
+        if owner and owner != ROOT and identity_in(owner) == identity:
+            raise EnvtoolsError(
+                f"This folder is a copy of {owner} and would use that project's server and "
+                "artifacts. Give the copy its own with `nox -s server -- detach`."
+            )
+        return identity
+    return recovered_id()
+
+
+def recovered_id() -> str | None:
+    """The id of this folder's server after .zenml-server/ was lost, if it had one."""
+    if DATA_HOME.is_dir():
+        for owner_file in DATA_HOME.glob("*/root"):
+            if Path(owner_file.read_text().strip()) == ROOT:
+                return owner_file.parent.name
+    if ADMIN_ENV.is_file():  # a server made before ids were kept: named after the path
+        return hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    return None
+
+
+def claim_id(*, new: bool = False) -> str:
+    """This folder's project id, made if it has none (or `new`), recorded as this folder's."""
+    identity = None if new else project_id()
+    if identity is None:
+        identity = secrets.token_hex(6)
+    if not new and IDENTITY.is_file() and owner_of(identity) not in (None, ROOT):
+        print(f"This project moved here from {owner_of(identity)}; its server moved with it.")
+    SERVER_STATE.mkdir(mode=0o700, exist_ok=True)
+    IDENTITY.write_text(identity + "\n")
+    local_stores(identity).mkdir(parents=True, exist_ok=True)
+    (DATA_HOME / identity / "root").write_text(f"{ROOT}\n")
+    return identity
+
+
+def owner_of(identity: str) -> Path | None:
+    owner_file = DATA_HOME / identity / "root"
+    return Path(owner_file.read_text().strip()) if owner_file.is_file() else None
+
+
+def identity_in(folder: Path) -> str | None:
+    identity_file = folder / IDENTITY.relative_to(ROOT)
+    return identity_file.read_text().strip() if identity_file.is_file() else None
 
 
 def read_record() -> dict:
