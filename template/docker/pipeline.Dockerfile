@@ -1,7 +1,8 @@
-# Pipeline image: the locked [project] dependencies and nothing else. Built by `nox -s images`
-# with BuildKit from a build context of requirements.txt (`uv export`, with hashes) and the uv
-# binary; an extra CA bundle (TLS-intercepting proxies) and package-index credentials arrive
-# as secrets. All of them are mounted for the install step only: none is in any layer.
+# Pipeline image: the locked [project] dependencies and ZenML integrations, nothing else.
+# Built by `nox -s images` with BuildKit from a build context of requirements.txt (`uv
+# export`, with hashes), the apt packages of the integrations and the uv binary; an extra CA
+# bundle (TLS-intercepting proxies) and package-index credentials arrive as secrets. All of
+# them are mounted for the install step only: none is in any layer.
 ARG PARENT_IMAGE
 FROM ${PARENT_IMAGE}
 # Non-root. /app is where ZenML puts step code; it is world-writable because ZenML's local
@@ -9,6 +10,14 @@ FROM ${PARENT_IMAGE}
 RUN (useradd --uid 10001 --create-home --shell /usr/sbin/nologin zenml \
         || adduser -D -u 10001 -s /sbin/nologin zenml) \
     && mkdir -p /app && chmod 1777 /app
+# The apt packages ZenML declares for the project's integrations (e.g. libgomp1 for lightgbm).
+RUN --mount=type=bind,source=apt-packages.txt,target=/tmp/apt-packages.txt \
+    if [ -s /tmp/apt-packages.txt ]; then \
+        apt-get update \
+        && DEBIAN_FRONTEND=noninteractive xargs apt-get install --yes --no-install-recommends \
+            < /tmp/apt-packages.txt \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 # uv's cache is a BuildKit cache mount: a dependency change downloads only what changed.
 RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
     --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \

@@ -1,8 +1,10 @@
-"""Parity check: `nox -s check [-- --json] [--only venv images server]`.
+"""Parity check: `nox -s check [-- --json] [--only venv images server stacks]`.
 
 Reads what is really installed in each environment (.venv, every pipeline image, the server
 image, the running server) and compares it with what uv.lock says that environment must have.
 Which images to read and what each was built from comes from the record (configs/images.yaml).
+The ZenML integrations must match the registry of the locked ZenML, and each stack file's
+components must find their integration's packages in the lock's image sets.
 Read-only: it never pulls, builds or writes. Exit status: 0 all agree, 1 drift or something
 missing, 2 no drift but something not checkable.
 """
@@ -19,11 +21,12 @@ from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
 
-from . import EnvtoolsError, engine, lock
+from . import EnvtoolsError, engine, lock, registry
 from .settings import server_settings
+from .stackfiles import integrations_needed, read_stack, stack_files
 from .state import CONNECTION, SERVER_LABEL, project_id, read_env_file, read_record
 
-ENVIRONMENTS = ("venv", "images", "server")
+ENVIRONMENTS = ("venv", "images", "server", "stacks")
 MISMATCH = ("drift", "missing", "stale")
 REBUILD_SERVER = "nox -s server, then nox -s server -- down and -- up"
 
@@ -59,6 +62,77 @@ def check_venv() -> list[Report]:
     """This process runs in .venv: read its distributions and markers directly."""
     installed = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
     return [venv_report(lock.pins(lock.selection("venv"), default_environment()), installed)]
+
+
+def check_integrations() -> list[Report]:
+    """Integrations added under an older ZenML: their specifiers must follow the version."""
+    return [
+        Report(
+            f"integration {name} ({target})",
+            "drift",
+            "nox -s integrations -- sync",
+            f"ZenML {registry.zenml_version()} wants {', '.join(sorted(wanted))}; "
+            f"pyproject.toml has {', '.join(sorted(current))}",
+        )
+        for name, target, current, wanted in registry.stale()
+    ]
+
+
+def check_stacks() -> list[Report]:
+    """Each stack file's integrations against the lock: the packages must be in the pipeline
+    images' set, and, for an artifact store (the dashboard reads it), in the server's."""
+    files = stack_files()
+    if not files:
+        return []
+    environment = default_environment() | {"sys_platform": "linux", "platform_system": "Linux"}
+    sets = {
+        "pipelines": lock.pins(
+            lock.selection("iterate", lock.integration_groups("pipelines")), environment
+        ),
+        "server": lock.pins(
+            lock.selection("server", ["server", *lock.integration_groups("server")]), environment
+        ),
+    }
+    reports = []
+    for stack, path in files.items():
+        gaps = []
+        for component_type, component, integration in integrations_needed(read_stack(path)):
+            targets = (
+                ["pipelines", "server"] if component_type == "artifact_store" else ["pipelines"]
+            )
+            for target in targets:
+                missing = unmet(registry.requirements_of(integration), sets[target], environment)
+                if missing:
+                    server = " --server" if target == "server" else ""
+                    gaps.append(
+                        (
+                            f"{component_type} {component['name']} needs the {integration} "
+                            f"integration in the {target} image ({', '.join(missing)})",
+                            f"nox -s integrations -- add {integration}{server}",
+                        )
+                    )
+        if gaps:
+            reasons, fixes = zip(*gaps, strict=True)
+            fix = "; ".join(dict.fromkeys(fixes))
+            reports.append(Report(f"stack {stack}", "drift", fix, "; ".join(reasons)))
+        else:
+            reports.append(Report(f"stack {stack}", "ok"))
+    return reports
+
+
+def unmet(requirements: list[str], pins: dict[str, str], environment: dict) -> list[str]:
+    """The requirements that the pinned versions do not satisfy."""
+    from packaging.requirements import Requirement
+
+    missing = []
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker and not requirement.marker.evaluate(environment):
+            continue
+        version = pins.get(canonicalize_name(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            missing.append(text)
+    return missing
 
 
 def venv_report(locked: dict[str, str], installed: dict[str, str]) -> Report:
@@ -137,7 +211,9 @@ def check_running_server(url: str) -> Report:
 def run_checks(only: tuple[str, ...]) -> list[Report]:
     reports = check_lock()
     if "venv" in only:
-        reports += check_venv()
+        reports += check_venv() + check_integrations()
+    if "stacks" in only:
+        reports += check_stacks()
     if "images" not in only and "server" not in only:
         return reports
     try:
@@ -146,7 +222,9 @@ def run_checks(only: tuple[str, ...]) -> list[Report]:
         reason = str(error).splitlines()[0]
         fix = "start Docker, then nox -s check"
         return reports + [
-            Report(name, "unavailable", fix, reason) for name in only if name != "venv"
+            Report(name, "unavailable", fix, reason)
+            for name in only
+            if name in ("images", "server")
         ]
     if "images" in only:
         reports += check_images(client)

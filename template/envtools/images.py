@@ -9,7 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from . import EnvtoolsError, engine, lock
+from . import EnvtoolsError, engine, lock, registry
 from .imagespec import Builder, ImageSpec, locked_spec, tree_contents
 from .settings import PipelineSettings, pipeline_settings
 from .state import ROOT, update_record
@@ -28,9 +28,18 @@ def image_sets(settings: PipelineSettings) -> dict[tuple[str, ...], list[str]]:
 
 
 def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> ImageSpec:
-    """The parent plus the locked [project] dependencies and `groups`: the iterate image."""
+    """The parent plus the apt packages of the integrations, the locked [project]
+    dependencies and `groups`: the iterate image."""
     requirements = lock.export(lock.selection("iterate", groups))
-    return locked_spec("iterate", settings.build, "pipeline.Dockerfile", requirements)
+    apt_packages = "".join(f"{package}\n" for package in registry.apt_packages_in(groups))
+    return locked_spec(
+        "iterate",
+        settings.build,
+        "pipeline.Dockerfile",
+        requirements,
+        apt_packages,
+        add_files=lambda context: (context / "apt-packages.txt").write_text(apt_packages),
+    )
 
 
 def release_spec(settings: PipelineSettings, dependencies: str) -> ImageSpec:

@@ -66,7 +66,9 @@ def dependency_groups() -> dict[str, list]:
 def integration_groups(target: str) -> list[str]:
     """The integration groups that go into `target`'s images: `pipelines` or `server`."""
     prefix = INTEGRATION_PREFIXES[target]
-    return sorted(name for name, entries in dependency_groups().items() if name.startswith(prefix) and entries)
+    return sorted(
+        name for name, entries in dependency_groups().items() if name.startswith(prefix) and entries
+    )
 
 
 def export(options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:

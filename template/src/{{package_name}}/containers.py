@@ -1,4 +1,5 @@
-"""Run pipelines in this project's own images on a Docker stack (built by `nox -s images`)."""
+"""Run pipelines in this project's own images (built by `nox -s images`) on a stack whose
+steps run in containers."""
 
 import hashlib
 from pathlib import Path
@@ -6,41 +7,31 @@ from pathlib import Path
 import yaml
 from zenml.client import Client
 from zenml.config import DockerSettings
-from zenml.enums import StackComponentType, StoreType
+from zenml.enums import StoreType
 from zenml.orchestrators.local_docker.local_docker_orchestrator import (
     LocalDockerOrchestratorSettings,
 )
 
 IMAGES = Path("configs") / "images.yaml"
 LOCK = Path("uv.lock")
-DOCKER_STACK = "local-docker"
 
 
-def use_local_docker_stack() -> None:
-    """Register (on first use) and activate a stack whose steps run in local containers."""
+def activate(stack: str) -> None:
+    """Make `stack` the active one; steps in containers need a server to report to."""
     client = Client()
-    if client.zen_store.type != StoreType.REST:
+    try:
+        client.activate_stack(stack)
+    except KeyError:
+        raise SystemExit(
+            f"No stack {stack!r} is registered: add configs/stacks/{stack}.yaml, then "
+            "`nox -s stacks -- apply`."
+        ) from None
+    orchestrator = client.active_stack.orchestrator
+    if orchestrator.flavor != "local" and client.zen_store.type != StoreType.REST:
         raise SystemExit(
             "Steps in containers report to a ZenML server, and this client has none: start one "
-            "with `nox -s server -- up`, or `ZENML_CONFIG_PATH=.zenml uv run zenml login --local`."
+            "with `nox -s server -- up`."
         )
-    try:
-        client.get_stack(DOCKER_STACK)
-    except KeyError:
-        for component_type, flavor in [
-            (StackComponentType.ORCHESTRATOR, "local_docker"),
-            (StackComponentType.IMAGE_BUILDER, "local"),
-        ]:
-            client.create_stack_component(DOCKER_STACK, flavor, component_type, configuration={})
-        client.create_stack(
-            DOCKER_STACK,
-            components={
-                StackComponentType.ORCHESTRATOR: DOCKER_STACK,
-                StackComponentType.IMAGE_BUILDER: DOCKER_STACK,
-                StackComponentType.ARTIFACT_STORE: "default",
-            },
-        )
-    client.activate_stack(DOCKER_STACK)
 
 
 def image_settings(pipeline_name: str) -> tuple[dict, str]:
@@ -49,29 +40,47 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
     iterate mode: the image holds the locked dependencies and ZenML ships the code with each
     run. release mode: the code is inside the image and ZenML's code download is off.
     """
-    orchestrator = Client().active_stack.orchestrator
-    if orchestrator.flavor == "local":
+    stack = Client().active_stack
+    if stack.orchestrator.flavor == "local":
         return {}, "code runs in this process (.venv)"
     record = yaml.safe_load(IMAGES.read_text()).get("pipelines") if IMAGES.is_file() else None
     if not record:
         raise SystemExit(f"No pipeline image recorded in {IMAGES}: run `nox -s images` first.")
     if hashlib.sha256(LOCK.read_bytes()).hexdigest() != record["lock_sha256"]:
         raise SystemExit("uv.lock changed since the images were built: run `nox -s images`.")
-    by_pipeline = {name: image["tag"] for image in record["images"] for name in image["pipelines"]}
+    by_pipeline = {name: image for image in record["images"] for name in image["pipelines"]}
     image = by_pipeline.get(pipeline_name, by_pipeline["default"])
+    refuse_missing_integrations(stack, image)
     release = record["mode"] == "release"
     settings = {
         "docker": DockerSettings(
-            parent_image=image,
+            parent_image=image["tag"],
             skip_build=True,
             allow_download_from_artifact_store=not release,
             allow_download_from_code_repository=not release,
         )
     }
-    if orchestrator.flavor == "local_docker":
+    if stack.orchestrator.flavor == "local_docker":
         # remove: ZenML leaves every finished step container behind otherwise.
         settings["orchestrator"] = LocalDockerOrchestratorSettings(
             run_args={"network_mode": record["network"], "remove": True}
         )
     code = "baked into the image" if release else "shipped by ZenML with the run"
-    return settings, f"image {image} ({record['mode']} mode: code {code})"
+    return settings, f"image {image['tag']} ({record['mode']} mode: code {code})"
+
+
+def refuse_missing_integrations(stack, image: dict) -> None:
+    """With skip_build ZenML adds nothing to the image: a component whose integration the
+    image lacks would fail only inside the container. Stop before anything starts."""
+    client = Client()
+    for component in stack.all_components:
+        flavor = client.get_flavor_by_name_and_type(component.flavor, component.type)
+        integration = flavor.integration
+        if integration in (None, "", "built-in"):
+            continue
+        if f"integration-{integration.replace('_', '-')}" not in image["groups"]:
+            raise SystemExit(
+                f"Stack {stack.name}: {component.type.value} {component.name} needs ZenML's "
+                f"{integration} integration, which image {image['tag']} lacks: "
+                f"`nox -s integrations -- add {integration}`, then `nox -s images`."
+            )

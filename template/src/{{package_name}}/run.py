@@ -1,37 +1,59 @@
-"""Run one pipeline: `python -m <package>.run --pipeline training [--config FILE]`."""
+"""Run one pipeline: `python -m <package>.run --pipeline NAME [--config FILE] [--stack NAME]`.
+
+Pipelines are found, not listed: every `@pipeline` in a module under `pipelines/` can be run
+by its name, with `configs/<name>.yaml` as its run configuration.
+"""
 
 import argparse
+import importlib
+import pkgutil
 from pathlib import Path
 
 from zenml.client import Client
 from zenml.models import PipelineRunResponse
+from zenml.pipelines.pipeline_definition import Pipeline
 from zenml.utils import source_utils
 
-from . import containers
-from .pipelines import inference, training
+from . import containers, pipelines
 
-PIPELINES = {"training": training, "inference": inference}
 # ZenML names step code relative to its source root; ours is src/, so steps resolve as
 # `<package>.steps...` here and in every container, whatever the working directory.
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+DOCKER_STACK = "local-docker"  # configs/stacks/local-docker.yaml: `--docker` runs on it
+
+
+def discover() -> dict[str, Pipeline]:
+    """Every pipeline defined in a module of the `pipelines` package, by name."""
+    found = {}
+    for module_info in pkgutil.iter_modules(pipelines.__path__):
+        module = importlib.import_module(f"{pipelines.__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Pipeline):
+                found[value.name] = value
+    return found
 
 
 def run(
-    pipeline_name: str, config: Path | None = None, docker: bool = False
+    pipeline_name: str, config: Path | None = None, stack: str | None = None
 ) -> PipelineRunResponse:
     """Run one pipeline with its run configuration and return the finished run.
 
-    With `docker`, the steps run in this project's image on the local Docker stack.
+    With `stack`, it runs on that registered stack (`nox -s stacks -- apply` registers the
+    stack files); steps outside this process run in this project's images.
     """
     source_utils.set_custom_source_root(str(SOURCE_ROOT))
+    available = discover()
+    if pipeline_name not in available:
+        found = ", ".join(sorted(available)) or "none"
+        raise SystemExit(f"No pipeline {pipeline_name!r} under pipelines/ (found: {found}).")
     config = config or Path("configs") / f"{pipeline_name}.yaml"
     if not config.is_file():
         raise SystemExit(f"Run configuration {config} not found (pass --config PATH).")
-    if docker:
-        containers.use_local_docker_stack()
+    if stack:
+        containers.activate(stack)
     settings, where = containers.image_settings(pipeline_name)
     print(f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}")
-    started = PIPELINES[pipeline_name].with_options(config_path=str(config), settings=settings)()
+    started = available[pipeline_name].with_options(config_path=str(config), settings=settings)()
     return Client().get_pipeline_run(started.id)
 
 
@@ -50,14 +72,17 @@ def describe(pipeline_run: PipelineRunResponse) -> str:
 
 
 def main() -> None:
+    names = sorted(discover())
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pipeline", choices=sorted(PIPELINES), default="training")
+    parser.add_argument("--pipeline", choices=names, default="training", help="default: training")
     parser.add_argument("--config", type=Path, help="ZenML run configuration (YAML)")
+    parser.add_argument("--stack", help="run on this stack (a file in configs/stacks/)")
     parser.add_argument(
-        "--docker", action="store_true", help="run the steps in our image on the local Docker stack"
+        "--docker", action="store_true", help=f"the steps in our image: --stack {DOCKER_STACK}"
     )
     args = parser.parse_args()
-    print(describe(run(args.pipeline, args.config, args.docker)))
+    stack = args.stack or (DOCKER_STACK if args.docker else None)
+    print(describe(run(args.pipeline, args.config, stack)))
 
 
 if __name__ == "__main__":

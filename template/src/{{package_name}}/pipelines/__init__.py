@@ -1,6 +1,2 @@
-"""Pipelines: each is run by `python -m <package>.run --pipeline NAME`."""
-
-from .inference import inference
-from .training import training
-
-__all__ = ["inference", "training"]
+"""Pipelines: every `@pipeline` in a module here runs with `nox -s run -- --pipeline NAME`,
+configured by `configs/NAME.yaml` (`run.py` finds them; nothing to register)."""

@@ -1,0 +1,139 @@
+"""ZenML integrations from the lock: `nox -s integrations -- add|remove|list|sync [NAME ...]`.
+
+The specifiers come from the integration registry of the ZenML in .venv (the locked version),
+never copied by hand. Each integration is one dependency group in pyproject.toml, written with
+`uv add`: `integration-NAME` goes into .venv and every pipeline image; with `--server` it also
+goes into the server image as `server-integration-NAME` (a flavor whose artifacts or secrets
+the server must read, e.g. s3). A failed resolution leaves pyproject.toml and uv.lock as they
+were.
+"""
+
+import argparse
+import contextlib
+import re
+
+from . import EnvtoolsError, lock, registry
+from .state import LOCK, ROOT
+
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+@contextlib.contextmanager
+def all_or_nothing():
+    """pyproject.toml and uv.lock as they were if anything in the block fails."""
+    saved = {path: path.read_bytes() for path in (PYPROJECT, LOCK) if path.exists()}
+    try:
+        yield
+    except BaseException:
+        for path, content in saved.items():
+            path.write_bytes(content)
+        raise
+
+
+def empty_group(group: str) -> None:
+    entries = lock.dependency_groups().get(group) or []
+    packages = [re.split(r"[\s\[<>=!~;@]", entry, maxsplit=1)[0] for entry in entries]
+    if packages:
+        lock.uv("remove", "--no-sync", "--group", group, *packages)
+
+
+def drop_group(group: str) -> None:
+    """Empty the group with `uv remove`, delete the empty entry it leaves, lock again."""
+    empty_group(group)
+    text = PYPROJECT.read_text()
+    PYPROJECT.write_text(re.sub(rf"(?m)^{re.escape(group)} = \[\]\n", "", text))
+    lock.uv("lock")
+
+
+def put_group(group: str, requirements: list[str]) -> None:
+    empty_group(group)
+    lock.uv("add", "--no-sync", "--group", group, *requirements)
+
+
+def targets_of(server: bool) -> list[str]:
+    return ["pipelines", "server"] if server else ["pipelines"]
+
+
+def add(names: list[str], server: bool) -> None:
+    problem = registry.unknown(names)
+    if problem:
+        raise EnvtoolsError(
+            f"{problem} `nox -s integrations -- list` shows them all; nothing was changed."
+        )
+    with all_or_nothing():
+        for name in names:
+            requirements = registry.requirements_of(name)
+            for target in targets_of(server):
+                put_group(registry.group_name(target, name), requirements)
+            where = "the pipeline images and the server image" if server else "the pipeline images"
+            print(f"{name}: {', '.join(requirements)} -> .venv and {where}")
+    sync_venv()
+
+
+def remove(names: list[str]) -> None:
+    present = registry.declared()
+    missing = [name for name in names if name not in present]
+    if missing:
+        raise EnvtoolsError(
+            f"Not declared: {', '.join(missing)} (see `nox -s integrations -- list`); "
+            "nothing was changed."
+        )
+    with all_or_nothing():
+        for name in names:
+            for target in present[name]:
+                drop_group(registry.group_name(target, name))
+            print(f"{name}: removed")
+    sync_venv()
+
+
+def sync() -> None:
+    """Re-derive every declared integration from the registry of the ZenML in .venv."""
+    changed = False
+    with all_or_nothing():
+        for name, targets in registry.declared().items():
+            requirements = registry.requirements_of(name)
+            for target, current in targets.items():
+                if registry.normalized(current) != registry.normalized(requirements):
+                    put_group(registry.group_name(target, name), requirements)
+                    print(f"{name} ({target}): {', '.join(current)} -> {', '.join(requirements)}")
+                    changed = True
+    if changed:
+        sync_venv()
+    else:
+        print(f"Every integration matches ZenML {registry.zenml_version()}'s registry.")
+
+
+def sync_venv() -> None:
+    lock.uv("sync", "--locked")
+    print("uv.lock and .venv updated; `nox -s images` and `nox -s server` build them in.")
+
+
+def show() -> None:
+    present = registry.declared()
+    print(f"Declared (pyproject.toml, ZenML {registry.zenml_version()}):")
+    for name, targets in sorted(present.items()):
+        where = " (+ server)" if "server" in targets else ""
+        requirements = next(iter(targets.values()))
+        print(f"  {name}{where}: {', '.join(requirements)}")
+    if not present:
+        print("  none")
+    available = sorted(set(registry.names()) - present.keys())
+    print(f"Available: {', '.join(available)}")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="nox -s integrations --", description=__doc__)
+    parser.add_argument("action", choices=["add", "remove", "list", "sync"])
+    parser.add_argument("names", nargs="*", metavar="NAME")
+    parser.add_argument("--server", action="store_true", help="add: the server image too")
+    args = parser.parse_args(argv)
+    if args.action in ("add", "remove") and not args.names:
+        parser.error(f"{args.action} needs the integrations' names")
+    if args.action == "add":
+        add(args.names, args.server)
+    elif args.action == "remove":
+        remove(args.names)
+    elif args.action == "sync":
+        sync()
+    else:
+        show()
