@@ -1,0 +1,221 @@
+"""ZenML integrations from the lock, stacks as code, stack parity, pipelines found by name."""
+
+import json
+import tomllib
+
+import pytest
+from conftest import (
+    DOCKER_ANSWERS,
+    SPACED_NAME,
+    free_port,
+    nox,
+    remove_servers,
+    render_project,
+    run,
+)
+
+pytestmark = pytest.mark.slow
+
+TRACKED_PIPELINE = '''"""Added the way a user would: a module plus configs/tracked.yaml."""
+
+import mlflow
+from zenml import pipeline, step
+
+
+@step(experiment_tracker="mlflow")
+def log_score() -> float:
+    mlflow.log_metric("score", 0.75)
+    return 0.75
+
+
+@pipeline
+def tracked() -> None:
+    log_score()
+'''
+STACK = """stack_name: {name}
+components:
+  orchestrator:
+    - {{name: {orchestrator}, flavor: {orchestrator_flavor}, configuration: {{}}}}
+  artifact_store:
+    - {{name: default, flavor: local, configuration: {{}}}}
+  {extra_type}:
+    - {{name: {extra}, flavor: {extra}, configuration: {{}}}}
+"""
+
+
+def stack_file(project, name, extra_type, extra, docker=False) -> None:
+    orchestrator, flavor = ("local-docker", "local_docker") if docker else ("default", "local")
+    text = STACK.format(
+        name=name,
+        orchestrator=orchestrator,
+        orchestrator_flavor=flavor,
+        extra_type=extra_type,
+        extra=extra,
+    )
+    if docker:
+        text += "  image_builder:\n    - {name: local-docker, flavor: local, configuration: {}}\n"
+    (project / "configs" / "stacks" / f"{name}.yaml").write_text(text)
+
+
+def python(project, code: str) -> str:
+    script = project / "build" / "probe.py"  # ZenML wants a main module with a file
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(code)
+    return run(project / ".venv" / "bin" / "python", script, cwd=project).stdout
+
+
+def registry_requirements(project, name: str) -> list[str]:
+    code = (
+        "import json\nfrom zenml.integrations.registry import integration_registry as r\n"
+        f"print(json.dumps(r.select_integration_requirements({name!r})))\n"
+    )
+    return json.loads(python(project, code).splitlines()[-1])
+
+
+def groups(project) -> dict:
+    return tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = render_project(
+        tmp_path_factory.mktemp("integrations") / SPACED_NAME, **DOCKER_ANSWERS
+    )
+    nox("-s", "dev", cwd=project)
+    return project
+
+
+def test_the_copier_answers_integrations_match_zenmls_registry(project):
+    declared = groups(project)["integration-sklearn"]
+    assert sorted(declared) == sorted(set(registry_requirements(project, "sklearn")))
+    assert "(venv)" not in nox("-s", "check", "--", "--only", "venv", cwd=project).stdout
+
+
+def test_unknown_or_conflicting_integrations_change_nothing(project):
+    pyproject, lock = project / "pyproject.toml", project / "uv.lock"
+    before = pyproject.read_bytes(), lock.read_bytes()
+    unknown = nox("-s", "integrations", "--", "add", "mlflw", cwd=project, check=False)
+    assert unknown.returncode != 0
+    assert "no integration 'mlflw'. Did you mean mlflow?" in unknown.stdout + unknown.stderr
+    assert (pyproject.read_bytes(), lock.read_bytes()) == before
+
+    # A constraint of the user's that mlflow's requirements (pandas>=2.0.0) cannot meet.
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.uv]\n", '[tool.uv]\nconstraint-dependencies = ["pandas<2"]\n'
+        )
+    )
+    nox("-s", "lock", cwd=project)
+    constrained = pyproject.read_bytes(), lock.read_bytes()
+    try:
+        conflict = nox("-s", "integrations", "--", "add", "mlflow", cwd=project, check=False)
+        said = conflict.stdout + conflict.stderr
+        assert conflict.returncode != 0
+        assert "No solution found" in said and "pandas" in said
+        assert "Traceback" not in said
+        assert (pyproject.read_bytes(), lock.read_bytes()) == constrained
+    finally:
+        pyproject.write_bytes(before[0])
+        lock.write_bytes(before[1])
+
+
+def test_add_then_remove_an_integration(project):
+    pyproject = (project / "pyproject.toml").read_text()
+    nox("-s", "integrations", "--", "add", "mlflow", cwd=project)
+
+    assert sorted(groups(project)["integration-mlflow"]) == sorted(
+        set(registry_requirements(project, "mlflow"))
+    )
+    assert python(project, "import mlflow; print(mlflow.__version__)").strip()
+    listing = nox("-s", "integrations", "--", "list", cwd=project).stdout
+    assert "  mlflow: mlflow>=" in listing and "Available:" in listing
+    nox("-s", "check", "--", "--only", "venv", "stacks", cwd=project)
+
+    nox("-s", "integrations", "--", "remove", "mlflow", cwd=project)
+    assert (project / "pyproject.toml").read_text() == pyproject
+    assert '\nname = "mlflow"\n' not in (project / "uv.lock").read_text()
+    gone = run(
+        project / ".venv" / "bin" / "python", "-c", "import mlflow", cwd=project, check=False
+    )
+    assert gone.returncode != 0
+
+
+def test_a_stale_integration_is_drift_and_sync_rederives_it(project):
+    pyproject = project / "pyproject.toml"
+    original = pyproject.read_text()
+    # What an older ZenML's registry (or a hand edit) left: not what this ZenML declares.
+    pyproject.write_text(original.replace('    "scikit-learn",\n', '    "scikit-learn<1.99",\n'))
+    nox("-s", "lock", "dev", cwd=project)
+    drift = nox("-s", "check", "--", "--only", "venv", cwd=project, check=False)
+    assert drift.returncode == 1
+    assert "integration sklearn (pipelines)" in drift.stdout
+    assert "nox -s integrations -- sync" in drift.stdout
+
+    synced = nox("-s", "integrations", "--", "sync", cwd=project).stdout
+    assert "scikit-learn<1.99 -> scikit-learn" in synced
+    assert groups(project)["integration-sklearn"] == ["scikit-learn"]
+    nox("-s", "check", "--", "--only", "venv", cwd=project)
+
+
+@pytest.mark.docker
+@pytest.mark.server
+def test_stacks_as_code_with_mlflow_locally_and_in_docker(project, docker_client):
+    nox("-s", "integrations", "--", "add", "mlflow", cwd=project)
+    pipelines = next((project / "src").glob("*/pipelines"))
+    (pipelines / "tracked.py").write_text(TRACKED_PIPELINE)
+    (project / "configs" / "tracked.yaml").write_text("enable_cache: false\n")
+    stack_file(project, "mlflow-local", "experiment_tracker", "mlflow")
+    stack_file(project, "mlflow-docker", "experiment_tracker", "mlflow", docker=True)
+    stack_file(project, "evidently-docker", "data_validator", "evidently", docker=True)
+
+    assert "tracked" in nox("-s", "run", "--", "--help", cwd=project).stdout
+    local = nox("-s", "run", "--", "--pipeline", "tracked", "--stack", "mlflow-local", cwd=project)
+    assert metric(project, local.stdout) == 0.75
+    applied = nox("-s", "stacks", "--", "apply", cwd=project).stdout
+    assert applied.count("up to date") == 1  # mlflow-local: applied by the run already
+    listing = nox("-s", "stacks", "--", "list", cwd=project).stdout
+    assert "mlflow-docker: configs/stacks/mlflow-docker.yaml (registered)" in listing
+
+    drift = nox("-s", "check", "--", "--only", "stacks", cwd=project, check=False)
+    assert drift.returncode == 1
+    assert "stack evidently-docker" in drift.stdout
+    assert "data_validator evidently needs the evidently integration" in drift.stdout
+    assert "nox -s integrations -- add evidently" in drift.stdout
+    assert "ok  stack mlflow-docker" in drift.stdout
+
+    nox("-s", "server", cwd=project)
+    nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project)
+    try:
+        nox("-s", "images", cwd=project)
+        before = {c.id for c in docker_client.containers.list(all=True)}
+        refused = nox("-s", "run", "--", "--stack", "evidently-docker", cwd=project, check=False)
+        assert refused.returncode != 0
+        assert "needs ZenML's evidently integration" in refused.stdout + refused.stderr
+        assert {c.id for c in docker_client.containers.list(all=True)} == before
+
+        in_docker = nox(
+            "-s", "run", "--", "--pipeline", "tracked", "--stack", "mlflow-docker", cwd=project
+        )
+        assert metric(project, in_docker.stdout) == 0.75
+        exported = nox("-s", "stacks", "--", "export", "mlflow-docker", cwd=project).stdout
+        assert "written to configs/stacks/mlflow-docker.yaml" in exported
+        assert (
+            "zenml_version:" in (project / "configs" / "stacks" / "mlflow-docker.yaml").read_text()
+        )
+    finally:
+        remove_servers(docker_client, project)
+
+
+def metric(project, output: str) -> float:
+    """The `score` that the run logged, read back from its MLflow tracking store."""
+    found = dict(
+        line.strip().split(" logged ", 1)[1].split(" = ", 1)
+        for line in output.splitlines()
+        if " logged " in line
+    )
+    code = (
+        "from mlflow.tracking import MlflowClient\n"
+        f"client = MlflowClient({found['experiment_tracker_url']!r})\n"
+        f"print(client.get_run({found['mlflow_run_id']!r}).data.metrics['score'])\n"
+    )
+    return float(python(project, code).splitlines()[-1])
