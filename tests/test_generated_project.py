@@ -76,13 +76,15 @@ def test_pyproject_is_the_single_requirements_source(project):
     zenml_pin = f"=={answers['zenml_version']}"
     assert pyproject["project"]["name"] == answers["project_slug"]
     assert pyproject["project"]["requires-python"] == f">={answers['python_version']}"
-    dependencies = pyproject["project"]["dependencies"]
-    assert f"zenml{zenml_pin}" in dependencies
-    assert any(dep.startswith("scikit-learn") for dep in dependencies)
-    if "polars" in answers["ml_integrations"]:
-        assert any(dep.startswith("polars") for dep in dependencies)
-    zenml_server, *plugins = pyproject["dependency-groups"]["server"]
-    extras = re.fullmatch(r"zenml\[(.*)\]" + re.escape(zenml_pin), zenml_server).group(1)
+    groups = pyproject["dependency-groups"]
+    # ZenML's version is written once: every other zenml requirement takes it from the lock.
+    assert pyproject["project"]["dependencies"] == [f"zenml{zenml_pin}"]
+    assert "zenml[local]" in groups["dev"]
+    for integration in answers["ml_integrations"]:
+        assert groups[f"integration-{integration}"]
+    assert any(dep.startswith("scikit-learn") for dep in groups["integration-sklearn"])
+    zenml_server, *plugins = groups["server"]
+    extras = re.fullmatch(r"zenml\[(.*)\]", zenml_server).group(1)
     assert extras.split(",") == ["server", *answers["server_plugins"]]
     assert plugins == (
         [f"{answers['project_slug']}-plugins"] if answers["with_server_plugin"] else []

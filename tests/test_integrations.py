@@ -219,3 +219,22 @@ def metric(project, output: str) -> float:
         f"print(client.get_run({found['mlflow_run_id']!r}).data.metrics['score'])\n"
     )
     return float(python(project, code).splitlines()[-1])
+
+
+def test_sync_follows_zenml_from_0_97_to_0_98(tmp_path):
+    """langchain's specifier differs between the two releases' registries."""
+    project = render_project(tmp_path / "project", zenml_version="0.97.0")
+    nox("-s", "dev", cwd=project)
+    nox("-s", "integrations", "--", "add", "langchain", cwd=project)
+    assert "langchain==0.3.0" in groups(project)["integration-langchain"]
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"zenml==0.97.0"', '"zenml==0.98.0"'))
+    nox("-s", "lock", "dev", cwd=project)
+
+    drift = nox("-s", "check", "--", "--only", "venv", cwd=project, check=False)
+    assert "integration langchain (pipelines)" in drift.stdout
+    synced = nox("-s", "integrations", "--", "sync", cwd=project).stdout
+    before, after = synced.split(" -> ", 1)
+    assert "langchain==0.3.0" in before and "langchain>=0.3.5,<1.0" in after
+    assert "langchain>=0.3.5,<1.0" in groups(project)["integration-langchain"]
+    nox("-s", "check", "--", "--only", "venv", cwd=project)

@@ -14,6 +14,19 @@ IGNORED = shutil.ignore_patterns(
     ".git", ".venv", ".nox", "build", "site", "__pycache__", ".*_cache"
 )
 V1_DEV_DOCSTRING = '"""Sync .venv with uv.lock."""'
+RETRAINING = '''"""Retrain on the training pipeline's data, with a stronger regularization."""
+
+from zenml import pipeline
+
+from ..steps import evaluate_model, load_training_data, train_model
+
+
+@pipeline
+def retraining() -> None:
+    X_train, X_test, y_train, y_test = load_training_data()
+    model = train_model(X_train=X_train, y_train=y_train, regularization=0.1)
+    evaluate_model(model=model, X_test=X_test, y_test=y_test)
+'''
 
 
 def write_tree(template: Path) -> None:
@@ -99,8 +112,18 @@ def test_update_keeps_edits_adds_new_files_and_migrates_answers(versioned_templa
     pyproject.write_text(
         pyproject.read_text().replace('    "zenml==', '    "tqdm>=4",\n    "zenml==', 1)
     )
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            '    "zenml[local]",\n', '    "zenml[local]",\n    "zenml[jupyter]",\n'
+        )
+    )
     config = project / "configs" / "training.yaml"
     config.write_text(config.read_text().replace("test_size: 0.2", "test_size: 0.25"))
+    # A pipeline added the way a user would: a module and its run configuration.
+    mine = project / "src" / "zenml_project" / "pipelines" / "retraining.py"
+    mine.write_text(RETRAINING)
+    (project / "configs" / "retraining.yaml").write_text("enable_cache: false\n")
+    run("git", "add", "-A", cwd=project)
     run("git", "commit", "-qam", "my edits", cwd=project)
 
     update(project, conflict="inline")
@@ -115,9 +138,14 @@ def test_update_keeps_edits_adds_new_files_and_migrates_answers(versioned_templa
     assert (project / "configs" / "server.env.example").is_file()
     assert V1_DEV_DOCSTRING not in (project / "noxfile.py").read_text()
     assert "<<<<<<<" not in (project / "noxfile.py").read_text()
+    assert '"zenml[jupyter]"' in pyproject.read_text()
+    assert "<<<<<<<" not in pyproject.read_text()
+    assert mine.read_text() == RETRAINING
 
     nox("-s", "lock", "dev", "tests", cwd=project)
     assert "- check ->" in nox("-l", cwd=project).stdout
+    retrained = nox("-s", "run", "--", "--pipeline", "retraining", cwd=project).stdout
+    assert "Pipeline run retraining-" in retrained and ": completed" in retrained
 
 
 @pytest.mark.parametrize("conflict", ["inline", "rej"])

@@ -47,7 +47,8 @@ def drop_group(group: str) -> None:
 
 def put_group(group: str, requirements: list[str]) -> None:
     empty_group(group)
-    lock.uv("add", "--no-sync", "--group", group, *requirements)
+    # --raw: as the registry wrote them (uv would add a lower bound of its own otherwise).
+    lock.uv("add", "--raw", "--no-sync", "--group", group, *requirements)
 
 
 def targets_of(server: bool) -> list[str]:
