@@ -1,6 +1,7 @@
 """ZenML integrations from the lock, stacks as code, stack parity, pipelines found by name."""
 
 import json
+import re
 import tomllib
 
 import pytest
@@ -204,6 +205,25 @@ def test_stacks_as_code_with_mlflow_locally_and_in_docker(project, docker_client
         )
     finally:
         remove_servers(docker_client, project)
+
+
+@pytest.mark.docker
+def test_an_integrations_apt_packages_reach_the_image(project, docker_client):
+    """ZenML declares libgomp1 for lightgbm: without it `import lightgbm` fails."""
+    nox("-s", "integrations", "--", "add", "lightgbm", cwd=project)
+    try:
+        built = nox("-s", "images", cwd=project).stdout
+        (tag,) = re.findall(r"^  (\S+:iterate-[0-9a-f]{16})  \d+ MB", built, re.M)
+        output = docker_client.containers.run(
+            tag,
+            ["sh", "-c", "ls /usr/lib/*/libgomp.so.1 && python -c 'import lightgbm'"],
+            remove=True,
+            network_mode="host",
+            entrypoint=[],
+        ).decode()
+        assert "libgomp.so.1" in output
+    finally:
+        nox("-s", "integrations", "--", "remove", "lightgbm", cwd=project)
 
 
 def metric(project, output: str) -> float:

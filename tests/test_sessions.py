@@ -91,8 +91,8 @@ def test_conflict_markers_in_envtools_are_named_not_a_traceback(fresh_project):
     ("old", "new", "message"),
     [
         (
-            "zenml[server]==",
-            "zenml[server,secrets-nope]==",
+            '"zenml[server]"',
+            '"zenml[server,secrets-nope]"',
             "does not have an extra named `secrets-nope`",
         ),
         ('path = "plugins"', 'path = "plugins-missing"', "plugins-missing"),

@@ -3,7 +3,7 @@
 A stack is a file in configs/stacks/, in ZenML's own `zenml stack export` format. `apply`
 registers the files' stacks in the project's store (the local one, or the running server), and
 updates components whose configuration changed: run it again and nothing changes. Secrets stay
-references (`{{name.key}}`) to ZenML secrets; never write a credential into a stack file.
+references to ZenML secrets (`zenml secret create`); never write a credential into a stack file.
 """
 
 import argparse
