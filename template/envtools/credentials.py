@@ -1,0 +1,121 @@
+"""The server's credentials, kept in .zenml-server/ (readable by you only): the admin account,
+JWT secret and secrets-store key that must match the server's data, and the client's API key."""
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import EnvtoolsError
+from .state import ADMIN_ENV, API_KEY, ROOT, read_env_file, write_env_file
+
+WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
+
+
+def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
+    """The admin account, JWT secret and secrets-store key: made once, random unless the
+    server env file sets the password; they must match the data volume they guard."""
+    if not ADMIN_ENV.is_file():
+        write_env_file(
+            ADMIN_ENV,
+            {
+                "ZENML_DEFAULT_USER_NAME": server_env.get("ZENML_DEFAULT_USER_NAME", "admin"),
+                "ZENML_DEFAULT_USER_PASSWORD": server_env.get(
+                    "ZENML_DEFAULT_USER_PASSWORD", secrets.token_urlsafe(24)
+                ),
+                "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
+                # ZenML encrypts the secrets in its database with it (AES); back it up.
+                "ZENML_SECRETS_STORE_ENCRYPTION_KEY": secrets.token_hex(32),
+            },
+        )
+        print(f"Admin credentials created in {ADMIN_ENV.relative_to(ROOT)} (readable by you only)")
+    credentials = read_env_file(ADMIN_ENV)
+    password = credentials.get("ZENML_DEFAULT_USER_PASSWORD", "")
+    if password.lower() in WEAK_PASSWORDS:
+        raise EnvtoolsError(
+            f"The admin password in {ADMIN_ENV} is empty or a default one: set a strong one "
+            "with `nox -s server -- reset-admin`."
+        )
+    wanted = server_env.get("ZENML_DEFAULT_USER_PASSWORD")
+    if wanted and wanted != password:
+        raise EnvtoolsError(
+            "ZENML_DEFAULT_USER_PASSWORD in the server env file differs from the admin's password "
+            f"in {ADMIN_ENV}: ZenML uses it only when it creates the admin. To make it the "
+            "admin's password: `nox -s server -- reset-admin`."
+        )
+    return credentials
+
+
+def reset_credentials(old: dict[str, str], server_env: dict[str, str]) -> dict[str, str]:
+    """New admin password (the server env file's, or random) and JWT secret; the same admin
+    name and secrets-store key, which the data's secrets need."""
+    credentials = {
+        "ZENML_DEFAULT_USER_NAME": old.get(
+            "ZENML_DEFAULT_USER_NAME", server_env.get("ZENML_DEFAULT_USER_NAME", "admin")
+        ),
+        "ZENML_DEFAULT_USER_PASSWORD": server_env.get(
+            "ZENML_DEFAULT_USER_PASSWORD", secrets.token_urlsafe(24)
+        ),
+        "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
+    }
+    if credentials["ZENML_DEFAULT_USER_PASSWORD"].lower() in WEAK_PASSWORDS:
+        raise EnvtoolsError("The server env file sets a weak ZENML_DEFAULT_USER_PASSWORD: fix it.")
+    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" in old:
+        credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old[
+            "ZENML_SECRETS_STORE_ENCRYPTION_KEY"
+        ]
+    return credentials
+
+
+# Run by the project's python against the server as the admin: the client's service account and
+# one fresh API key; older keys of the account are deleted, so no unused key stays valid.
+MINT_KEY = """
+import os
+from zenml.client import Client
+
+client, account = Client(), os.environ["ENVTOOLS_ACCOUNT"]
+try:
+    client.get_service_account(account)
+except KeyError:
+    client.create_service_account(name=account)
+for old in client.list_api_keys(account, size=1000).items:
+    client.delete_api_key(account, old.id)
+print(client.create_api_key(account, name=os.environ["ENVTOOLS_KEY_NAME"]).key)
+"""
+
+
+def zenml_python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` with the project's ZenML in a throw-away client config."""
+    with tempfile.TemporaryDirectory(prefix="envtools-zenml-") as config:
+        (Path(config) / "script.py").write_text(script)  # ZenML wants a main module with a file
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_")}
+        return subprocess.run(
+            [sys.executable, str(Path(config) / "script.py")],
+            env={**clean, "ZENML_CONFIG_PATH": config, "ZENML_ANALYTICS_OPT_IN": "false", **env},
+            capture_output=True,
+            text=True,
+        )
+
+
+def service_account_key(account: str, url: str, admin: dict[str, str]) -> str:
+    """The client's API key: the saved one while it still works, else a new one."""
+    if API_KEY.is_file():
+        key = read_env_file(API_KEY)["ZENML_STORE_API_KEY"]
+        check = "from zenml.client import Client; Client().list_stacks(size=1)"
+        if zenml_python(check, ZENML_STORE_URL=url, ZENML_STORE_API_KEY=key).returncode == 0:
+            return key
+    minted = zenml_python(
+        MINT_KEY,
+        ZENML_STORE_URL=url,
+        ZENML_STORE_USERNAME=admin["ZENML_DEFAULT_USER_NAME"],
+        ZENML_STORE_PASSWORD=admin["ZENML_DEFAULT_USER_PASSWORD"],
+        ENVTOOLS_ACCOUNT=account,
+        ENVTOOLS_KEY_NAME=f"key-{secrets.token_hex(4)}",
+    )
+    if minted.returncode != 0:
+        raise EnvtoolsError(f"Creating the client's API key failed:\n{minted.stderr[-2000:]}")
+    key = minted.stdout.strip().splitlines()[-1]
+    write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
+    return key
