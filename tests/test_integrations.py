@@ -158,6 +158,32 @@ def test_a_stale_integration_is_drift_and_sync_rederives_it(project):
     nox("-s", "check", "--", "--only", "venv", cwd=project)
 
 
+def test_a_stack_file_with_a_plain_credential_is_refused(project):
+    nox("-s", "integrations", "--", "add", "mlflow", cwd=project)
+    leaky = project / "configs" / "stacks" / "leaky.yaml"
+    leaky.write_text(
+        "stack_name: leaky\ncomponents:\n"
+        "  orchestrator:\n    - {name: default, flavor: local, configuration: {}}\n"
+        "  artifact_store:\n    - {name: default, flavor: local, configuration: {}}\n"
+        "  experiment_tracker:\n    - name: leaky-mlflow\n      flavor: mlflow\n"
+        "      configuration: {tracking_uri: 'http://127.0.0.1:5000', "
+        "tracking_username: me, tracking_password: hunter2-plain}\n"
+    )
+    try:
+        refused = nox("-s", "stacks", "--", "apply", "leaky", cwd=project, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0
+        assert "holds `tracking_" in said and "in plain text" in said
+        assert "zenml secret create" in said
+        assert "hunter2-plain" not in said
+        assert (
+            "leaky: configs/stacks/leaky.yaml (not applied)"
+            in nox("-s", "stacks", cwd=project).stdout
+        )
+    finally:
+        leaky.unlink()
+
+
 @pytest.mark.docker
 @pytest.mark.server
 def test_stacks_as_code_with_mlflow_locally_and_in_docker(project, docker_client):

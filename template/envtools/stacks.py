@@ -32,7 +32,10 @@ def apply(names: list[str]) -> None:
     from zenml.enums import StackComponentType
 
     client = Client()
-    for name, path in selected(names).items():
+    chosen = selected(names)
+    for path in chosen.values():  # all files sound before anything is registered
+        refuse_plain_secrets(client, read_stack(path), str(path.relative_to(ROOT)))
+    for name, path in chosen.items():
         components = {}
         for component_type, component in components_of(read_stack(path)):
             kind = StackComponentType(component_type)
@@ -72,6 +75,36 @@ def apply(names: list[str]) -> None:
             print(f"Stack {name}: up to date")
 
 
+def secret_reference(secret: str, key: str) -> str:
+    """ZenML's reference to a secret's key: double braces (not spelt out in this file)."""
+    return "{" * 2 + f"{secret}.{key}" + "}" * 2
+
+
+def refuse_plain_secrets(client, definition: dict, where: str) -> None:
+    """A credential (a field ZenML marks sensitive) must be a secret reference, not a value."""
+    from zenml.enums import StackComponentType
+    from zenml.utils.secret_utils import is_secret_reference
+
+    for component_type, component in components_of(definition):
+        try:
+            flavor = client.get_flavor_by_name_and_type(
+                component["flavor"], StackComponentType(component_type)
+            )
+        except KeyError:
+            raise EnvtoolsError(
+                f"{where}: ZenML has no {component_type} flavor {component['flavor']!r}."
+            ) from None
+        fields = flavor.config_schema.get("properties", {})
+        for key, value in (component.get("configuration") or {}).items():
+            if fields.get(key, {}).get("sensitive") and not is_secret_reference(value):
+                raise EnvtoolsError(
+                    f"{where}: {component_type} {component['name']} holds `{key}` in plain "
+                    f"text. Keep it in a ZenML secret (`zenml secret create NAME --{key}=...`) "
+                    f"and write the reference {secret_reference('NAME', key)} instead; nothing "
+                    "was changed."
+                )
+
+
 def export(name: str) -> None:
     from zenml.client import Client
 
@@ -80,6 +113,7 @@ def export(name: str) -> None:
     except KeyError:
         raise EnvtoolsError(f"No stack {name!r} is registered: `zenml stack list`.") from None
     definition = {**stack.to_yaml(), "zenml_version": registry.zenml_version()}
+    refuse_plain_secrets(Client(), definition, f"Stack {name}")
     STACKS.mkdir(parents=True, exist_ok=True)
     path = STACKS / f"{name}.yaml"
     path.write_text(yaml.safe_dump(definition, sort_keys=False))
