@@ -50,8 +50,10 @@ def built_project(tmp_path_factory, docker_client):
 def test_everything_built_passes(built_project):
     code, output = check(built_project)
     assert code == 0, output
-    assert "All 4 environments match uv.lock." in output
+    # .venv, the pipeline image, the server image, the running server, the local-docker stack
+    assert "All 5 environments match uv.lock." in output
     assert set(statuses(built_project).values()) == {"ok"}
+    assert "stack local-docker" in statuses(built_project)
     assert any(name.startswith("running server") for name in statuses(built_project))
 
 
