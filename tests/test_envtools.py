@@ -65,7 +65,12 @@ def test_tag_is_a_pure_function_of_the_spec_and_its_base():
 def test_pipelines_with_the_same_extra_groups_share_an_image():
     build = BuildSettings("p", "", "python:3.11-slim", "bridge", "")
     settings = PipelineSettings(build, "iterate", {"a": ["x"], "b": ["x"], "c": []})
-    assert image_sets(settings) == {(): ["default", "c"], ("x",): ["a", "b"]}
+    assert image_sets(settings, []) == {(): ["default", "c"], ("x",): ["a", "b"]}
+    with_mlflow = image_sets(settings, ["integration-mlflow"])
+    assert with_mlflow == {
+        ("integration-mlflow",): ["default", "c"],
+        ("integration-mlflow", "x"): ["a", "b"],
+    }
 
 
 def test_server_settings_are_its_own_and_share_only_the_machine_wide_ones(tmp_path):
@@ -110,7 +115,11 @@ def test_env_files_round_trip_paths_with_spaces_and_stay_private(tmp_path):
 
 def test_one_export_selection_per_kind_of_environment():
     assert lock.selection("venv") == []
-    assert lock.selection("server") == ["--only-group=server", "--no-emit-project"]
+    assert lock.selection("server", ["server", "server-integration-s3"]) == [
+        "--only-group=server",
+        "--only-group=server-integration-s3",
+        "--no-emit-project",
+    ]
     for kind in ("iterate", "release"):
         assert lock.selection(kind, ["serving"]) == [
             "--no-default-groups",

@@ -306,8 +306,12 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
         images_session(project)
     assert shared == default and serving != default
     assert record["images"] == [
-        {"tag": default, "groups": [], "pipelines": ["default"]},
-        {"tag": serving, "groups": ["serving"], "pipelines": ["inference"]},
+        {"tag": default, "groups": ["integration-sklearn"], "pipelines": ["default"]},
+        {
+            "tag": serving,
+            "groups": ["integration-sklearn", "serving"],
+            "pipelines": ["inference"],
+        },
     ]
     assert "tqdm" in inspect_image(docker_client, serving)["installed"]
     assert "tqdm" not in inspect_image(docker_client, default)["installed"]

@@ -17,10 +17,11 @@ from .state import ROOT, update_record
 SOURCE = ROOT / "src"
 
 
-def image_sets(settings: PipelineSettings) -> dict[tuple[str, ...], list[str]]:
+def image_sets(
+    settings: PipelineSettings, integrations: list[str]
+) -> dict[tuple[str, ...], list[str]]:
     """Pipelines grouped by the dependency groups their image holds: every image has the
     ZenML integrations' groups, a pipeline's own extra groups (pipeline_groups) add to them."""
-    integrations = lock.integration_groups("pipelines")
     sets: dict[tuple[str, ...], list[str]] = {tuple(integrations): ["default"]}
     for pipeline, groups in sorted(settings.pipeline_groups.items()):
         sets.setdefault(tuple(sorted({*integrations, *groups})), []).append(pipeline)
@@ -68,7 +69,7 @@ def build_images(
     builder = Builder(settings.build, no_cache=no_cache)
     print(f"Pipeline images ({settings.mode} mode, parent {settings.build.parent}):", flush=True)
     images = []
-    for groups, pipelines in image_sets(settings).items():
+    for groups, pipelines in image_sets(settings, lock.integration_groups("pipelines")).items():
         tag = builder.ensure(dependencies_spec(settings, groups))
         if settings.mode == "release":
             tag = builder.ensure(release_spec(settings, tag))
