@@ -14,7 +14,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "template"))
 
 from envtools import EnvtoolsError, engine, lock  # noqa: E402
-from envtools.check import venv_report  # noqa: E402
+from envtools.check import unmet, venv_report  # noqa: E402
 from envtools.images import image_sets  # noqa: E402
 from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
 from envtools.settings import (  # noqa: E402
@@ -177,3 +177,16 @@ def test_image_references_as_docker_writes_them():
         assert image_reference(good, "parent") == good
     with pytest.raises(EnvtoolsError, match="NAME\\[:TAG\\]"):
         image_reference("Bad Ref!!", "--parent-image")
+
+
+def test_unmet_names_the_requirements_the_pins_do_not_satisfy():
+    linux = {"sys_platform": "linux", "python_version": "3.11"}
+    pins = {"mlflow": "3.1.0", "numpy": "3.1.0", "python-rapidjson": "1.14"}
+    requirements = [
+        "mlflow>=2.1.1,<4",
+        "numpy<3.0",
+        "Python_Rapidjson<1.15",
+        "pandas>=2.0.0",
+        "pywin32; sys_platform == 'win32'",
+    ]
+    assert unmet(requirements, pins, linux) == ["numpy<3.0", "pandas>=2.0.0"]
