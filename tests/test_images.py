@@ -30,6 +30,9 @@ from conftest import (
 )
 from packaging.utils import canonicalize_name
 
+# What a default project's pipeline image holds: [project] and its ZenML integration (sklearn).
+PIPELINE_SELECTION = ("--no-default-groups", "--group=integration-sklearn")
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 FAKE_CREDENTIAL = f"zenlock-fake-index-password-{secrets.token_hex(8)}"
@@ -80,7 +83,7 @@ def test_image_holds_exactly_the_locked_dependencies(image_project, docker_clien
     project, _, tag = image_project
     found = inspect_image(docker_client, tag)
     installed = {canonicalize_name(name): version for name, version in found["installed"].items()}
-    assert installed == locked_pins(project, found["environment"])
+    assert installed == locked_pins(project, found["environment"], *PIPELINE_SELECTION)
 
 
 def test_image_runs_as_non_root_with_labels(image_project, docker_client):
@@ -348,7 +351,7 @@ def test_image_on_another_python_holds_that_pythons_pins(tmp_path, docker_client
     found = inspect_image(docker_client, tag)
     assert found["environment"]["python_version"] != "3.11"
     installed = {canonicalize_name(name): version for name, version in found["installed"].items()}
-    assert installed == locked_pins(project, found["environment"])
+    assert installed == locked_pins(project, found["environment"], *PIPELINE_SELECTION)
     assert nox("-s", "check", "--", "--only", "venv", "images", cwd=project).returncode == 0
 
 
