@@ -163,15 +163,44 @@ def build(
     raise EnvtoolsError(f"Building {tag} failed:\n{output}")
 
 
-def push(client: docker.DockerClient, tag: str) -> None:
+def push(client: docker.DockerClient, tag: str) -> str:
+    """Push `tag` unless the registry already holds that very image; its reference by digest.
+
+    Credentials come from Docker's own config (`docker login`, credential helpers): envtools
+    never reads, prints or stores them.
+    """
     repository, _, version = tag.rpartition(":")
+    pushed = digest_in(client, tag)
+    if pushed and registry_digest(client, tag) == pushed.split("@", 1)[1]:
+        print(f"  {tag}  already in the registry", flush=True)
+        return pushed
     for chunk in client.images.push(repository, version, stream=True, decode=True):
         if "error" in chunk:
             raise EnvtoolsError(
-                f"Pushing {tag} failed: {chunk['error'].strip()}\n"
-                "Log in to the registry first (`docker login HOST`)."
+                f"The registry refused {tag}: {chunk['error'].strip()}\n"
+                f"Log in with `docker login {repository.split('/', 1)[0]}` (or set up a "
+                "credential helper), then push again."
             )
-    print(f"  {tag}  pushed", flush=True)
+    pushed = digest_in(client, tag)
+    if not pushed:
+        raise EnvtoolsError(f"Pushing {tag} left no digest: the registry did not confirm it.")
+    print(f"  {tag}  pushed as {pushed}", flush=True)
+    return pushed
+
+
+def digest_in(client: docker.DockerClient, tag: str) -> str | None:
+    """`repository@sha256:...` of `tag` as its registry last confirmed it, if ever pushed."""
+    repository = tag.rpartition(":")[0]
+    digests = client.images.get(tag).attrs.get("RepoDigests") or []
+    return next((d for d in digests if d.split("@", 1)[0] == repository), None)
+
+
+def registry_digest(client: docker.DockerClient, tag: str) -> str | None:
+    """The digest the registry serves for `tag` now, or None (absent, or not answering)."""
+    try:
+        return client.images.get_registry_data(tag).id
+    except DockerException:
+        return None
 
 
 def size(client: docker.DockerClient, tag: str) -> str:

@@ -73,9 +73,12 @@ def build_images(
         tag = builder.ensure(dependencies_spec(settings, groups))
         if settings.mode == "release":
             tag = builder.ensure(release_spec(settings, tag))
-        if push:
-            engine.push(builder.client, tag)
-        images.append({"tag": tag, "groups": list(groups), "pipelines": pipelines})
+        image = {"tag": tag, "groups": list(groups), "pipelines": pipelines}
+        # Runs on a stack with a container registry use the digest: what runs cannot change.
+        digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+        if digest:
+            image["digest"] = digest
+        images.append(image)
     update_record(
         pipelines={
             "mode": settings.mode,

@@ -86,11 +86,11 @@ def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
     print(f"Server image (parent {settings.build.parent}):", flush=True)
     builder = Builder(settings.build, no_cache=no_cache)
     tag = builder.ensure(server_spec(settings))
-    if push:
-        if not settings.build.registry:
-            raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
-        engine.push(builder.client, tag)
-    update_record(server={"tag": tag, "groups": server_groups(), "lock_sha256": lock.lock_hash()})
+    if push and not settings.build.registry:
+        raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
+    digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+    record = {"tag": tag, "groups": server_groups(), "lock_sha256": lock.lock_hash()}
+    update_record(server={**record, **({"digest": digest} if digest else {})})
 
 
 def current_image(client, settings: ServerSettings) -> str | None:

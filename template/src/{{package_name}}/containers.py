@@ -51,10 +51,18 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
     by_pipeline = {name: image for image in record["images"] for name in image["pipelines"]}
     image = by_pipeline.get(pipeline_name, by_pipeline["default"])
     refuse_missing_integrations(stack, image)
+    reference = image["tag"]
+    if stack.container_registry:  # the steps pull it: by digest, so a re-tag changes nothing
+        if "digest" not in image:
+            raise SystemExit(
+                f"Stack {stack.name} pulls images from a registry, and {image['tag']} was not "
+                "pushed: `nox -s images -- --push`."
+            )
+        reference = image["digest"]
     release = record["mode"] == "release"
     settings = {
         "docker": DockerSettings(
-            parent_image=image["tag"],
+            parent_image=reference,
             skip_build=True,
             allow_download_from_artifact_store=not release,
             allow_download_from_code_repository=not release,
@@ -66,7 +74,7 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
             run_args={"network_mode": record["network"], "remove": True}
         )
     code = "baked into the image" if release else "shipped by ZenML with the run"
-    return settings, f"image {image['tag']} ({record['mode']} mode: code {code})"
+    return settings, f"image {reference} ({record['mode']} mode: code {code})"
 
 
 def refuse_missing_integrations(stack, image: dict) -> None:
