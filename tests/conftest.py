@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -257,3 +259,27 @@ def remove_servers(docker_client, project) -> None:
         container.remove(force=True)
         for volume in [mount["Name"] for mount in mounts if mount["Type"] == "volume"]:
             docker_client.volumes.get(volume).remove(force=True)
+
+
+def newest_artifact_archive(project: Path, url: str) -> bytes:
+    """The newest artifact's data as the dashboard downloads it: the admin logs in, gets a
+    download token, and the server reads the artifact from its store."""
+    admin = read_env_file(project / ".zenml-server" / "admin.env")
+    form = urllib.parse.urlencode(
+        {
+            "username": admin["ZENML_DEFAULT_USER_NAME"],
+            "password": admin["ZENML_DEFAULT_USER_PASSWORD"],
+        }
+    ).encode()
+    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+        token = json.load(response)["access_token"]
+
+    def get(path: str, token: str | None = token) -> bytes:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(f"{url}/api/v1{path}", headers=headers)
+        with urllib.request.urlopen(request) as reply:
+            return reply.read()
+
+    newest = json.loads(get("/artifact_versions?sort_by=desc:created&size=1"))["items"][0]["id"]
+    download = json.loads(get(f"/artifact_versions/{newest}/download-token"))
+    return get(f"/artifact_versions/{newest}/data?token={download}", token=None)

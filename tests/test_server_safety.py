@@ -2,7 +2,6 @@
 line, images that cannot rewrite themselves, a server that trusts no stranger."""
 
 import io
-import json
 import re
 import shutil
 import stat
@@ -18,6 +17,7 @@ import pytest
 from conftest import (
     DOCKER_ANSWERS,
     free_port,
+    newest_artifact_archive,
     nox,
     project_env,
     read_env_file,
@@ -232,35 +232,11 @@ def test_two_ups_at_once_end_in_one_server_and_no_traceback(served, docker_clien
     assert len(server_containers(docker_client, project)) == 1
 
 
-def admin_token(url: str, admin: dict[str, str]) -> str:
-    form = urllib.parse.urlencode(
-        {
-            "username": admin["ZENML_DEFAULT_USER_NAME"],
-            "password": admin["ZENML_DEFAULT_USER_PASSWORD"],
-        }
-    ).encode()
-    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
-        return json.load(response)["access_token"]
-
-
-def api_get(url: str, path: str, token: str | None = None):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with urllib.request.urlopen(urllib.request.Request(f"{url}{path}", headers=headers)) as reply:
-        return reply.read()
-
-
 def test_artifacts_live_with_the_server_and_the_dashboard_serves_them(served):
     project, url, _ = served
-    token = admin_token(url, read_env_file(project / ".zenml-server" / "admin.env"))
-    newest = json.loads(api_get(url, "/api/v1/artifact_versions?sort_by=desc:created", token))
-    artifact = newest["items"][0]["id"]
-    download = json.loads(
-        api_get(url, f"/api/v1/artifact_versions/{artifact}/download-token", token)
-    )
-
-    archive = api_get(url, f"/api/v1/artifact_versions/{artifact}/data?token={download}")
-
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as files:
+    with tarfile.open(
+        fileobj=io.BytesIO(newest_artifact_archive(project, url)), mode="r:gz"
+    ) as files:
         assert files.getnames()
     # The client's own folder holds no artifact: losing it loses none.
     client_folder = project / ".zenml-server" / "client"

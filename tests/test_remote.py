@@ -1,0 +1,260 @@
+"""Beyond the laptop, on one machine: push to a real registry (the CNCF distribution registry,
+htpasswd auth) and run by digest; a remote-shaped stack with an S3 API (moto) for artifacts."""
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+from conftest import (
+    DOCKER_ANSWERS,
+    free_port,
+    newest_artifact_archive,
+    nox,
+    remove_servers,
+    render_project,
+    run,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
+
+REGISTRY_BIN = shutil.which("docker-registry")
+# moto's S3 server lives in a venv of its own, not in any project's lock (CI makes it).
+MOTO_SERVER = os.environ.get("ZENLOCK_MOTO_SERVER") or shutil.which("moto_server")
+S3_KEY, S3_SECRET = "AKIAZENLOCKTEST", "zenlock-s3-secret-only-in-zenml-secrets"
+PASSWORD = "zenlock-registry-Passw0rd-only-in-docker-config"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry on 127.0.0.1 that wants a login; its address and a Docker config folder."""
+    if not REGISTRY_BIN or not shutil.which("htpasswd"):
+        message = "needs Debian's docker-registry and apache2-utils (htpasswd)"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("registry")
+    htpasswd = run("htpasswd", "-Bbn", "ci", PASSWORD, cwd=folder).stdout
+    (folder / "htpasswd").write_text(htpasswd)
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+        "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    server = subprocess.Popen(
+        [REGISTRY_BIN, "serve", str(folder / "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"127.0.0.1:{port}"
+    for _ in range(50):
+        try:
+            urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+        except urllib.error.HTTPError:  # 401: up, and wants a login
+            break
+        except OSError:
+            time.sleep(0.1)
+    docker_config = folder / "docker-config"
+    docker_config.mkdir()
+    yield address, docker_config
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def s3_api():
+    """An S3 API on 127.0.0.1 with a bucket `zenlock`; its endpoint URL."""
+    if not MOTO_SERVER:
+        message = "needs moto's S3 server: set ZENLOCK_MOTO_SERVER (see .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    port = free_port()
+    server = subprocess.Popen(
+        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/zenlock", method="PUT"))
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield endpoint
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=10)
+
+
+def docker_login(address: str, docker_config, password: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", "login", address, "--username", "ci", "--password-stdin"],
+        input=password,
+        env={**os.environ, "DOCKER_CONFIG": str(docker_config)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docker_client):
+    address, docker_config = registry
+    auth = {"DOCKER_CONFIG": str(docker_config)}
+    project = render_project(
+        tmp_path / "project", **DOCKER_ANSWERS, container_registry=f"{address}/team"
+    )
+    nox("-s", "dev", cwd=project)
+    record_file = project / "configs" / "images.yaml"
+    outputs = []
+    try:
+        # Not logged in: the registry refuses, the message says how, nothing is recorded.
+        refused = nox("-s", "images", "--", "--push", cwd=project, check=False, **auth)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0
+        assert "The registry refused" in said and f"docker login {address}" in said
+        assert "Traceback" not in said
+        assert not record_file.exists()
+        assert docker_login(address, docker_config, "wrong-password").returncode != 0
+
+        assert docker_login(address, docker_config, PASSWORD).returncode == 0
+        pushed = nox("-s", "images", "--", "--push", cwd=project, **auth).stdout
+        (image,) = yaml.safe_load(record_file.read_text())["pipelines"]["images"]
+        digest = image["digest"]
+        assert digest.startswith(f"{address}/team/zenml-project@sha256:")
+        assert f"pushed as {digest}" in pushed
+        again = nox("-s", "images", "--", "--push", cwd=project, **auth).stdout
+        assert "already in the registry" in again
+        server_pushed = nox("-s", "server", "--", "--push", cwd=project, **auth).stdout
+        assert "@sha256:" in yaml.safe_load(record_file.read_text())["server"]["digest"]
+        outputs += [pushed, again, server_pushed]
+
+        (project / "configs" / "stacks" / "registry-docker.yaml").write_text(
+            "stack_name: registry-docker\ncomponents:\n"
+            "  orchestrator:\n    - {name: local-docker, flavor: local_docker, configuration: {}}\n"
+            "  image_builder:\n    - {name: local-docker, flavor: local, configuration: {}}\n"
+            "  artifact_store:\n    - {name: default, flavor: local, configuration: {}}\n"
+            "  container_registry:\n"
+            f"    - {{name: team, flavor: default, configuration: {{uri: '{address}/team'}}}}\n"
+        )
+        nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project, **auth)
+        # The steps must pull their image from the registry: no copy is left here.
+        docker_client.images.remove(docker_client.images.get(image["tag"]).id, force=True)
+        ran = nox("-s", "run", "--", "--stack", "registry-docker", cwd=project, **auth).stdout
+        outputs.append(ran)
+        assert f"image {digest}" in ran and ": completed" in ran
+        assert docker_client.images.get(digest)  # pulled by digest
+
+        for text in [*outputs, record_file.read_text()]:
+            assert PASSWORD not in text
+    finally:
+        remove_servers(docker_client, project)
+        for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
+            docker_client.images.remove(reference.id, force=True)
+
+
+REMOTE_STACK = """stack_name: remote
+components:
+  orchestrator:
+    - {{name: local-docker, flavor: local_docker, configuration: {{}}}}
+  image_builder:
+    - {{name: local-docker, flavor: local, configuration: {{}}}}
+  container_registry:
+    - {{name: team, flavor: default, configuration: {{uri: '{registry}'}}}}
+  artifact_store:
+    - name: s3
+      flavor: s3
+      configuration:
+        path: s3://zenlock/artifacts
+        key: "{{{{s3.aws_access_key_id}}}}"
+        secret: "{{{{s3.aws_secret_access_key}}}}"
+        client_kwargs: {{endpoint_url: "{endpoint}", region_name: us-east-1}}
+"""
+CLIENT_SCRIPT = """
+import sys
+import boto3
+from zenml.client import Client
+
+if sys.argv[1] == "secret":
+    Client().create_secret(
+        "s3", values={"aws_access_key_id": sys.argv[2], "aws_secret_access_key": sys.argv[3]}
+    )
+elif sys.argv[1] == "metric":
+    print("metric", Client().get_artifact_version("test_accuracy").load())
+else:
+    s3 = boto3.client(
+        "s3", endpoint_url=sys.argv[2], aws_access_key_id=sys.argv[3],
+        aws_secret_access_key=sys.argv[4], region_name="us-east-1",
+    )
+    found = s3.list_objects_v2(Bucket="zenlock", Prefix="artifacts/code_uploads/")
+    print("uploads", len(found.get("Contents", [])))
+"""
+
+
+def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, docker_client):
+    """S3 artifacts, images from the registry, local Docker steps, the project's server."""
+    address, docker_config = registry
+    auth = {"DOCKER_CONFIG": str(docker_config)}
+    project = render_project(
+        tmp_path / "project", **DOCKER_ANSWERS, container_registry=f"{address}/team"
+    )
+    nox("-s", "dev", cwd=project)
+    assert docker_login(address, docker_config, PASSWORD).returncode == 0
+    script = project / "build" / "remote.py"
+    script.parent.mkdir()
+    script.write_text(CLIENT_SCRIPT)
+
+    def client(*args: str) -> str:
+        python = project / ".venv" / "bin" / "python"
+        exec_args = ("-m", "envtools", "exec", str(python), str(script), *args)
+        return run(python, *exec_args, cwd=project, **auth).stdout
+
+    def uploads() -> int:
+        said = client("uploads", s3_api, S3_KEY, S3_SECRET)
+        return int(said.split("uploads ")[1].split()[0])
+
+    try:
+        nox("-s", "integrations", "--", "add", "s3", "--server", cwd=project)
+        nox("-s", "server", cwd=project)
+        url_port = free_port()
+        nox("-s", "server", "--", "up", "--port", str(url_port), cwd=project)
+        client("secret", S3_KEY, S3_SECRET)
+        (project / "configs" / "stacks" / "remote.yaml").write_text(
+            REMOTE_STACK.format(registry=f"{address}/team", endpoint=s3_api)
+        )
+        assert (
+            "ok  stack remote" in nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
+        )
+
+        nox("-s", "images", "--", "--push", cwd=project, **auth)
+        iterate = nox("-s", "run", "--", "--stack", "remote", cwd=project, **auth).stdout
+        assert ": completed" in iterate and "@sha256:" in iterate
+        assert "-> test_accuracy: s3://zenlock/artifacts/" in iterate
+        assert 0.9 <= float(client("metric").split("metric ")[1].split()[0]) <= 1.0
+        code_uploads = uploads()
+        assert code_uploads >= 1  # iterate: ZenML shipped the code through the bucket
+        archive = newest_artifact_archive(project, f"http://127.0.0.1:{url_port}")
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as files:
+            assert files.getnames()  # the server read an S3 artifact (the dashboard can)
+
+        nox("-s", "images", "--", "--release", "--push", cwd=project, **auth)
+        release = nox("-s", "run", "--", "--stack", "remote", cwd=project, **auth).stdout
+        assert ": completed" in release and "release mode" in release
+        assert uploads() == code_uploads  # release: the code is in the image, nothing uploaded
+        stack_file = (project / "configs" / "stacks" / "remote.yaml").read_text()
+        assert S3_SECRET not in stack_file and S3_SECRET not in iterate + release
+    finally:
+        remove_servers(docker_client, project)
+        for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
+            docker_client.images.remove(reference.id, force=True)
