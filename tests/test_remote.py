@@ -254,6 +254,17 @@ def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, do
         assert uploads() == code_uploads  # release: the code is in the image, nothing uploaded
         stack_file = (project / "configs" / "stacks" / "remote.yaml").read_text()
         assert S3_SECRET not in stack_file and S3_SECRET not in iterate + release
+
+        # The Kubernetes example, with its placeholders: parity first, then the real server.
+        stacks = project / "configs" / "stacks"
+        shutil.copy(stacks / "examples" / "kubernetes.yaml", stacks / "kubernetes.yaml")
+        drift = nox("-s", "check", "--", "--only", "stacks", cwd=project, check=False).stdout
+        assert "nox -s integrations -- add kubernetes" in drift
+        nox("-s", "integrations", "--", "add", "kubernetes", cwd=project)
+        checked = nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
+        assert "ok  stack kubernetes" in checked
+        applied = nox("-s", "stacks", "--", "apply", "kubernetes", cwd=project).stdout
+        assert "Stack kubernetes: registered" in applied
     finally:
         remove_servers(docker_client, project)
         for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
