@@ -379,3 +379,42 @@ def test_a_missing_dockerfile_is_named_with_the_fix(image_project):
     assert refused.returncode != 0
     assert "docker/pipeline.Dockerfile is missing: restore it" in said
     assert "Traceback" not in said
+
+
+def test_every_image_carries_its_sbom_and_check_flags_a_tampered_one(image_project, docker_client):
+    project, _, tag = image_project
+    export = json.loads(
+        run(
+            "uv", "export", "--format=cyclonedx1.5", "--preview-features=sbom-export", "--frozen",
+            *PIPELINE_SELECTION, "--no-emit-project", cwd=project,
+        ).stdout
+    )  # fmt: skip
+    inside = docker_client.containers.run(
+        tag, ["cat", "/opt/sbom.cdx.json"], remove=True, network_mode="host", entrypoint=[]
+    )
+    beside = project / "configs" / "sbom" / (tag.replace(":", "-") + ".cdx.json")
+    assert inside == beside.read_bytes()
+    sbom = json.loads(inside)
+    assert sbom["components"] == export["components"]
+    labels = docker_client.images.get(tag).labels
+    assert labels["envtools.sbom-sha256"] == hashlib.sha256(inside).hexdigest()
+    for key in ("revision", "created", "version", "base.name", "base.digest"):
+        assert labels[f"org.opencontainers.image.{key}"]
+
+    # Someone rewrites the SBOM in an image under the recorded tag: check says so.
+    original = docker_client.images.get(tag)
+    tampered, _ = docker_client.images.build(
+        fileobj=io.BytesIO(
+            f"FROM {tag}\nUSER root\nRUN echo '{{}}' > /opt/sbom.cdx.json\nUSER 10001\n".encode()
+        ),
+        network_mode="host",
+        rm=True,
+    )
+    tampered.tag(tag)
+    try:
+        drift = nox("-s", "check", "--", "--only", "images", cwd=project, check=False)
+        assert drift.returncode == 1
+        assert "its SBOM (/opt/sbom.cdx.json) is missing or not the lock's" in drift.stdout
+    finally:
+        original.tag(tag)
+        docker_client.images.remove(tampered.id, force=True)

@@ -32,6 +32,8 @@ RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
     uv pip install --quiet --python /opt/venv/bin/python --require-hashes --no-deps \
         -r /tmp/requirements.txt; \
     chmod -R go-w /opt/venv
+# What is installed, as CycloneDX (`uv export` of the same selection): read by `nox -s check`.
+COPY sbom.cdx.json /opt/sbom.cdx.json
 ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1
 WORKDIR /app
 USER 10001

@@ -24,6 +24,8 @@ RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
         [ -e "$wheel" ] && uv pip install --quiet --python /opt/venv/bin/python --no-deps "$wheel"; \
     done; \
     chmod -R go-w /opt/venv
+# What is installed, as CycloneDX (`uv export` of the same selection): read by `nox -s check`.
+COPY sbom.cdx.json /opt/sbom.cdx.json
 ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 \
     ZENML_CONTAINER=1 \
     ZENML_SERVER_DEPLOYMENT_TYPE=docker \

@@ -10,6 +10,7 @@ missing, 2 no drift but something not checkable.
 """
 
 import argparse
+import hashlib
 import importlib.metadata
 import json
 import sys
@@ -150,8 +151,13 @@ def check_image(client, name: str, tag: str, kind: str, groups: list[str], netwo
     if not engine.image_id(client, tag):
         return Report(name, "missing", fix, "not on this machine")
     found = engine.inspect(client, tag, network)
-    locked = lock.pins(lock.selection(kind, groups), found["environment"])
-    return compare(name, locked, found["installed"], fix)
+    selection = lock.selection(kind, groups)
+    report = compare(name, lock.pins(selection, found["environment"]), found["installed"], fix)
+    sbom = hashlib.sha256(lock.sbom(selection).encode()).hexdigest()
+    if found.get("sbom_sha256") != sbom:
+        report.status, report.fix = "drift", fix
+        report.reason = "its SBOM (/opt/sbom.cdx.json) is missing or not the lock's"
+    return report
 
 
 def check_images(client) -> list[Report]:

@@ -15,9 +15,12 @@ from . import EnvtoolsError
 
 # Run by an image's own python: what is installed there, and its PEP 508 marker environment.
 INSPECT = """
-import importlib.metadata, json, os, platform, sys
+import hashlib, importlib.metadata, json, os, platform, sys
+def sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest() if os.path.exists(path) else None
 print(json.dumps({
     "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
+    "sbom_sha256": sha256("/opt/sbom.cdx.json"),
     "environment": {
         "implementation_name": sys.implementation.name,
         "implementation_version": platform.python_version(),
@@ -193,6 +196,12 @@ def digest_in(client: docker.DockerClient, tag: str) -> str | None:
     repository = tag.rpartition(":")[0]
     digests = client.images.get(tag).attrs.get("RepoDigests") or []
     return next((d for d in digests if d.split("@", 1)[0] == repository), None)
+
+
+def repo_digest(client: docker.DockerClient, reference: str) -> str | None:
+    """`sha256:...` of `reference` in the registry it came from, if it came from one."""
+    digests = client.images.get(reference).attrs.get("RepoDigests") or []
+    return digests[0].split("@", 1)[1] if digests else None
 
 
 def registry_digest(client: docker.DockerClient, tag: str) -> str | None:

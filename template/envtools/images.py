@@ -31,7 +31,8 @@ def image_sets(
 def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> ImageSpec:
     """The parent plus the apt packages of the integrations, the locked [project]
     dependencies and `groups`: the iterate image."""
-    requirements = lock.export(lock.selection("iterate", groups))
+    selection = lock.selection("iterate", groups)
+    requirements = lock.export(selection)
     apt_packages = "".join(f"{package}\n" for package in registry.apt_packages_in(groups))
     return locked_spec(
         "iterate",
@@ -39,6 +40,7 @@ def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> Im
         "pipeline.Dockerfile",
         requirements,
         apt_packages,
+        sbom=lock.sbom(selection),
         add_files=lambda context: (context / "apt-packages.txt").write_text(apt_packages),
     )
 

@@ -18,7 +18,7 @@ import uv
 
 from . import EnvtoolsError, engine, lock
 from .settings import BuildSettings
-from .state import DOCKERFILES, ROOT
+from .state import DOCKERFILES, ROOT, SBOMS
 
 # Package-index settings (with credentials) that reach the install step, never the image.
 INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INSECURE_HOST")
@@ -32,6 +32,7 @@ class ImageSpec:
     base: str  # the image it builds on: the parent, or the dependencies image of a release
     inputs: tuple[str | bytes, ...]  # everything else that decides the contents
     base_arg: str = "PARENT_IMAGE"  # the Dockerfile's ARG that names `base`
+    sbom: str = ""  # CycloneDX SBOM of what it installs (in `inputs` too): a file inside and beside
     write_context: Callable[[Path], None] = field(default=lambda context: None, compare=False)
 
     def tag(self, base_id: str) -> str:
@@ -72,12 +73,15 @@ def locked_spec(
     dockerfile: str,
     requirements: str,
     *inputs: str | bytes,
+    sbom: str,
     add_files: Callable[[Path], None] | None = None,
 ) -> ImageSpec:
-    """The parent plus a venv of the hash-pinned `requirements` (a `uv export`)."""
+    """The parent plus a venv of the hash-pinned `requirements` (a `uv export`), and `sbom`
+    (the same selection's CycloneDX export) at /opt/sbom.cdx.json."""
 
     def write_context(context: Path) -> None:
         (context / "requirements.txt").write_text(requirements)
+        (context / "sbom.cdx.json").write_text(sbom)
         shutil.copy2(uv.find_uv_bin(), context / "uv")
         if add_files:
             add_files(context)
@@ -88,8 +92,9 @@ def locked_spec(
         settings.repository,
         dockerfile,
         base=settings.parent,
-        inputs=(requirements, uv_version, *inputs),
+        inputs=(requirements, uv_version, sbom, *inputs),
         write_context=write_context,
+        sbom=sbom,
     )
 
 
@@ -114,13 +119,43 @@ def build_secrets(settings: BuildSettings) -> dict[str, str | Path]:
     return secrets
 
 
-def source_revision() -> str:
-    def git(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return result.stdout.strip() if result.returncode == 0 else ""
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else ""
 
+
+def source_revision() -> str:
     revision = git("rev-parse", "HEAD") or "unversioned"
     return f"{revision}-dirty" if git("status", "--porcelain") else revision
+
+
+def source_labels() -> dict[str, str]:
+    """OCI labels of where an image comes from; `created` is the commit's time, so a rebuild
+    of the same commit is labelled the same."""
+    labels = {
+        "org.opencontainers.image.revision": source_revision(),
+        "org.opencontainers.image.created": git("log", "-1", "--format=%cI") or "unknown",
+        "org.opencontainers.image.version": lock.read_toml(ROOT / "pyproject.toml")["project"][
+            "version"
+        ],
+    }
+    source = git("remote", "get-url", "origin")
+    return {**labels, "org.opencontainers.image.source": source} if source else labels
+
+
+def write_sbom(tag: str, sbom: str) -> Path:
+    """The image's SBOM beside the record: configs/sbom/NAME-KIND-HASH.cdx.json."""
+    SBOMS.mkdir(parents=True, exist_ok=True)
+    path = SBOMS / (tag.rsplit("/", 1)[-1].replace(":", "-") + ".cdx.json")
+    path.write_text(sbom)
+    return path
+
+
+def sbom_label(spec: ImageSpec) -> dict[str, str]:
+    """A release image keeps its dependencies image's SBOM, and that image's label."""
+    if not spec.sbom:
+        return {}
+    return {"envtools.sbom-sha256": hashlib.sha256(spec.sbom.encode()).hexdigest()}
 
 
 def planned_tag(client, spec: ImageSpec) -> str | None:
@@ -138,14 +173,17 @@ class Builder:
         self.client = engine.connect()
         self.labels = {
             "org.opencontainers.image.title": settings.name,
-            "org.opencontainers.image.revision": source_revision(),
+            **source_labels(),
             "envtools.lock-sha256": lock.lock_hash(),
             "envtools.zenml-version": lock.locked_version("zenml"),
         }
 
     def ensure(self, spec: ImageSpec) -> str:
         """Build `spec` unless an image with its tag exists; print what happened."""
-        tag = spec.tag(engine.pull(self.client, spec.base))
+        base_id = engine.pull(self.client, spec.base)
+        tag = spec.tag(base_id)
+        if spec.sbom:
+            write_sbom(tag, spec.sbom)
         if engine.image_id(self.client, tag) and not self.no_cache:
             print(f"  {tag}  {engine.size(self.client, tag)}  up to date", flush=True)
             return tag
@@ -159,7 +197,16 @@ class Builder:
                 spec.dockerfile,
                 tag,
                 buildargs={spec.base_arg: spec.base},
-                labels={**self.labels, "envtools.kind": spec.kind},
+                labels={
+                    **self.labels,
+                    "envtools.kind": spec.kind,
+                    "org.opencontainers.image.base.name": spec.base,
+                    "org.opencontainers.image.base.digest": engine.repo_digest(
+                        self.client, spec.base
+                    )
+                    or base_id,
+                    **sbom_label(spec),
+                },
                 secrets=build_secrets(self.settings),
                 network=self.settings.network,
                 no_cache=self.no_cache,

@@ -4,6 +4,7 @@ Only the standard library at import time: `nox -s lock` runs this before .venv e
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -79,6 +80,23 @@ def export(options: list[str], *, hashes: bool = True, frozen: bool = False) -> 
     flags = ["--format=requirements.txt", "--no-header", "--no-annotate"]
     flags += ["--frozen" if frozen else "--locked", *([] if hashes else ["--no-hashes"])]
     return uv("export", *flags, *options)
+
+
+def sbom(options: list[str]) -> str:
+    """The CycloneDX 1.5 SBOM of the lock's selection `options` (see `selection`), without the
+    time stamp and serial number uv writes: the same lock gives the same bytes."""
+    document = json.loads(
+        uv(
+            "export",
+            "--format=cyclonedx1.5",
+            "--preview-features=sbom-export",
+            "--frozen",
+            *options,
+        )
+    )
+    document.pop("serialNumber", None)
+    document.get("metadata", {}).pop("timestamp", None)
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:

@@ -58,7 +58,8 @@ def server_spec(settings: ServerSettings) -> ImageSpec:
     """The parent plus the locked `server` group; the plugin package goes in as a wheel."""
     plugin = plugin_package(settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
-    requirements = lock.export([*lock.selection("server", server_groups()), *leave_out])
+    selection = lock.selection("server", server_groups())
+    requirements = lock.export([*selection, *leave_out])
 
     def add_plugin_wheel(context: Path) -> None:
         (context / "wheels").mkdir()
@@ -73,6 +74,7 @@ def server_spec(settings: ServerSettings) -> ImageSpec:
         "server.Dockerfile",
         requirements,
         *(tree_contents(plugin[0]) if plugin else ()),
+        sbom=lock.sbom(selection),  # the plugin package included
         add_files=add_plugin_wheel,
     )
 

@@ -12,6 +12,8 @@ LOCK = ROOT / "uv.lock"
 DOCKERFILES = ROOT / "docker"
 # What `nox -s images` and `nox -s server` built, and from what; `run` and `check` read it.
 RECORD = ROOT / "configs" / "images.yaml"
+# Beside it: each image's CycloneDX SBOM, as the image holds it at /opt/sbom.cdx.json.
+SBOMS = ROOT / "configs" / "sbom"
 # The project's own ZenML config folder: several projects on one machine never share state.
 ZENML_CONFIG = ROOT / ".zenml"
 # The server's credentials, readable by you only; CONNECTION exists while the server runs.
