@@ -64,6 +64,9 @@ def add(names: list[str], server: bool) -> None:
     with all_or_nothing():
         for name in names:
             requirements = registry.requirements_of(name)
+            if not requirements:  # nothing beyond ZenML itself
+                print(f"{name}: ZenML's registry lists no packages for it; nothing to add")
+                continue
             for target in targets_of(server):
                 put_group(registry.group_name(target, name), requirements)
             where = "the pipeline images and the server image" if server else "the pipeline images"
