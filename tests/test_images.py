@@ -402,6 +402,8 @@ def test_every_image_carries_its_sbom_and_check_flags_a_tampered_one(image_proje
         assert labels[f"org.opencontainers.image.{key}"]
 
     # Someone rewrites the SBOM in an image under the recorded tag: check says so.
+    record = yaml.safe_load((project / "configs" / "images.yaml").read_text())
+    tag = record["pipelines"]["images"][0]["tag"]
     original = docker_client.images.get(tag)
     tampered, _ = docker_client.images.build(
         fileobj=io.BytesIO(
