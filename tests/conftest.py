@@ -1,17 +1,20 @@
 """Render the template with copier's API and drive the generated project for real."""
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import copier
 import docker
@@ -152,6 +155,29 @@ def synced_project(project: Path) -> Path:
     return project
 
 
+def unavailable(message: str) -> NoReturn:
+    """Something a test needs is missing: a failure in CI (which provides it), a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def background(*command: str | Path) -> Iterator[None]:
+    """Run a server process for the block; stopped by its own process group, never by name."""
+    process = subprocess.Popen(
+        [str(part) for part in command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
     """The Docker engine; missing, it fails the run in CI and skips the test elsewhere."""
@@ -159,10 +185,7 @@ def docker_client() -> docker.DockerClient:
         client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as error:
-        message = f"Docker engine not reachable: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"Docker engine not reachable: {error}")
     return client
 
 

