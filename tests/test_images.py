@@ -418,3 +418,23 @@ def test_every_image_carries_its_sbom_and_check_flags_a_tampered_one(image_proje
     finally:
         original.tag(tag)
         docker_client.images.remove(tampered.id, force=True)
+
+    # The SBOM stays, but what is installed changes under it: check names the package.
+    site_packages = "/opt/venv/lib/python3.11/site-packages"
+    swapped, _ = docker_client.images.build(
+        fileobj=io.BytesIO(
+            f"FROM {tag}\nUSER root\nRUN sed -i 's/^Version: .*/Version: 0.0.1/' "
+            f"{site_packages}/six-*.dist-info/METADATA\nUSER 10001\n".encode()
+        ),
+        network_mode="host",
+        rm=True,
+    )
+    swapped.tag(tag)
+    try:
+        drift = nox("-s", "check", "--", "--only", "images", cwd=project, check=False)
+        assert drift.returncode == 1
+        listed = next(c["version"] for c in sbom["components"] if c["name"] == "six")
+        assert f"differs from what is installed: six listed {listed}, found 0.0.1" in drift.stdout
+    finally:
+        original.tag(tag)
+        docker_client.images.remove(swapped.id, force=True)

@@ -52,7 +52,12 @@ def test_generated_workflows_pass_actionlint_and_use_real_sessions(render):
     actionlint(*workflows)
     used = set().union(*map(nox_sessions_in, workflows))
     assert {"lint", "tests", "check", "images", "server"} <= used <= listed_sessions(project)
-    assert "registry: ghcr.io" in (project / ".github" / "workflows" / "images.yml").read_text()
+    publish = yaml.safe_load((project / ".github" / "workflows" / "images.yml").read_text())
+    steps = publish["jobs"]["push"]["steps"]
+    assert any(step.get("with", {}).get("registry") == "ghcr.io" for step in steps)
+    # The record of what was pushed leaves the runner, with the SBOMs.
+    uploaded = next(s["with"]["path"] for s in steps if "upload-artifact" in s.get("uses", ""))
+    assert {"configs/images.yaml", "configs/sbom/"} <= set(uploaded.split())
     ecosystems = yaml.safe_load((project / ".github" / "dependabot.yml").read_text())["updates"]
     assert {"uv", "github-actions"} <= {update["package-ecosystem"] for update in ecosystems}
 

@@ -17,7 +17,7 @@ import sys
 import urllib.request
 from dataclasses import asdict, dataclass, field
 
-from packaging.markers import default_environment
+from packaging.markers import Marker, default_environment
 from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
@@ -154,10 +154,26 @@ def check_image(client, name: str, tag: str, kind: str, groups: list[str], netwo
     selection = lock.selection(kind, groups)
     report = compare(name, lock.pins(selection, found["environment"]), found["installed"], fix)
     sbom = hashlib.sha256(lock.sbom(selection).encode()).hexdigest()
-    if found.get("sbom_sha256") != sbom:
+    unlisted = sbom_differences(found["sbom_components"], found["installed"], found["environment"])
+    if found.get("sbom_sha256") != sbom or unlisted:
         report.status, report.fix = "drift", fix
         report.reason = "its SBOM (/opt/sbom.cdx.json) is missing or not the lock's"
+        if unlisted:
+            report.reason = "its SBOM (/opt/sbom.cdx.json) differs from what is installed: " + (
+                ", ".join(f"{d['package']} listed {d['locked']}, found {d['found']}" for d in unlisted)
+            )
     return report
+
+
+def sbom_differences(components: list, installed: dict, environment: dict) -> list[dict]:
+    """Packages whose version in the image's SBOM (those whose marker applies there) is not
+    the installed one, or that only one of the two has."""
+    listed = {
+        canonicalize_name(name): version
+        for name, version, marker in components
+        if marker is None or Marker(marker).evaluate(environment)
+    }
+    return compare("sbom", listed, installed, "").differences if components else []
 
 
 def check_images(client) -> list[Report]:

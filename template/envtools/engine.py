@@ -16,11 +16,20 @@ from . import EnvtoolsError
 # Run by an image's own python: what is installed there, and its PEP 508 marker environment.
 INSPECT = """
 import hashlib, importlib.metadata, json, os, platform, sys
+SBOM = "/opt/sbom.cdx.json"
 def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest() if os.path.exists(path) else None
+def components(path):  # name, version and uv's marker of each package the SBOM lists
+    try:
+        listed = json.load(open(path)).get("components", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    marker = lambda c: next((p["value"] for p in c.get("properties", []) if p["name"] == "uv:package:marker"), None)
+    return [[c["name"], c.get("version"), marker(c)] for c in listed]
 print(json.dumps({
     "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
-    "sbom_sha256": sha256("/opt/sbom.cdx.json"),
+    "sbom_sha256": sha256(SBOM),
+    "sbom_components": components(SBOM),
     "environment": {
         "implementation_name": sys.implementation.name,
         "implementation_version": platform.python_version(),
