@@ -3,10 +3,13 @@
 # pipeline images (see pipeline.Dockerfile), plus wheels/ (the plugin package, built locally).
 ARG PARENT_IMAGE
 FROM ${PARENT_IMAGE}
-# Non-root; /zenml holds the database and is where the data volume is mounted.
+# Non-root; /zenml holds the database and is where the data volume is mounted. The artifact
+# store is mounted at the client's own path, which is under /root when the client runs as
+# root: the server's user may pass through /root (not list it).
 RUN (useradd --uid 10001 --create-home --shell /usr/sbin/nologin zenml \
         || adduser -D -u 10001 -s /sbin/nologin zenml) \
-    && mkdir -p /zenml && chown 10001:10001 /zenml
+    && mkdir -p /zenml && chown 10001:10001 /zenml \
+    && if [ -d /root ]; then chmod o+x /root; fi
 RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
     --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
     --mount=type=bind,source=wheels,target=/tmp/wheels \

@@ -159,8 +159,9 @@ def check_image(client, name: str, tag: str, kind: str, groups: list[str], netwo
         report.status, report.fix = "drift", fix
         report.reason = "its SBOM (/opt/sbom.cdx.json) is missing or not the lock's"
         if unlisted:
+            listed = (f"{d['package']} listed {d['locked']}, found {d['found']}" for d in unlisted)
             report.reason = "its SBOM (/opt/sbom.cdx.json) differs from what is installed: " + (
-                ", ".join(f"{d['package']} listed {d['locked']}, found {d['found']}" for d in unlisted)
+                ", ".join(listed)
             )
     return report
 

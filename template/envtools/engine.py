@@ -1,11 +1,13 @@
 """The Docker engine: connect, find, push and read what an image holds (docker SDK); build
 with BuildKit (the docker CLI: the SDK drives only the classic builder)."""
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import docker
@@ -16,7 +18,7 @@ from . import EnvtoolsError
 # Run by an image's own python: what is installed there, and its PEP 508 marker environment.
 INSPECT = """
 import hashlib, importlib.metadata, json, os, platform, sys
-SBOM = "/opt/sbom.cdx.json"
+SBOM, MARKER = "/opt/sbom.cdx.json", "uv:package:marker"
 def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest() if os.path.exists(path) else None
 def components(path):  # name, version and uv's marker of each package the SBOM lists
@@ -24,7 +26,9 @@ def components(path):  # name, version and uv's marker of each package the SBOM 
         listed = json.load(open(path)).get("components", [])
     except (OSError, ValueError, AttributeError):
         return []
-    marker = lambda c: next((p["value"] for p in c.get("properties", []) if p["name"] == "uv:package:marker"), None)
+    def marker(component):
+        found = [p["value"] for p in component.get("properties", []) if p["name"] == MARKER]
+        return found[0] if found else None
     return [[c["name"], c.get("version"), marker(c)] for c in listed]
 print(json.dumps({
     "installed": {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()},
@@ -81,6 +85,10 @@ def pull(client: docker.DockerClient, reference: str) -> str:
             f"{reference} is not on this machine and could not be pulled ({error}).\n"
             "Pull or build it, or choose another parent with --parent-image."
         ) from None
+
+
+def volume_exists(client: docker.DockerClient, name: str) -> bool:
+    return bool(client.volumes.list(filters={"name": f"^{name}$"}))
 
 
 def labelled_container(client: docker.DockerClient, label: str, value: str | None):
@@ -223,3 +231,49 @@ def registry_digest(client: docker.DockerClient, tag: str) -> str | None:
 
 def size(client: docker.DockerClient, tag: str) -> str:
     return f"{client.images.get(tag).attrs['Size'] / 1e6:.0f} MB"
+
+
+def run_once(
+    client: docker.DockerClient,
+    image: str,
+    command: list[str],
+    *,
+    environment: dict[str, str],
+    volumes: dict,
+    network: str,
+    put: tuple[str, bytes] | None = None,
+    get: str | None = None,
+) -> tuple[str, bytes | None]:
+    """Run `command` in a short-lived container of `image`: its output, and the bytes of the
+    file `get` it wrote. `put` (path, bytes) is placed in the container before it starts;
+    files go in and out through the engine, never through a folder both sides can write."""
+    container = client.containers.create(
+        image, command, entrypoint=[], environment=environment, volumes=volumes,
+        network_mode=network,
+    )  # fmt: skip
+    try:
+        if put:
+            container.put_archive(os.path.dirname(put[0]), tar_of(os.path.basename(put[0]), put[1]))
+        container.start()
+        status = container.wait()["StatusCode"]
+        output = container.logs().decode(errors="replace")
+        if status != 0:
+            raise EnvtoolsError("\n".join(output.strip().splitlines()[-5:]))
+        fetched = None
+        if get:
+            stream, _ = container.get_archive(get)
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                fetched = archive.extractfile(archive.getmembers()[0]).read()
+        return output, fetched
+    finally:
+        container.remove(force=True)
+
+
+def tar_of(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        member = tarfile.TarInfo(name)
+        # Readable by the image's user: the container is its own and is removed after.
+        member.size, member.mode = len(content), 0o644
+        archive.addfile(member, io.BytesIO(content))
+    return buffer.getvalue()

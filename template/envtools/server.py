@@ -1,8 +1,11 @@
-"""The project's ZenML server: `nox -s server [-- up | down | logs | status]`.
+"""The project's ZenML server: `nox -s server [-- up | down | logs | status | backup | restore]`.
 
 Without an action it builds the server image from the lock's `server` group. `up` runs it
 with a random admin password (never a default one) and connects this project's client as a
 service account with an API key; the credentials stay in .zenml-server/, readable by you only.
+Its data is in SQLite in a Docker volume, or in MySQL/MariaDB when the server env file's
+ZENML_STORE_URL names one; `up` checks that the database answers before the server starts.
+`backup` and `restore FILE` copy the database out and back (see envtools/backups.py).
 `reset-admin` sets new admin credentials on the server's data (after a lost admin.env);
 `detach` gives a copied project folder its own server.
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from docker.errors import APIError, ContainerError
 
-from . import EnvtoolsError, engine, lock
+from . import EnvtoolsError, backups, database, engine, lock
 from .credentials import admin_credentials, reset_credentials, service_account_key
 from .imagespec import Builder, ImageSpec, locked_spec, planned_tag, tree_contents
 from .settings import ServerSettings, image_reference, port_number, server_settings
@@ -27,6 +30,7 @@ from .state import (
     ADMIN_ENV,
     API_KEY,
     CONNECTION,
+    DATA_HOME,
     IDENTITY,
     ROOT,
     SERVER_CLIENT_CONFIG,
@@ -100,6 +104,16 @@ def current_image(client, settings: ServerSettings) -> str | None:
     return planned_tag(client, server_spec(settings))
 
 
+def built_image(client, settings: ServerSettings) -> str:
+    """The server image of the current lock and plugins; an error when it is not built."""
+    tag = current_image(client, settings)
+    if not tag or not engine.image_id(client, tag):
+        raise EnvtoolsError(
+            "No server image for the current lock and plugins: run `nox -s server`."
+        )
+    return tag
+
+
 def ensure_port_free(client, host: str, port: int) -> None:
     with socket.socket() as probe:
         # Like the server itself: a port in TIME_WAIT after `down` is free to listen on.
@@ -159,17 +173,9 @@ def answers(url: str) -> bool:
     return False
 
 
-def volume_exists(client, name: str) -> bool:
-    return bool(client.volumes.list(filters={"name": f"^{name}$"}))
-
-
 def up(settings: ServerSettings) -> None:
     client = engine.connect()
-    tag = current_image(client, settings)
-    if not tag or not engine.image_id(client, tag):
-        raise EnvtoolsError(
-            "No server image for the current lock and plugins: run `nox -s server`."
-        )
+    tag = built_image(client, settings)
     url = f"http://{settings.host}:{settings.port}"
     identity = claim_id()
     container = engine.labelled_container(client, SERVER_LABEL, identity)
@@ -185,13 +191,19 @@ def up(settings: ServerSettings) -> None:
         if container:
             container.remove(force=True)
         volume = data_volume(settings, identity)
-        if not ADMIN_ENV.is_file() and volume_exists(client, volume):
-            raise EnvtoolsError(
-                f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data (volume "
-                f"{volume}) still has its admin: a new password would not match. "
-                "Set a new one with `nox -s server -- reset-admin` (every run is kept)."
-            )
         ensure_port_free(client, settings.host, settings.port)
+        found = database.probe(client, tag, settings, server_env, volume)
+        database.refuse_problem(found, server_env, settings.build.network)
+        if found["version"] and not ADMIN_ENV.is_file():
+            raise EnvtoolsError(
+                f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data "
+                f"({database.describe(server_env, volume)}) still has its admin: a new "
+                "password would not match. Set a new one with `nox -s server -- reset-admin` "
+                "(every run is kept)."
+            )
+        data_version, image_version = found["version"], found["image_version"]
+        if database.newer(data_version, image_version):
+            raise EnvtoolsError(database.downgrade_refused(data_version, image_version))
         container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
@@ -269,14 +281,10 @@ def reset_admin(settings: ServerSettings) -> None:
     """New admin credentials for the server's data: the documented way back from a lost or
     weak password. The server is stopped for it; every run and the client's key are kept."""
     client = engine.connect()
-    tag = current_image(client, settings)
-    if not tag or not engine.image_id(client, tag):
-        raise EnvtoolsError(
-            "No server image for the current lock and plugins: run `nox -s server`."
-        )
+    tag = built_image(client, settings)
     identity = claim_id()
     volume = data_volume(settings, identity)
-    if not volume_exists(client, volume):
+    if not engine.volume_exists(client, volume):
         raise EnvtoolsError(
             "This project's server has no data yet: `nox -s server -- up` creates it."
         )
@@ -348,6 +356,44 @@ def detach(settings: ServerSettings) -> None:
     print("It has no server yet: `nox -s server -- up` (on a free port) starts one.")
 
 
+def backup(settings: ServerSettings, target: str | None) -> None:
+    identity = existing_id()
+    client = engine.connect()
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
+    running = container and container.status == "running"
+    # The running server's image reads its data best; else the lock's (the data's version
+    # is checked against it).
+    image = container.image.id if running else built_image(client, settings)
+    folder = Path(target) if target else backups_folder(identity)
+    backups.backup(client, settings, image, data_volume(settings, identity), folder)
+
+
+def restore(settings: ServerSettings, source: str, yes: bool) -> None:
+    identity = existing_id()
+    client = engine.connect()
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
+    was_running = bool(container and container.status == "running")
+    tag = built_image(client, settings)
+    volume = data_volume(settings, identity)
+    backups.restore(client, settings, tag, volume, Path(source), yes=yes, container=container)
+    CONNECTION.unlink(missing_ok=True)
+    if was_running:
+        up(settings)
+    else:
+        print("Start the server with `nox -s server -- up` (it migrates the data if needed).")
+
+
+def existing_id() -> str:
+    identity = project_id()
+    if identity is None:
+        raise EnvtoolsError("This project has no server yet: `nox -s server -- up` makes one.")
+    return identity
+
+
+def backups_folder(identity: str) -> Path:
+    return DATA_HOME / identity / "backups"
+
+
 def logs(settings: ServerSettings, follow: bool) -> None:
     container = engine.labelled_container(engine.connect(), SERVER_LABEL, project_id())
     if not container:
@@ -362,7 +408,8 @@ def logs(settings: ServerSettings, follow: bool) -> None:
 
 def status(settings: ServerSettings) -> None:
     client = engine.connect()
-    container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    identity = project_id()
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
     current = current_image(client, settings)
     if current is None:
         wanted = f"unknown: parent image {settings.build.parent} is not on this machine"
@@ -370,8 +417,14 @@ def status(settings: ServerSettings) -> None:
         wanted = current + (
             "" if engine.image_id(client, current) else ", not built (`nox -s server`)"
         )
+    server_env = read_env_file(ROOT / settings.env_file)
+    stored = database.describe(server_env, data_volume(settings, identity or "none"))
+    saved = sorted(backups_folder(identity).glob("*-zenml-*")) if identity else []
+    kept = f"{len(saved)} in {backups_folder(identity)}" if saved else "none (`-- backup`)"
     if not container:
         print(f"Server: not running. Image for the current lock: {wanted}.")
+        print(f"Database:   {stored}")
+        print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
         say_orphans(client)
         return
     url = container.labels[URL_LABEL]
@@ -392,8 +445,9 @@ def status(settings: ServerSettings) -> None:
     print(f"Image:      {image}{'' if image == current else f' (the lock now wants {wanted})'}")
     print(f"URL:        {url}")
     print(f"Version:    ZenML {info.get('version', 'unreachable')}")
-    identity = container.labels[SERVER_LABEL]
-    print(f"Data:       Docker volume {data_volume(settings, identity)}")
+    reported = f" (the server reports {info['database_type']})" if "database_type" in info else ""
+    print(f"Database:   {stored}{reported}")
+    print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
     print(f"Artifacts:  {local_stores(identity)}")
     print(f"Analytics:  {analytics} ([tool.envtools.server] analytics)")
     print(f"Client:     {connected}")
@@ -402,13 +456,16 @@ def status(settings: ServerSettings) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
-    actions = ["build", "up", "down", "logs", "status", "reset-admin", "detach"]
+    actions = ["build", "up", "down", "logs", "status", "backup", "restore"]
+    actions += ["reset-admin", "detach"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
+    parser.add_argument("file", nargs="?", help="backup: file or folder to write; restore: backup")
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
     parser.add_argument("--no-cache", action="store_true", help="build: rebuild even if up to date")
     parser.add_argument("--parent-image", help="build: parent image for this build only")
     parser.add_argument("--port", help="up: port on the host")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
+    parser.add_argument("--yes", action="store_true", help="restore: do not ask")
     args = parser.parse_args(argv)
     settings = server_settings()
     if args.parent_image:
@@ -424,6 +481,12 @@ def main(argv: list[str]) -> None:
         down(settings)
     elif args.action == "logs":
         logs(settings, args.follow)
+    elif args.action == "backup":
+        backup(settings, args.file)
+    elif args.action == "restore":
+        if not args.file:
+            parser.error("restore needs the backup file (`-- status` lists them)")
+        restore(settings, args.file, args.yes)
     elif args.action == "reset-admin":
         reset_admin(settings)
     elif args.action == "detach":

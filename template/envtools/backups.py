@@ -1,0 +1,84 @@
+"""Backups of the server's database: `nox -s server -- backup [FILE]` and `-- restore FILE`.
+
+Made by the server image itself: SQLite's database file (its online backup, consistent while
+the server writes), or ZenML's own dump of MySQL/MariaDB (`zenml backup-database`). Restored
+with ZenML's `zenml restore-database`. Backups are written readable by you only, by default
+beside the server's artifacts (outside the project folder). The secrets in a backup stay
+encrypted with the key in .zenml-server/admin.env: keep both.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import EnvtoolsError, database
+from .settings import ServerSettings
+from .state import ROOT, read_env_file
+
+
+def write_private(path: Path, content: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+
+
+def backup(client, settings: ServerSettings, image: str, volume: str, target: Path) -> Path:
+    """A consistent copy of the server's database, written to `target` (a file, or a folder
+    to name one in); the server keeps running."""
+    server_env = read_env_file(ROOT / settings.env_file)
+    found = database.probe(client, image, settings, server_env, volume)
+    database.refuse_problem(found, server_env, settings.build.network)
+    if not found["version"]:
+        raise EnvtoolsError(
+            f"The server's database ({database.describe(server_env, volume)}) holds no data yet."
+        )
+    started = time.monotonic()
+    content = database.dump(client, image, settings, server_env, volume)
+    if target.is_dir() or not target.suffix:
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-zenml-{found['version']}"
+        target = target / (name + database.suffix(server_env))
+    write_private(target.resolve(), content)
+    print(
+        f"Backed up {database.describe(server_env, volume)} (ZenML {found['version']}) to "
+        f"{target} ({len(content) / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; "
+        "readable by you only)."
+    )
+    return target
+
+
+def confirmed(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise EnvtoolsError(f"{question} Add --yes to confirm (no terminal to ask in).")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def restore(
+    client, settings: ServerSettings, image: str, volume: str, source: Path, *, yes: bool, container
+) -> None:
+    """Put a backup back into the server's database: `container` (the server, if any) is
+    stopped and removed first. Runs made since the backup are gone."""
+    if not source.is_file():
+        raise EnvtoolsError(f"No backup at {source}.")
+    server_env = read_env_file(ROOT / settings.env_file)
+    made_on = database.backup_of(source, server_env)
+    found = database.probe(client, image, settings, server_env, volume)
+    database.refuse_problem(found, server_env, settings.build.network)
+    if database.newer(made_on, found["image_version"]):
+        raise EnvtoolsError(database.downgrade_refused(made_on, found["image_version"]))
+    question = (
+        f"Replace the server's database ({database.describe(server_env, volume)}, ZenML "
+        f"{found['version'] or 'empty'}) with {source} (ZenML {made_on})? Runs made since are lost."
+    )
+    if not confirmed(question, yes):
+        raise EnvtoolsError("Not restored; nothing was changed.")
+    if container:
+        container.stop(timeout=15)
+        container.remove()
+        print(f"Stopped {container.name}.")
+    started = time.monotonic()
+    database.load(client, image, settings, server_env, volume, source.read_bytes())
+    print(f"Restored {source} (ZenML {made_on}) in {time.monotonic() - started:.1f} s.")
