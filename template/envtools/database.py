@@ -35,7 +35,7 @@ try:
         present = os.path.exists(url.database)
         server = create_engine(url, connect_args=connect_args) if present else None
     else:
-        server = create_engine(url.set(database=None), connect_args=connect_args)
+        server = create_engine(url.set(database=""), connect_args=connect_args)  # no database
     if server is not None:
         with server.connect() as connection:
             if found["kind"] == "mysql":
@@ -51,7 +51,8 @@ try:
                     pass  # an empty database: ZenML creates its tables on start
 except OperationalError as error:
     code = error.orig.args[0] if error.orig and error.orig.args else None
-    found["problem"] = {1045: "credentials", 1698: "credentials"}.get(code, "unreachable")
+    problems = {1044: "database", 1045: "credentials", 1049: "database", 1698: "credentials"}
+    found["problem"] = problems.get(code, "unreachable")
     found["detail"] = str(error.orig.args[-1]) if error.orig and error.orig.args else str(error)
 except Exception as error:
     found["problem"], found["detail"] = "invalid", f"{type(error).__name__}: {error}"
@@ -64,6 +65,41 @@ import os, sqlite3
 source = os.environ["ZENML_STORE_URL"].removeprefix("sqlite:///")
 sqlite3.connect(source).backup(sqlite3.connect("{DUMP}"))
 """
+
+# ZenML's dump-file backup engine (MySQL: every table read in one transaction, InnoDB's
+# snapshot; restore drops the database and makes it again; SQLite: the file is copied back),
+# with binary columns as base64: ZenML's own writes them as UTF-8 text, which the compressed
+# API results it keeps are not.
+DUMP_ENGINE = f"""
+import base64, json, sys
+from zenml.config.global_config import GlobalConfiguration
+from zenml.utils.json_utils import pydantic_encoder
+from zenml.zen_stores.migrations.backup.sqlalchemy import FileDatabaseBackupEngine
+from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
+
+class BinarySafeDump(FileDatabaseBackupEngine):
+    def store_database_data(self, data, **kwargs):
+        def encode(value):
+            if isinstance(value, bytes):
+                return {{"__base64__": base64.b64encode(value).decode()}}
+            return pydantic_encoder(value)
+        json.dump(data, kwargs["dump_file"], indent=4, default=encode)
+        kwargs["dump_file"].write("\\n")
+
+    def load_database_data(self, **kwargs):
+        for part in super().load_database_data(**kwargs):
+            for row in part.get("data", []):
+                for key, value in row.items():
+                    if isinstance(value, dict) and list(value) == ["__base64__"]:
+                        row[key] = base64.b64decode(value["__base64__"])
+            yield part
+
+config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
+dump = BinarySafeDump(config, location="{DUMP}")
+dump.backup_database(overwrite=True) if sys.argv[1] == "backup" else dump.restore_database()
+"""
+
+SNAPSHOT_COMMAND = ["python", "-c", SNAPSHOT]
 
 
 def store_url(server_env: dict[str, str]) -> str | None:
@@ -133,9 +169,9 @@ def refuse_problem(found: dict, server_env: dict[str, str], network: str) -> Non
         f"reaches it from Docker's {network} network.",
         "credentials": f"The database at {where} refuses the user and password of "
         f"ZENML_STORE_URL ({found['detail']}): fix them in the server env file.",
-        "database": f"The database server at {where} has no database {database!r}. Create it "
-        f"(CREATE DATABASE `{database}`; and grant the user all on it), or fix the name in "
-        "ZENML_STORE_URL: a mistyped name would otherwise start an empty server.",
+        "database": f"The database server at {where} has no database {database!r} for this "
+        f"user. Create it (CREATE DATABASE `{database}`; and grant the user all on it), or fix "
+        "the name in ZENML_STORE_URL: a mistyped name would otherwise start an empty server.",
         "invalid": f"ZENML_STORE_URL in the server env file is not usable: {found['detail']}",
     }
     raise EnvtoolsError(messages[problem] + " Nothing was started.")
@@ -161,14 +197,10 @@ def downgrade_refused(data_version: str, image_version: str) -> str:
 
 
 def dump(client, image: str, settings: ServerSettings, server_env: dict, volume: str) -> bytes:
-    """A consistent copy of the database: SQLite's file (its online backup), or MySQL's
-    dump by ZenML's `backup-database` (every table read in one transaction, InnoDB's snapshot)."""
-    if store_url(server_env):
-        command = ["zenml", "backup-database", "--strategy", "dump-file", "--location", DUMP]
-    else:
-        command = ["python", "-c", SNAPSHOT]
+    """A consistent copy of the database: SQLite's file, or ZenML's dump of MySQL/MariaDB."""
+    script = ["python", "-c", DUMP_ENGINE, "backup"] if store_url(server_env) else SNAPSHOT_COMMAND
     _, content = engine.run_once(
-        client, image, command,
+        client, image, script,
         environment=environment(server_env), volumes=volumes(server_env, volume),
         network=settings.build.network, get=DUMP,
     )  # fmt: skip
@@ -182,11 +214,11 @@ def suffix(server_env: dict[str, str]) -> str:
 def load(
     client, image: str, settings: ServerSettings, server_env: dict, volume: str, content: bytes
 ) -> None:
-    """Replace the database with a backup (ZenML's `restore-database`: SQLite's file is
-    copied over; a MySQL database is dropped and made again from the dump)."""
+    """Replace the database with a backup: SQLite's file is copied over; a MySQL database is
+    dropped and made again from the dump."""
     engine.run_once(
         client, image,
-        ["zenml", "restore-database", "--strategy", "dump-file", "--location", DUMP],
+        ["python", "-c", DUMP_ENGINE, "restore"],
         environment=environment(server_env), volumes=volumes(server_env, volume),
         network=settings.build.network, put=(DUMP, content),
     )  # fmt: skip
@@ -201,7 +233,7 @@ def backup_of(path: Path, server_env: dict[str, str]) -> str:
     if is_sqlite != (kind == "SQLite"):
         made = "SQLite" if is_sqlite else "MySQL/MariaDB (or is no backup)"
         raise EnvtoolsError(f"{path} is a backup of {made}; the server's database is {kind}.")
-    version = sqlite_version(path) if is_sqlite else dumped_version(path.read_bytes())
+    version = sqlite_version(path) if is_sqlite else dumped_version(path)
     if not version:
         raise EnvtoolsError(f"{path} is not a ZenML database backup (it has no alembic_version).")
     return version
@@ -219,16 +251,21 @@ def sqlite_version(path: Path) -> str | None:
         connection.close()
 
 
-def dumped_version(content: bytes) -> str | None:
-    """The alembic revision in ZenML's JSON dump: one indented JSON object per table part."""
+def dumped_version(path: Path) -> str | None:
+    """The alembic revision in ZenML's dump: indented JSON objects, one per table part."""
     import json
 
-    start = content.find(b'"table": "alembic_version"')
-    if start < 0:
-        return None
-    begin, end = content.rfind(b"\n{", 0, start) + 1, content.find(b"\n}\n", start) + 2
-    try:
-        rows = json.loads(content[begin:end]).get("data") or []
-    except ValueError:
-        return None
-    return rows[0].get("version_num") if rows else None
+    with path.open() as dump_file:
+        part = ""
+        for line in dump_file:
+            part += line
+            if line.rstrip() != "}":
+                continue
+            try:
+                found = json.loads(part)
+            except ValueError:
+                return None
+            part = ""
+            if found.get("table") == "alembic_version" and found.get("data"):
+                return found["data"][0].get("version_num")
+    return None
