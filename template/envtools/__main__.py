@@ -1,7 +1,8 @@
 """`python -m envtools COMMAND [ARGS]`: what the nox sessions run.
 
 lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old lock stays
-images | server | check | integrations | stacks [...]   see `python -m envtools COMMAND --help`
+images | server | check | integrations | stacks | upgrade [...]
+                                  see `python -m envtools COMMAND --help`
 exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and server
                                   connection (or a fresh, throw-away ZenML store)
 """
@@ -15,7 +16,7 @@ import urllib.request
 
 from . import EnvtoolsError
 
-COMMANDS = ("lock", "images", "server", "check", "integrations", "stacks", "exec")
+COMMANDS = ("lock", "images", "server", "check", "integrations", "stacks", "upgrade", "exec")
 
 
 def exec_command(args: list[str]) -> int:

@@ -1,0 +1,163 @@
+"""Upgrade ZenML everywhere at once: `nox -s upgrade -- VERSION`.
+
+ZenML's rule: the client, every pipeline image and the server run the same version, and the
+server's database migration (made when the new server starts) cannot be undone. So, in order:
+move ZenML's one pin and lock (nothing changes if that fails), sync .venv, re-derive the
+integrations from the new registry, build the pipeline images and the server image, back up
+the server's database, restart the server on the new image (ZenML migrates on start), and run
+`check`. A step that fails says where things stand; running the command again resumes.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import InvalidVersion, Version
+
+from . import EnvtoolsError, backups, database, engine, lock
+from .integrations import PYPROJECT, all_or_nothing
+from .server import backups_folder, current_image, data_volume
+from .settings import ServerSettings, server_settings
+from .state import ROOT, SERVER_LABEL, project_id, read_env_file
+
+
+def pinned() -> Requirement:
+    """ZenML's one versioned requirement, in [project] dependencies."""
+    for text in lock.read_toml(PYPROJECT)["project"].get("dependencies", []):
+        requirement = Requirement(text)
+        if requirement.name == "zenml" and str(requirement.specifier).startswith("=="):
+            return requirement
+    raise EnvtoolsError(
+        "pyproject.toml's [project] dependencies pin no ZenML version (zenml==X): add one."
+    )
+
+
+def envtools(*args: str) -> None:
+    """A step as its own process: it imports the ZenML that .venv has now."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
+    done = subprocess.run([sys.executable, "-m", "envtools", *args], cwd=ROOT, env=environment)
+    if done.returncode != 0:
+        raise StepFailed(" ".join(args))
+
+
+class StepFailed(Exception):
+    pass
+
+
+def server_state(settings: ServerSettings) -> tuple:
+    """The server's container (None if there is none), the image its data is read with, and
+    the ZenML release the data was migrated to (None: no data yet)."""
+    identity = project_id()
+    if identity is None:
+        return None, None, None
+    client = engine.connect()
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
+    running = container if container and container.status == "running" else None
+    image = running.image.id if running else current_image(client, settings)
+    if not image or not engine.image_id(client, image):
+        return running, None, None  # never built here: no data this machine can read
+    server_env = read_env_file(ROOT / settings.env_file)
+    found = database.probe(client, image, settings, server_env, data_volume(settings, identity))
+    database.refuse_problem(found, server_env, settings.build.network)
+    return running, image, found["version"]
+
+
+def upgrade(target: Version) -> None:
+    requirement = pinned()
+    current = Version(str(requirement.specifier)[2:])
+    settings = server_settings()
+    running, old_image, data_version = server_state(settings)
+    if database.newer(data_version, str(target)):
+        raise EnvtoolsError(database.downgrade_refused(data_version, str(target)))
+    print(
+        f"ZenML {current} -> {target}" + (f" (server data: {data_version})" if data_version else "")
+    )
+
+    step("1/7 pin and lock")
+    if current == target:
+        print(f"pyproject.toml already pins zenml=={target}.")
+    else:
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        try:
+            with all_or_nothing():  # `uv add` writes pyproject.toml and locks
+                lock.uv("add", "--raw", "--no-sync", f"zenml{extras}=={target}")
+        except EnvtoolsError as error:
+            raise EnvtoolsError(
+                f"ZenML {target} does not lock: {error}\nNothing was changed."
+            ) from None
+        print(f"pyproject.toml: zenml=={target}; uv.lock written.")
+
+    step("2/7 .venv")
+    lock.uv("sync", "--locked")
+    step("3/7 integrations from ZenML's new registry")
+    envtools("integrations", "sync")
+    step("4/7 pipeline images")
+    envtools("images")
+    step("5/7 server image")
+    envtools("server")
+
+    step("6/7 backup of the server's database")
+    backup = None
+    if data_version:
+        identity = project_id()
+        volume = data_volume(settings, identity)
+        folder = backups_folder(identity)
+        backup = backups.backup(engine.connect(), settings, old_image, volume, folder)
+    else:
+        print("The server has no data yet: nothing to back up.")
+
+    step("7/7 server on the new image")
+    if running:
+        try:
+            envtools("server", "down")
+            envtools("server", "up")
+        except StepFailed:
+            raise EnvtoolsError(restart_failed(data_version, target, backup)) from None
+    else:
+        print("The server is not running: `nox -s server -- up` starts it on the new image.")
+
+    step("check")
+    kept = f" The backup of the ZenML {data_version} data: {backup}." if backup else ""
+    try:
+        envtools("check")
+    except StepFailed:
+        raise EnvtoolsError(
+            f"ZenML {target} is in place, but `check` reports the differences above.{kept}"
+        ) from None
+    print(f"ZenML {target} everywhere.{kept}")
+
+
+def restart_failed(data_version: str, target: Version, backup: Path | None) -> str:
+    return (
+        f"The server did not come up on ZenML {target} (`nox -s server -- logs`). Its data "
+        f"may be partly migrated. The backup made before, of ZenML {data_version}, is "
+        f"{backup}. To go back: `git checkout pyproject.toml uv.lock`, `nox -s dev images "
+        f"server`, then `nox -s server -- restore {backup} --yes`."
+    )
+
+
+def step(title: str) -> None:
+    print(f"\n== {title} ({time.strftime('%H:%M:%S')})", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="nox -s upgrade --", description=__doc__)
+    parser.add_argument("version", help="the ZenML release to move to, e.g. 0.98.0")
+    args = parser.parse_args(argv)
+    try:
+        target = Version(args.version)
+    except InvalidVersion:
+        raise EnvtoolsError(f"{args.version!r} is not a version: use e.g. 0.98.0.") from None
+    try:
+        upgrade(target)
+    except StepFailed as failed:
+        raise EnvtoolsError(
+            f"`{failed}` failed (see above). pyproject.toml and uv.lock already ask for ZenML "
+            f"{target}; the server was not touched. Fix the cause and run `nox -s upgrade -- "
+            f"{target}` again, or go back with `git checkout pyproject.toml uv.lock` and "
+            "`nox -s dev`."
+        ) from None
