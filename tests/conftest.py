@@ -2,14 +2,17 @@
 
 import atexit
 import contextlib
+import getpass
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -261,6 +264,18 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
+def run_count(project: Path) -> int:
+    """The runs the project's server lists, asked with the project's API key."""
+    script = project / "build" / "runs.py"  # ZenML wants a main module with a file
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(
+        "from zenml.client import Client\nprint(Client().list_pipeline_runs().total)\n"
+    )
+    env = read_env_file(project / ".zenml-server" / "client.env")
+    output = run(project / ".venv" / "bin" / "python", script, cwd=project, **env).stdout
+    return int(output.split()[-1])
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -306,3 +321,59 @@ def newest_artifact_archive(project: Path, url: str) -> bytes:
     newest = json.loads(get("/artifact_versions?sort_by=desc:created&size=1"))["items"][0]["id"]
     download = json.loads(get(f"/artifact_versions/{newest}/download-token"))
     return get(f"/artifact_versions/{newest}/data?token={download}", token=None)
+
+
+class MariaDB:
+    """A MariaDB server on 127.0.0.1 for the session; `database()` gives each test its own."""
+
+    def __init__(self, folder: Path, port: int):
+        self.socket, self.port = folder / "sock", port
+
+    def sql(self, statement: str) -> str:
+        return run("mariadb", f"--socket={self.socket}", "-N", "-e", statement, cwd=REPO).stdout
+
+    def database(self, name: str) -> str:
+        """A new database and a user with a random password; the URL the server env names."""
+        password = secrets.token_urlsafe(18)
+        self.sql(
+            f"CREATE DATABASE `{name}`; CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'; "
+            f"GRANT ALL ON `{name}`.* TO '{name}'@'%';"
+        )
+        return f"mysql://{name}:{password}@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDB]:
+    """Debian's mariadb-server, started as this user in a folder of its own, stopped by pid."""
+    server = shutil.which("mariadbd", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    install = shutil.which("mariadb-install-db")
+    if not server or not install or not shutil.which("mariadb"):
+        unavailable("MariaDB is not installed: apt-get install mariadb-server")
+    folder = Path(tempfile.mkdtemp(prefix="mariadb-"))  # short: a socket path has a limit
+    user = f"--user={getpass.getuser()}"
+    run(install, user, f"--datadir={folder / 'data'}", "--skip-test-db", cwd=REPO)
+    port = free_port()
+    process = subprocess.Popen(
+        [server, user, f"--datadir={folder / 'data'}", "--bind-address=127.0.0.1",
+         f"--port={port}", f"--socket={folder / 'sock'}", f"--pid-file={folder / 'pid'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    database = MariaDB(folder, port)
+    try:
+        for _ in range(60):
+            if (
+                subprocess.run(
+                    ["mariadb", f"--socket={database.socket}", "-e", "SELECT 1"],
+                    capture_output=True,
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.5)
+        # As mariadb-secure-installation does: no anonymous users (they would shadow ours).
+        database.sql("DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;")
+        yield database
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)

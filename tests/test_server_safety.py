@@ -12,9 +12,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import (
+    DATA_HOME,
     DOCKER_ANSWERS,
     free_port,
     newest_artifact_archive,
@@ -24,6 +26,7 @@ from conftest import (
     remove_servers,
     render_project,
     run,
+    run_count,
     server_containers,
 )
 
@@ -50,16 +53,6 @@ def admin_login(url: str, username: str, password: str) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def run_count(project) -> str:
-    script = project / "build" / "runs.py"  # ZenML wants a main module with a file
-    script.parent.mkdir(exist_ok=True)
-    script.write_text(
-        "from zenml.client import Client\nprint(Client().list_pipeline_runs().total)\n"
-    )
-    env = read_env_file(project / ".zenml-server" / "client.env")
-    return run(project / ".venv" / "bin" / "python", script, cwd=project, **env).stdout.split()[-1]
 
 
 def test_server_is_private_encrypted_and_silent(served):
@@ -256,11 +249,11 @@ def test_a_moved_project_keeps_its_server(served, docker_client):
         assert "connected with an API key" in status
         assert url in status
         assert "completed" in nox("-s", "run", cwd=moved).stdout
-        assert int(run_count(moved)) == int(runs) + 1
+        assert run_count(moved) == runs + 1
         nox("-s", "server", "--", "down", cwd=moved)
         said = nox("-s", "server", "--", "up", "--port", url.rsplit(":", 1)[1], cwd=moved).stdout
         assert "moved here from" in said
-        assert int(run_count(moved)) == int(runs) + 1
+        assert run_count(moved) == runs + 1
     finally:
         moved.rename(project)
     nox("-s", "server", "--", "up", "--port", url.rsplit(":", 1)[1], cwd=project)
@@ -330,3 +323,24 @@ def test_a_server_on_another_loopback_address_is_healthy(served, docker_client):
     finally:
         pyproject.write_text(settings)
     nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_backup_brings_back_a_deleted_run_and_the_key_still_works(served):
+    project, _, _ = served
+    runs = run_count(project)
+    backed_up = nox("-s", "server", "--", "backup", cwd=project).stdout
+    backup = Path(backed_up.split(" to ", 1)[1].split(" (")[0])
+    assert backup.suffix == ".db" and stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert backup.is_relative_to(DATA_HOME)  # beside the artifacts, outside the project
+    delete = project / "build" / "delete_newest_run.py"
+    delete.write_text(
+        "from zenml.client import Client\n"
+        "client = Client()\n"
+        "client.delete_pipeline_run(client.list_pipeline_runs(sort_by='desc:created').items[0].id)\n"
+    )
+    env = read_env_file(project / ".zenml-server" / "client.env")
+    run(project / ".venv" / "bin" / "python", delete, cwd=project, **env)
+    assert run_count(project) == runs - 1
+    assert backup.name in nox("-s", "server", "--", "status", cwd=project).stdout
+    nox("-s", "server", "--", "restore", str(backup), "--yes", cwd=project)
+    assert run_count(project) == runs  # asked with the same API key as before

@@ -186,13 +186,14 @@ def newer(version: str | None, than: str | None) -> bool:
         return False
 
 
-def downgrade_refused(data_version: str, image_version: str) -> str:
+def downgrade_refused(data_version: str, wanted: str) -> str:
     return (
-        f"The server's data is of ZenML {data_version}; this lock's server has {image_version}, "
-        "and ZenML's migrations cannot be undone. Go back to a lock with ZenML "
-        f"{data_version} (`git checkout` pyproject.toml and uv.lock, then `nox -s dev images "
-        f"server`), or restore a backup made on ZenML {image_version} or older with `nox -s "
-        "server -- restore FILE` (`-- status` lists them). Nothing was changed."
+        f"The server's data is of ZenML {data_version}; ZenML {wanted} cannot run on it (ZenML's "
+        "migrations cannot be undone). To keep the data, stay on a lock with ZenML "
+        f"{data_version} (or go back to one: `git checkout` pyproject.toml and uv.lock, then "
+        f"`nox -s dev images server`). To use ZenML {wanted}, restore a backup made on ZenML "
+        f"{wanted} or older (`nox -s server -- status` lists them) with `nox -s server -- "
+        "restore FILE`. Nothing was changed."
     )
 
 

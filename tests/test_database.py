@@ -1,0 +1,125 @@
+"""A team's server: its data in MariaDB, backups that bring runs back, and ZenML upgrades from
+one real release to the next that keep every run."""
+
+import stat
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import (
+    DOCKER_ANSWERS,
+    free_port,
+    nox,
+    remove_servers,
+    render_project,
+    run_count,
+    server_containers,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
+
+OLD, NEW = "0.97.0", "0.98.0"  # two real releases: the database really migrates
+
+
+def backup_named_in(output: str) -> Path:
+    line = next(line for line in output.splitlines() if line.startswith("Backed up"))
+    return Path(line.split(" to ", 1)[1].split(" (")[0])
+
+
+@pytest.fixture(scope="module")
+def server_project(tmp_path_factory, docker_client):
+    project = render_project(tmp_path_factory.mktemp("team") / "team project", **DOCKER_ANSWERS)
+    nox("-s", "dev", cwd=project)
+    nox("-s", "server", cwd=project)
+    yield project
+    remove_servers(docker_client, project)
+
+
+def test_a_mariadb_server_keeps_every_run_and_says_what_is_wrong(
+    server_project, mariadb, docker_client
+):
+    project, env_file, port = server_project, server_project / "configs" / "server.env", free_port()
+    url = mariadb.database("team_runs")
+    password = url.split(":")[2].split("@")[0]
+    wrong = {
+        url.replace(password, "not-the-password"): "refuses the user and password",
+        url.replace("/team_runs", "/team_runz"): "has no database 'team_runz'",
+        url.replace(f":{mariadb.port}/", f":{free_port()}/"): "does not answer",
+        url.replace("mysql://", "postgresql://"): "MySQL/MariaDB",
+    }
+    for bad_url, said in wrong.items():
+        env_file.write_text(f"ZENML_STORE_URL={bad_url}\n")
+        refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and said in output, output
+        assert "Traceback" not in output and password not in output
+        assert "Nothing was started" in output or "postgresql" in bad_url
+        assert not server_containers(docker_client, project)
+
+    env_file.write_text(f"ZENML_STORE_URL={url}\n")
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    status = nox("-s", "server", "--", "status", cwd=project).stdout
+    assert f"MySQL/MariaDB mysql://team_runs@127.0.0.1:{mariadb.port}/team_runs" in status
+    assert "the server reports mysql" in status and password not in status
+    nox("-s", "run", cwd=project)
+    assert run_count(project) == 1
+
+    # The data is in MariaDB: neither `down`, nor removing the container and its volume
+    # loses a run, and the client's key still works.
+    nox("-s", "server", "--", "down", cwd=project)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    remove_servers(docker_client, project)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    assert run_count(project) == 1
+
+    backed_up = nox("-s", "server", "--", "backup", cwd=project).stdout
+    backup = backup_named_in(backed_up)
+    assert backup.suffix == ".json" and stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert password not in backup.read_text() and password not in backed_up
+    nox("-s", "run", cwd=project)
+    assert run_count(project) == 2
+    refused = nox("-s", "server", "--", "restore", str(backup), cwd=project, check=False)
+    assert refused.returncode != 0 and "--yes" in refused.stderr  # no terminal to ask in
+    assert run_count(project) == 2
+    nox("-s", "server", "--", "restore", str(backup), "--yes", cwd=project)
+    assert run_count(project) == 1
+    assert "team_runs" in mariadb.sql("SHOW DATABASES")
+
+
+@pytest.mark.parametrize("store", ["sqlite", "mariadb"])
+def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
+    store, request, tmp_path, docker_client
+):
+    project = render_project(tmp_path / "old project", zenml_version=OLD, **DOCKER_ANSWERS)
+    if store == "mariadb":
+        url = request.getfixturevalue("mariadb").database("upgraded")
+        (project / "configs" / "server.env").write_text(f"ZENML_STORE_URL={url}\n")
+    port = free_port()
+    try:
+        nox("-s", "dev", "images", "server", cwd=project)
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+        nox("-s", "run", cwd=project)
+        key = (project / ".zenml-server" / "api-key").read_text()
+
+        upgraded = nox("-s", "upgrade", "--", NEW, cwd=project).stdout
+        assert f'"zenml=={NEW}"' in (project / "pyproject.toml").read_text()
+        assert f"ZenML {NEW} everywhere" in upgraded and "environments match uv.lock" in upgraded
+        assert backup_named_in(upgraded).is_file()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/info") as response:
+            assert f'"version":"{NEW}"' in response.read().decode().replace(" ", "")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as dashboard:
+            assert dashboard.status == 200
+        assert run_count(project) == 1  # made on the old release, listed by the new one
+        assert (project / ".zenml-server" / "api-key").read_text() == key
+
+        # Back to the old release: refused before anything changes.
+        before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+        (server,) = server_containers(docker_client, project)
+        refused = nox("-s", "upgrade", "--", OLD, cwd=project, check=False)
+        assert refused.returncode != 0 and "cannot be undone" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert before == {name: (project / name).read_bytes() for name in before}
+        server.reload()
+        assert server.status == "running" and server_containers(docker_client, project) == [server]
+    finally:
+        remove_servers(docker_client, project)
