@@ -43,7 +43,7 @@ def test_a_mariadb_server_keeps_every_run_and_says_what_is_wrong(
     password = url.split(":")[2].split("@")[0]
     wrong = {
         url.replace(password, "not-the-password"): "refuses the user and password",
-        url.replace("/team_runs", "/team_runz"): "has no database 'team_runz'",
+        url.rsplit("/", 1)[0] + "/team_runz": "has no database 'team_runz'",
         url.replace(f":{mariadb.port}/", f":{free_port()}/"): "does not answer",
         url.replace("mysql://", "postgresql://"): "MySQL/MariaDB",
     }
