@@ -1,17 +1,21 @@
 """A team's server: its data in MariaDB, backups that bring runs back, and ZenML upgrades from
 one real release to the next that keep every run."""
 
+import re
+import shutil
 import stat
 import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     DOCKER_ANSWERS,
     free_port,
     nox,
     remove_servers,
     render_project,
+    run,
     run_count,
     server_containers,
 )
@@ -79,7 +83,7 @@ def test_a_mariadb_server_keeps_every_run_and_says_what_is_wrong(
     nox("-s", "run", cwd=project)
     assert run_count(project) == 2
     refused = nox("-s", "server", "--", "restore", str(backup), cwd=project, check=False)
-    assert refused.returncode != 0 and "--yes" in refused.stderr  # no terminal to ask in
+    assert refused.returncode != 0 and "--yes" in refused.stderr, refused.stderr  # no terminal
     assert run_count(project) == 2
     nox("-s", "server", "--", "restore", str(backup), "--yes", cwd=project)
     assert run_count(project) == 1
@@ -123,3 +127,34 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         assert server.status == "running" and server_containers(docker_client, project) == [server]
     finally:
         remove_servers(docker_client, project)
+
+
+def test_the_compose_example_runs_the_server_image_on_mysql_with_no_secret_inline(render, tmp_path):
+    deploy = render() / "deploy"
+    compose = yaml.safe_load((deploy / "compose.yaml").read_text())
+    mysql, zenml = compose["services"]["mysql"], compose["services"]["zenml"]
+    assert zenml["depends_on"] == {"mysql": {"condition": "service_healthy"}}
+    assert "mysqladmin ping" in mysql["healthcheck"]["test"][1]
+    assert {"mysql-data", "zenml-config"} == set(compose["volumes"])
+    assert zenml["volumes"] == ["zenml-config:/zenml"]
+    assert zenml["ports"] == ["127.0.0.1:8080:8080"]  # behind a proxy, never open by default
+    assert zenml["environment"]["ZENML_STORE_URL"].startswith("mysql://zenml:${MYSQL_PASSWORD}@")
+    # Every variable the file needs is in the example env file, and no secret has a value.
+    text = (deploy / "compose.yaml").read_text()
+    needed = set(re.findall(r"\$\{(\w+)", text)) - {"COMPOSE_PROJECT_NAME"}
+    example = dict(
+        line.split("=", 1)
+        for line in (deploy / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert needed <= example.keys()
+    for key, value in example.items():
+        if "PASSWORD" in key or "SECRET" in key or "KEY" in key:
+            assert value == "", key
+    # The filled-in deploy/.env stays out of git; the example goes in.
+    shutil.copy(deploy.parent / ".gitignore", tmp_path / ".gitignore")
+    run("git", "init", "-q", cwd=tmp_path)
+    ignored = run(
+        "git", "check-ignore", "deploy/.env", "deploy/.env.example", cwd=tmp_path, check=False
+    )
+    assert ignored.stdout.split() == ["deploy/.env"]

@@ -418,7 +418,8 @@ def status(settings: ServerSettings) -> None:
             "" if engine.image_id(client, current) else ", not built (`nox -s server`)"
         )
     server_env = read_env_file(ROOT / settings.env_file)
-    stored = database.describe(server_env, data_volume(settings, identity or "none"))
+    volume = data_volume(settings, identity) if identity else "(made by the first `up`)"
+    stored = database.describe(server_env, volume)
     saved = sorted(backups_folder(identity).glob("*-zenml-*")) if identity else []
     kept = f"{len(saved)} in {backups_folder(identity)}" if saved else "none (`-- backup`)"
     if not container:
