@@ -1,5 +1,6 @@
 """envtools' own unit tests: fast, no rendering, imported from template/ as it is shipped."""
 
+import json
 import os
 import re
 import shutil
@@ -13,8 +14,8 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "template"))
 
-from envtools import EnvtoolsError, engine, lock  # noqa: E402
-from envtools.check import unmet, venv_report  # noqa: E402
+from envtools import EnvtoolsError, database, engine, lock  # noqa: E402
+from envtools.check import sbom_differences, unmet, venv_report  # noqa: E402
 from envtools.images import image_sets  # noqa: E402
 from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
 from envtools.settings import (  # noqa: E402
@@ -190,3 +191,58 @@ def test_unmet_names_the_requirements_the_pins_do_not_satisfy():
         "pywin32; sys_platform == 'win32'",
     ]
     assert unmet(requirements, pins, linux) == ["numpy<3.0", "pandas>=2.0.0"]
+
+
+def test_a_database_url_is_shown_without_its_password_and_others_are_refused():
+    url = "mysql://team:s3cret@db.example.com:3306/zenml"
+    assert database.redacted(url) == "mysql://team@db.example.com:3306/zenml"
+    assert database.store_url({"ZENML_STORE_URL": url}) == url
+    assert database.store_url({}) is None  # SQLite in the data volume
+    assert "s3cret" not in database.describe({"ZENML_STORE_URL": url}, "volume")
+    with pytest.raises(EnvtoolsError, match="MySQL/MariaDB"):
+        database.store_url({"ZENML_STORE_URL": "postgresql://team:s3cret@db/zenml"})
+
+
+def test_only_data_of_a_newer_release_is_too_new():
+    assert database.newer("0.98.0", "0.97.0")
+    assert not database.newer("0.97.0", "0.98.0") and not database.newer("0.98.0", "0.98.0")
+    assert not database.newer(None, "0.98.0")  # no data yet
+    assert not database.newer("4f8c1a2b3d4e", "0.98.0")  # a revision between releases
+
+
+def test_a_backup_says_its_release_and_must_fit_the_database(tmp_path):
+    dump = tmp_path / "mysql.json"
+    parts = [  # as ZenML's dump-file engine writes them: indented, one object per part
+        {"table": "alembic_version", "create_stmt": "CREATE TABLE alembic_version (…);"},
+        {"table": "alembic_version", "data": [{"version_num": "0.97.0"}]},
+    ]
+    dump.write_text("".join(json.dumps(part, indent=4) + "\n" for part in parts))
+    mysql = {"ZENML_STORE_URL": "mysql://u:p@db/zenml"}
+    assert database.backup_of(dump, mysql) == "0.97.0"
+    with pytest.raises(EnvtoolsError, match="is a backup of MySQL/MariaDB"):
+        database.backup_of(dump, {})
+    import sqlite3
+
+    sqlite_backup = tmp_path / "sqlite.db"
+    with sqlite3.connect(sqlite_backup) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+        connection.execute("INSERT INTO alembic_version VALUES ('0.98.0')")
+    assert database.backup_of(sqlite_backup, {}) == "0.98.0"
+    with pytest.raises(EnvtoolsError, match="is a backup of SQLite"):
+        database.backup_of(sqlite_backup, mysql)
+
+
+def test_an_sbom_is_compared_with_what_is_installed_where_its_markers_apply():
+    linux = {"sys_platform": "linux", "python_version": "3.11"}
+    components = [
+        ["six", "1.17.0", None],
+        ["pywin32", "312", "sys_platform == 'win32'"],
+        ["numpy", "2.3.0", None],
+    ]
+    assert sbom_differences(components, {"six": "1.17.0", "numpy": "2.3.0"}, linux) == []
+    assert sbom_differences(
+        components, {"six": "0.0.1", "numpy": "2.3.0", "extra": "1"}, linux
+    ) == [
+        {"package": "extra", "locked": "-", "found": "1"},
+        {"package": "six", "locked": "1.17.0", "found": "0.0.1"},
+    ]
