@@ -378,9 +378,14 @@ def restore(settings: ServerSettings, source: str, yes: bool) -> None:
     backups.restore(client, settings, tag, volume, Path(source), yes=yes, container=container)
     CONNECTION.unlink(missing_ok=True)
     if was_running:
-        up(settings)
+        up(replace(settings, port=port_of(container)))  # where it ran, as `up --port` put it
     else:
         print("Start the server with `nox -s server -- up` (it migrates the data if needed).")
+
+
+def port_of(container) -> int:
+    """The host port a server container was started on (`up --port`, or the setting)."""
+    return int(container.labels[URL_LABEL].rsplit(":", 1)[1])
 
 
 def existing_id() -> str:

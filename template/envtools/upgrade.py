@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import EnvtoolsError, backups, database, engine, lock
 from .integrations import PYPROJECT, all_or_nothing
-from .server import backups_folder, current_image, data_volume
+from .server import backups_folder, current_image, data_volume, port_of
 from .settings import ServerSettings, server_settings
 from .state import ROOT, SERVER_LABEL, project_id, read_env_file
 
@@ -114,7 +114,7 @@ def upgrade(target: Version) -> None:
     if running:
         try:
             envtools("server", "down")
-            envtools("server", "up")
+            envtools("server", "up", "--port", str(port_of(running)))  # where it ran
         except StepFailed:
             raise EnvtoolsError(restart_failed(data_version, target, backup)) from None
     else:
