@@ -1,10 +1,10 @@
 """Backups of the server's database: `nox -s server -- backup [FILE]` and `-- restore FILE`.
 
-Made by the server image itself: SQLite's database file (its online backup, consistent while
-the server writes), or ZenML's own dump of MySQL/MariaDB (`zenml backup-database`). Restored
-with ZenML's `zenml restore-database`. Backups are written readable by you only, by default
-beside the server's artifacts (outside the project folder). The secrets in a backup stay
-encrypted with the key in .zenml-server/admin.env: keep both.
+Made by short-lived containers of the server image (see database.py): SQLite's database file
+(its online backup, consistent while the server writes), or ZenML's dump of MySQL/MariaDB.
+Backups are written readable by you only, by default beside the server's artifacts (outside
+the project folder); FILE may be a folder, or a file with a suffix. The secrets in a backup
+stay encrypted with the key in .zenml-server/admin.env: keep both.
 """
 
 import os
