@@ -104,6 +104,7 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
         nox("-s", "run", cwd=project)
         key = (project / ".zenml-server" / "api-key").read_text()
+        old_lock = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
 
         upgraded = nox("-s", "upgrade", "--", NEW, cwd=project).stdout
         assert f'"zenml=={NEW}"' in (project / "pyproject.toml").read_text()
@@ -126,6 +127,15 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         assert before == {name: (project / name).read_bytes() for name in before}
         server.reload()
         assert server.status == "running" and server_containers(docker_client, project) == [server]
+
+        # The old lock back (`git checkout`): its server is refused the migrated data.
+        for name, content in old_lock.items():
+            (project / name).write_bytes(content)
+        nox("-s", "server", "--", "down", cwd=project)
+        refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and f"data is of ZenML {NEW}" in said, said[-2000:]
+        assert not server_containers(docker_client, project)
     finally:
         remove_servers(docker_client, project)
 
