@@ -70,7 +70,7 @@ sqlite3.connect(source).backup(sqlite3.connect("{DUMP}"))
 # snapshot; restore drops the database and makes it again; SQLite: the file is copied back),
 # with binary columns as base64: ZenML's own writes them as UTF-8 text, which the compressed
 # API results it keeps are not.
-DUMP_ENGINE = f"""
+DUMP_ENGINE = """
 import base64, json, sys
 from zenml.config.global_config import GlobalConfiguration
 from zenml.utils.json_utils import pydantic_encoder
@@ -81,7 +81,7 @@ class BinarySafeDump(FileDatabaseBackupEngine):
     def store_database_data(self, data, **kwargs):
         def encode(value):
             if isinstance(value, bytes):
-                return {{"__base64__": base64.b64encode(value).decode()}}
+                return {"__base64__": base64.b64encode(value).decode()}
             return pydantic_encoder(value)
         json.dump(data, kwargs["dump_file"], indent=4, default=encode)
         kwargs["dump_file"].write("\\n")
@@ -95,7 +95,7 @@ class BinarySafeDump(FileDatabaseBackupEngine):
             yield part
 
 config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
-dump = BinarySafeDump(config, location="{DUMP}")
+dump = BinarySafeDump(config, location=sys.argv[2])  # action, location
 dump.backup_database(overwrite=True) if sys.argv[1] == "backup" else dump.restore_database()
 """
 
@@ -199,7 +199,9 @@ def downgrade_refused(data_version: str, wanted: str) -> str:
 
 def dump(client, image: str, settings: ServerSettings, server_env: dict, volume: str) -> bytes:
     """A consistent copy of the database: SQLite's file, or ZenML's dump of MySQL/MariaDB."""
-    script = ["python", "-c", DUMP_ENGINE, "backup"] if store_url(server_env) else SNAPSHOT_COMMAND
+    script = (
+        ["python", "-c", DUMP_ENGINE, "backup", DUMP] if store_url(server_env) else SNAPSHOT_COMMAND
+    )
     _, content = engine.run_once(
         client, image, script,
         environment=environment(server_env), volumes=volumes(server_env, volume),
@@ -219,7 +221,7 @@ def load(
     dropped and made again from the dump."""
     engine.run_once(
         client, image,
-        ["python", "-c", DUMP_ENGINE, "restore"],
+        ["python", "-c", DUMP_ENGINE, "restore", DUMP],
         environment=environment(server_env), volumes=volumes(server_env, volume),
         network=settings.build.network, put=(DUMP, content),
     )  # fmt: skip
