@@ -3,6 +3,7 @@
 lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old lock stays
 images | server | check | integrations | stacks | upgrade [...]
                                   see `python -m envtools COMMAND --help`
+run MODULE [ARGS]                 run the project's run module on its stack (see envtools/run.py)
 exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and server
                                   connection (or a fresh, throw-away ZenML store)
 """
@@ -16,27 +17,34 @@ import urllib.request
 
 from . import EnvtoolsError
 
-COMMANDS = ("lock", "images", "server", "check", "integrations", "stacks", "upgrade", "exec")
+COMMANDS = (
+    "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec"
+)  # fmt: skip
 
 
 def exec_command(args: list[str]) -> int:
     """Run a command in the project's ZenML environment, set before the command starts."""
-    from .state import ZENML_CONFIG, zenml_environment
-
     throwaway = args[:1] == ["--throwaway-zenml"]
     args = args[1:] if throwaway else args
     if not args:
         raise EnvtoolsError("exec: name the command to run.")
     if not throwaway:
-        # ZenML's local store holds runs and secrets: readable by you only.
-        ZENML_CONFIG.mkdir(mode=0o700, exist_ok=True)
-        ZENML_CONFIG.chmod(0o700)
-        environment = zenml_environment()
-        server_must_answer(environment.get("ZENML_STORE_URL"))
-        return subprocess.run(args, env={**os.environ, **environment}).returncode
+        return subprocess.run(args, env={**os.environ, **project_zenml()}).returncode
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
     with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
         return subprocess.run(args, env={**env, "ZENML_CONFIG_PATH": config}).returncode
+
+
+def project_zenml() -> dict[str, str]:
+    """The project's ZenML environment for a command that runs pipelines."""
+    from .state import ZENML_CONFIG, zenml_environment
+
+    # ZenML's local store holds runs and secrets: readable by you only.
+    ZENML_CONFIG.mkdir(mode=0o700, exist_ok=True)
+    ZENML_CONFIG.chmod(0o700)
+    environment = zenml_environment()
+    server_must_answer(environment.get("ZENML_STORE_URL"))
+    return environment
 
 
 def server_must_answer(url: str | None) -> None:
@@ -66,7 +74,7 @@ def main() -> None:
             from .state import zenml_environment
 
             # Before anything imports ZenML: the project's state, never ~/.config/zenml.
-            os.environ.update(zenml_environment())
+            os.environ.update(project_zenml() if command == "run" else zenml_environment())
         importlib.import_module(f"envtools.{command}").main(args)
     except EnvtoolsError as error:
         sys.exit(f"error: {error}")

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import EnvtoolsError, engine, lock, registry
+from .imagespec import inactive_in_image
 from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files
 from .state import CONNECTION, SERVER_LABEL, project_id, read_env_file, read_record
@@ -163,6 +164,31 @@ def check_image(client, name: str, tag: str, kind: str, groups: list[str], netwo
             report.reason = "its SBOM (/opt/sbom.cdx.json) differs from what is installed: " + (
                 ", ".join(listed)
             )
+    return activation_report(client, tag, network, groups, report)
+
+
+def activation_report(client, tag: str, network: str, groups: list[str], report: Report):
+    """The image's integrations activated by its own python, as a step would: `nox -s
+    images` did so and recorded it for that image id; any other image is activated here
+    (read-only: a short-lived container, removed after)."""
+    names = registry.integrations_in(groups)
+    if report.status != "ok" or not names:
+        return report
+    recorded = next(
+        (image for image in read_record().get("pipelines", {}).get("images", [])
+         if image["tag"] == tag),
+        {},
+    )  # fmt: skip
+    if recorded.get("activated") == {
+        "image_id": engine.image_id(client, tag),
+        "integrations": names,
+    }:
+        return report
+    failed = inactive_in_image(client, tag, network, names)
+    if failed:
+        report.status = "drift"
+        report.reason = " ".join(registry.inactive_message(result) for result in failed)
+        report.fix = "the constraint named, then nox -s lock dev images"
     return report
 
 

@@ -101,10 +101,21 @@ def labelled_container(client: docker.DockerClient, label: str, value: str | Non
 
 def inspect(client: docker.DockerClient, tag: str, network: str) -> dict:
     """What `tag` holds, read by its own python in a short-lived container."""
+    return json.loads(run_python(client, tag, network, INSPECT))
+
+
+def run_python(client: docker.DockerClient, tag: str, network: str, source: str, *args: str):
+    """The last line `source` prints, run by the image's python in a short-lived container
+    (ZenML, if it imports, keeps its state in the container's /tmp)."""
     output = client.containers.run(
-        tag, ["python", "-c", INSPECT], remove=True, network_mode=network, entrypoint=[]
+        tag,
+        ["python", "-c", source, *args],
+        remove=True,
+        network_mode=network,
+        entrypoint=[],
+        environment={"ZENML_CONFIG_PATH": "/tmp/zenml", "ZENML_ANALYTICS_OPT_IN": "false"},
     )
-    return json.loads(output)
+    return output.decode().strip().splitlines()[-1]
 
 
 def build_cli() -> str:

@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import EnvtoolsError, engine, lock, registry
-from .imagespec import Builder, ImageSpec, locked_spec, tree_contents
+from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
 from .settings import PipelineSettings, pipeline_settings
-from .state import ROOT, update_record
+from .state import ROOT, read_record, update_record
 
 SOURCE = ROOT / "src"
 
@@ -71,16 +71,25 @@ def build_images(
     builder = Builder(settings.build, no_cache=no_cache)
     print(f"Pipeline images ({settings.mode} mode, parent {settings.build.parent}):", flush=True)
     images = []
+    recorded = {
+        image["tag"]: image for image in read_record().get("pipelines", {}).get("images", [])
+    }
     for groups, pipelines in image_sets(settings, lock.integration_groups("pipelines")).items():
         tag = builder.ensure(dependencies_spec(settings, groups))
         if settings.mode == "release":
             tag = builder.ensure(release_spec(settings, tag))
         image = {"tag": tag, "groups": list(groups), "pipelines": pipelines}
+        # Its integrations activate in it (a step would fail otherwise): once per image id.
+        previous = recorded.get(tag, {}).get("activated")
+        image["activated"] = activated(
+            builder.client, tag, settings.build.network, groups, previous
+        )
         # Runs on a stack with a container registry use the digest: what runs cannot change.
         digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
         if digest:
             image["digest"] = digest
         images.append(image)
+    registry.save()
     update_record(
         pipelines={
             "mode": settings.mode,

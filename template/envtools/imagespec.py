@@ -5,6 +5,7 @@ Same inputs, same tag, nothing to build. `ImageSpec.tag` is pure; `Builder` buil
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import shlex
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import uv
 
-from . import EnvtoolsError, engine, lock
+from . import EnvtoolsError, engine, lock, registry
 from .settings import BuildSettings
 from .state import DOCKERFILES, ROOT, SBOMS
 
@@ -213,3 +214,25 @@ class Builder:
             )
         print(f"  {tag}  {engine.size(self.client, tag)}  built", flush=True)
         return tag
+
+
+def inactive_in_image(client, tag: str, network: str, names: list[str]) -> list[dict]:
+    """activation.py's reports of those among `names` that fail in image `tag`."""
+    found = engine.run_python(client, tag, network, registry.ACTIVATION.read_text(), *names)
+    return [result for result in json.loads(found) if not result["ok"]]
+
+
+def activated(client, tag: str, network: str, groups, recorded: dict | None) -> dict:
+    """The record that `tag`'s integrations activate in it: kept from `recorded` when it is of
+    this very image, else made by activating them there. One that fails is an error."""
+    names = registry.integrations_in(groups)
+    record = {"image_id": engine.image_id(client, tag), "integrations": names}
+    if recorded == record:
+        return record
+    failed = inactive_in_image(client, tag, network, names) if names else []
+    if failed:
+        raise EnvtoolsError(
+            f"Image {tag} is built, but its integrations do not import there:\n"
+            + "\n".join(registry.inactive_message(result) for result in failed)
+        )
+    return record

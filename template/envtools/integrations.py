@@ -4,15 +4,20 @@ The specifiers come from the integration registry of the ZenML in .venv (the loc
 never copied by hand. Each integration is one dependency group in pyproject.toml, written with
 `uv add`: `integration-NAME` goes into .venv and every pipeline image; with `--server` it also
 goes into the server image as `server-integration-NAME` (a flavor whose artifacts or secrets
-the server must read, e.g. s3). A failed resolution leaves pyproject.toml and uv.lock as they
-were.
+the server must read, e.g. s3).
+
+After every change each declared integration is activated in .venv as ZenML does at run time
+(`activation.py`): an integration that does not import with what was locked (evidently with a
+pandas it does not support) is refused like a failed resolution, and pyproject.toml, uv.lock and
+.venv stay as they were. The fix is a constraint in `[tool.uv] constraint-dependencies`
+(`"pandas<3"`): uv applies it to every lock, `sync` and `upgrade` included.
 """
 
 import argparse
 import contextlib
 import re
 
-from . import EnvtoolsError, lock, registry
+from . import EnvtoolsError, lock, registry, requirements
 from .state import LOCK, ROOT
 
 PYPROJECT = ROOT / "pyproject.toml"
@@ -20,19 +25,23 @@ PYPROJECT = ROOT / "pyproject.toml"
 
 @contextlib.contextmanager
 def all_or_nothing():
-    """pyproject.toml and uv.lock as they were if anything in the block fails."""
+    """pyproject.toml, uv.lock and .venv as they were if anything in the block fails."""
     saved = {path: path.read_bytes() for path in (PYPROJECT, LOCK) if path.exists()}
     try:
         yield
     except BaseException:
+        changed = any(path.read_bytes() != content for path, content in saved.items())
         for path, content in saved.items():
             path.write_bytes(content)
+        if changed:  # .venv back to the restored lock
+            with contextlib.suppress(EnvtoolsError):
+                lock.uv("sync", "--locked")
         raise
 
 
 def empty_group(group: str) -> None:
     entries = lock.dependency_groups().get(group) or []
-    packages = [re.split(r"[\s\[<>=!~;@]", entry, maxsplit=1)[0] for entry in entries]
+    packages = [requirements.parse(entry).name for entry in entries]
     if packages:
         lock.uv("remove", "--no-sync", "--group", group, *packages)
 
@@ -45,10 +54,10 @@ def drop_group(group: str) -> None:
     lock.uv("lock")
 
 
-def put_group(group: str, requirements: list[str]) -> None:
+def put_group(group: str, entries: list[str]) -> None:
     empty_group(group)
     # --raw: as the registry wrote them (uv would add a lower bound of its own otherwise).
-    lock.uv("add", "--raw", "--no-sync", "--group", group, *requirements)
+    lock.uv("add", "--raw", "--no-sync", "--group", group, *entries)
 
 
 def targets_of(server: bool) -> list[str]:
@@ -63,15 +72,16 @@ def add(names: list[str], server: bool) -> None:
         )
     with all_or_nothing():
         for name in names:
-            requirements = registry.requirements_of(name)
-            if not requirements:  # nothing beyond ZenML itself
+            wanted = registry.requirements_of(name)
+            if not wanted:  # nothing beyond ZenML itself
                 print(f"{name}: ZenML's registry lists no packages for it; nothing to add")
                 continue
             for target in targets_of(server):
-                put_group(registry.group_name(target, name), requirements)
+                put_group(registry.group_name(target, name), wanted)
             where = "the pipeline images and the server image" if server else "the pipeline images"
-            print(f"{name}: {', '.join(requirements)} -> .venv and {where}")
-    sync_venv()
+            print(f"{name}: {', '.join(wanted)} -> .venv and {where}")
+        sync_venv()
+    registry.save()
 
 
 def remove(names: list[str]) -> None:
@@ -87,7 +97,7 @@ def remove(names: list[str]) -> None:
             for target in present[name]:
                 drop_group(registry.group_name(target, name))
             print(f"{name}: removed")
-    sync_venv()
+        sync_venv()
 
 
 def sync() -> None:
@@ -95,21 +105,34 @@ def sync() -> None:
     changed = False
     with all_or_nothing():
         for name, targets in registry.declared().items():
-            requirements = registry.requirements_of(name)
+            wanted = registry.requirements_of(name)
             for target, current in targets.items():
-                if registry.normalized(current) != registry.normalized(requirements):
-                    put_group(registry.group_name(target, name), requirements)
-                    print(f"{name} ({target}): {', '.join(current)} -> {', '.join(requirements)}")
+                if not requirements.same(current, wanted):
+                    put_group(registry.group_name(target, name), wanted)
+                    print(f"{name} ({target}): {', '.join(current)} -> {', '.join(wanted)}")
                     changed = True
-    if changed:
-        sync_venv()
-    else:
+        if changed:
+            sync_venv()
+    if not changed:  # still activated: the lock may have moved under them (an upgrade)
+        refuse_inactive(sorted(registry.declared()))
         print(f"Every integration matches ZenML {registry.zenml_version()}'s registry.")
+    registry.save()
 
 
 def sync_venv() -> None:
+    """.venv to the new lock, then every declared integration activated in it."""
     lock.uv("sync", "--locked")
+    refuse_inactive(sorted(registry.declared()))
     print("uv.lock and .venv updated; `nox -s images` and `nox -s server` build them in.")
+
+
+def refuse_inactive(names: list[str]) -> None:
+    failed = registry.inactive_in_venv(names)
+    if failed:
+        raise EnvtoolsError(
+            "\n".join(registry.inactive_message(found) for found in failed)
+            + "\nNothing was changed: pyproject.toml, uv.lock and .venv are as they were."
+        )
 
 
 def show() -> None:
@@ -117,8 +140,7 @@ def show() -> None:
     print(f"Declared (pyproject.toml, ZenML {registry.zenml_version()}):")
     for name, targets in sorted(present.items()):
         where = " (+ server)" if "server" in targets else ""
-        requirements = next(iter(targets.values()))
-        print(f"  {name}{where}: {', '.join(requirements)}")
+        print(f"  {name}{where}: {', '.join(next(iter(targets.values())))}")
     if not present:
         print("  none")
     available = sorted(set(registry.names()) - present.keys())

@@ -1,55 +1,109 @@
-"""ZenML's integration registry, read from the ZenML in .venv (the locked version): what each
-integration needs (Python requirements, apt packages) and which integration a flavor is from."""
+"""ZenML's integration registry, as the ZenML in .venv (the locked version) has it: what each
+integration needs (Python requirements, apt packages) and which integration a flavor is from.
+
+Importing ZenML takes seconds, so what is read from the registry is kept in
+configs/zenml-registry.json, made for one ZenML version: commands that change the lock or
+build (`integrations`, `images`, `server`) write it when ZenML's version moved, and every
+other read (a no-op build, `check`, `server -- status`) takes it from there without ZenML.
+"""
 
 import difflib
 import functools
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
 
-from . import lock
+from . import EnvtoolsError, lock, requirements
+from .lock import INTEGRATION_PREFIXES
+from .state import ROOT
+
+SNAPSHOT = ROOT / "configs" / "zenml-registry.json"
+# Activates integrations as ZenML does at run time; run by the python under test.
+ACTIVATION = Path(__file__).with_name("activation.py")
 
 
-def integrations() -> dict:
-    from zenml.integrations.registry import integration_registry
-
-    return {name: integration_registry.integrations[name] for name in names()}
+def zenml_version() -> str:
+    """The ZenML installed in .venv, read from its metadata (no import)."""
+    return importlib.metadata.version("zenml")
 
 
 @functools.cache
-def names() -> list[str]:
+def snapshot() -> dict:
+    """The registry of the installed ZenML: from SNAPSHOT when it is of that version."""
+    try:
+        saved = json.loads(SNAPSHOT.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    if saved.get("zenml_version") == zenml_version():
+        return saved
+    return derive()
+
+
+def derive() -> dict:
+    """Read the registry from ZenML itself (imports ZenML and every integration's flavors)."""
     from zenml.integrations.registry import integration_registry
 
-    return sorted(integration_registry.list_integration_names)
+    integrations, flavors = {}, {}
+    for name in sorted(integration_registry.list_integration_names):
+        integration = integration_registry.integrations[name]
+        integrations[name] = {
+            # Its requirements, those it takes from other integrations included.
+            "requirements": sorted(set(integration_registry.select_integration_requirements(name))),
+            "apt_packages": sorted(integration.APT_PACKAGES),
+        }
+        for flavor in integration.flavors():
+            instance = flavor()
+            flavors[f"{instance.type.value}/{instance.name}"] = name
+    return {"zenml_version": zenml_version(), "integrations": integrations, "flavors": flavors}
+
+
+def save() -> None:
+    """Write SNAPSHOT when it is not of the installed ZenML (commands that write call this)."""
+    current = snapshot()
+    try:
+        if json.loads(SNAPSHOT.read_text()) == current:
+            return
+    except (OSError, ValueError):
+        pass
+    SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+    header = {"_": "Written by envtools from ZenML's integration registry; do not edit."}
+    SNAPSHOT.write_text(json.dumps({**header, **current}, indent=1, sort_keys=True) + "\n")
+
+
+def names() -> list[str]:
+    return sorted(snapshot()["integrations"])
+
+
+def requirements_of(integration: str) -> list[str]:
+    return snapshot()["integrations"][integration]["requirements"]
 
 
 def group_name(target: str, integration: str) -> str:
     """The dependency group of an integration for `target` (`pipelines` or `server`)."""
-    return lock.INTEGRATION_PREFIXES[target] + integration.replace("_", "-")
+    return INTEGRATION_PREFIXES[target] + integration.replace("_", "-")
+
+
+def integration_of_group(group: str) -> tuple[str, str] | None:
+    """(target, integration) of an integration group's name, or None for another group."""
+    by_suffix = {name.replace("_", "-"): name for name in names()}
+    # The longest prefix first: `server-integration-` also ends in `integration-`.
+    for target, prefix in sorted(INTEGRATION_PREFIXES.items(), key=lambda item: -len(item[1])):
+        if group.startswith(prefix):
+            suffix = group.removeprefix(prefix)
+            return target, by_suffix.get(suffix, suffix)
+    return None
 
 
 def apt_packages_in(groups: list[str] | tuple[str, ...]) -> list[str]:
     """The apt packages ZenML declares for the integrations among `groups` (e.g. libgomp1)."""
-    if not any(group.startswith(lock.INTEGRATION_PREFIXES["pipelines"]) for group in groups):
-        return []  # nothing to ask the registry: ZenML's import is not free
-    return sorted(
-        {
-            package
-            for name, integration in integrations().items()
-            if group_name("pipelines", name) in groups
-            for package in integration.APT_PACKAGES
-        }
-    )
-
-
-def zenml_version() -> str:
-    import zenml
-
-    return zenml.__version__
-
-
-def requirements_of(integration: str) -> list[str]:
-    """Its requirements, those it takes from other integrations included."""
-    from zenml.integrations.registry import integration_registry
-
-    return sorted(set(integration_registry.select_integration_requirements(integration)))
+    found = set()
+    for group in groups:
+        owner = integration_of_group(group)
+        if owner and owner[1] in snapshot()["integrations"]:
+            found.update(snapshot()["integrations"][owner[1]]["apt_packages"])
+    return sorted(found)
 
 
 def unknown(requested: list[str]) -> str | None:
@@ -62,26 +116,19 @@ def unknown(requested: list[str]) -> str | None:
     return None
 
 
-@functools.cache
 def flavor_integrations() -> dict[tuple[str, str], str]:
     """(component type, flavor name) -> the integration that provides the flavor."""
-    found = {}
-    for name, integration in integrations().items():
-        for flavor in integration.flavors():
-            instance = flavor()
-            found[(instance.type.value, instance.name)] = name
-    return found
+    return {tuple(flavor.split("/", 1)): name for flavor, name in snapshot()["flavors"].items()}
 
 
 def declared() -> dict[str, dict[str, list[str]]]:
     """Integration -> {target: its group's requirements} as pyproject.toml has them."""
-    by_group = {group_name("pipelines", name): name for name in names()}
     found: dict[str, dict[str, list[str]]] = {}
-    for target in lock.INTEGRATION_PREFIXES:
-        for group in lock.integration_groups(target):
-            suffix = group.removeprefix(lock.INTEGRATION_PREFIXES[target])
-            integration = by_group.get(lock.INTEGRATION_PREFIXES["pipelines"] + suffix, suffix)
-            found.setdefault(integration, {})[target] = lock.dependency_groups()[group]
+    for group, entries in lock.dependency_groups().items():
+        owner = integration_of_group(group)
+        if owner and entries:
+            target, integration = owner
+            found.setdefault(integration, {})[target] = entries
     return found
 
 
@@ -91,14 +138,44 @@ def stale() -> list[tuple[str, str, list[str], list[str]]]:
     return [
         (name, target, current, wanted)
         for name, targets in declared().items()
+        if name in snapshot()["integrations"]
         for wanted in [requirements_of(name)]
         for target, current in targets.items()
-        if normalized(current) != normalized(wanted)
+        if not requirements.same(current, wanted)
     ]
 
 
-def normalized(requirements: list[str]) -> set[str]:
-    """Requirements as packaging writes them: uv may order a specifier set differently."""
-    from packaging.requirements import Requirement
+def integrations_in(groups: list[str] | tuple[str, ...]) -> list[str]:
+    """The ZenML integrations whose groups are among `groups`."""
+    return sorted({owner[1] for group in groups if (owner := integration_of_group(group))})
 
-    return {str(Requirement(requirement)) for requirement in requirements}
+
+def inactive_in_venv(names: list[str]) -> list[dict]:
+    """activation.py's reports of those among `names` that fail in .venv (a fresh process:
+    it sees the packages just synced)."""
+    if not names:
+        return []
+    done = subprocess.run(
+        [sys.executable, str(ACTIVATION), *names], capture_output=True, text=True, cwd=ROOT
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise EnvtoolsError(f"Activating {', '.join(names)} crashed:\n{done.stderr[-2000:]}")
+    return [found for found in json.loads(lines[-1]) if not found["ok"]]
+
+
+def inactive_message(found: dict) -> str:
+    """One failed activation and its fix: a constraint on the package behind the failure."""
+    from packaging.version import Version
+
+    package, version = found["package"], found["version"]
+    if not (package and version):
+        return f"The {found['integration']} integration does not import: {found['error']}."
+    release = Version(version).release
+    below = f"{release[0]}" if release[0] else f"0.{release[1] if len(release) > 1 else 0}"
+    return (
+        f"The {found['integration']} integration does not import with {package} {version} "
+        f"(locked): {found['error']}. Keep {package} below that release with a constraint in "
+        f'pyproject.toml: [tool.uv] constraint-dependencies = ["{package}<{below}"] (every '
+        "lock, sync and upgrade keeps it), then run this again."
+    )

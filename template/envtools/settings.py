@@ -125,3 +125,14 @@ def server_settings(root: Path = ROOT) -> ServerSettings:
         plugins=table.get("plugins", ""),
         analytics=table.get("analytics", False) is True,
     )
+
+
+def default_stack(root: Path = ROOT) -> str | None:
+    """`[tool.envtools.stacks] default`: the stack plain `nox -s run` runs on (a stack file's
+    `stack_name`), locally and on the project's server; None: ZenML's active stack."""
+    name = envtools_table(root, "stacks").get("default")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise EnvtoolsError(
+            f"[tool.envtools.stacks] default = {name!r}: name a stack of configs/stacks/."
+        )
+    return name

@@ -1,12 +1,15 @@
 """Run one pipeline: `python -m <package>.run --pipeline NAME [--config FILE] [--stack NAME]`.
 
 Pipelines are found, not listed: every `@pipeline` in a module under `pipelines/` can be run
-by its name, with `configs/<name>.yaml` as its run configuration.
+by its name, with `configs/<name>.yaml` as its run configuration. They are found by reading
+the source, and only the module of the pipeline that runs is imported, after its stack is
+active: steps may read `Client().active_stack` at import time, and a module that fails to
+import stops only its own pipelines.
 """
 
 import argparse
+import ast
 import importlib
-import pkgutil
 from pathlib import Path
 
 from zenml.client import Client
@@ -14,46 +17,109 @@ from zenml.models import PipelineRunResponse
 from zenml.pipelines.pipeline_definition import Pipeline
 from zenml.utils import source_utils
 
-from . import containers, pipelines
+from . import containers
 
 # ZenML names step code relative to its source root; ours is src/, so steps resolve as
 # `<package>.steps...` here and in every container, whatever the working directory.
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+PIPELINES = Path(__file__).resolve().parent / "pipelines"
 DOCKER_STACK = "local-docker"  # configs/stacks/local-docker.yaml: `--docker` runs on it
 
 
-def discover() -> dict[str, Pipeline]:
-    """Every pipeline defined in a module of the `pipelines` package, by name."""
-    found = {}
-    for module_info in pkgutil.iter_modules(pipelines.__path__):
-        module = importlib.import_module(f"{pipelines.__name__}.{module_info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Pipeline):
-                found[value.name] = value
+def pipelines_in(source: str) -> list[str]:
+    """The names of the pipelines a module's source defines: functions decorated with ZenML's
+    `pipeline` (`@pipeline`, `@pipeline(name=...)`, `@zenml.pipeline`, an alias of it)."""
+    tree = ast.parse(source)
+    aliases = {"pipeline"} | {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("zenml")
+        for alias in node.names
+        if alias.name == "pipeline"
+    }
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            target = call.func if call else decorator
+            named = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+            if named not in aliases:
+                continue
+            name = node.name
+            for keyword in call.keywords if call else []:
+                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                    name = str(keyword.value.value)
+            found.append(name)
     return found
 
 
+def discover() -> tuple[dict[str, str], dict[str, str]]:
+    """Pipeline name -> module, and module -> why it cannot be read; nothing is imported."""
+    found, broken = {}, {}
+    package = f"{__package__}.pipelines"
+    for path in sorted(PIPELINES.rglob("*.py")):
+        parts = path.relative_to(PIPELINES).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        module = ".".join((package, *parts))
+        try:
+            names = pipelines_in(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError) as error:
+            broken[module] = f"{type(error).__name__}: {error}"
+            continue
+        for name in names:
+            found.setdefault(name, module)
+    return found, broken
+
+
+def load(pipeline_name: str, module_name: str) -> Pipeline:
+    """Import the one module that defines the pipeline; its failure names the module."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise SystemExit(
+            f"Pipeline {pipeline_name!r}: module {module_name} does not import "
+            f"({type(error).__name__}: {error}). The other pipelines still run."
+        ) from error
+    for value in vars(module).values():
+        if isinstance(value, Pipeline) and value.name == pipeline_name:
+            return value
+    raise SystemExit(f"Module {module_name} defines no pipeline {pipeline_name!r} once imported.")
+
+
 def run(
-    pipeline_name: str, config: Path | None = None, stack: str | None = None
+    pipeline_name: str,
+    config: Path | None = None,
+    stack: str | None = None,
+    *,
+    cache: bool = True,
 ) -> PipelineRunResponse:
     """Run one pipeline with its run configuration and return the finished run.
 
     With `stack`, it runs on that registered stack (`nox -s stacks -- apply` registers the
-    stack files); steps outside this process run in this project's images.
+    stack files), made active before the pipeline's module is imported; steps outside this
+    process run in this project's images.
     """
     source_utils.set_custom_source_root(str(SOURCE_ROOT))
-    available = discover()
+    available, broken = discover()
     if pipeline_name not in available:
         found = ", ".join(sorted(available)) or "none"
-        raise SystemExit(f"No pipeline {pipeline_name!r} under pipelines/ (found: {found}).")
+        unreadable = "".join(f"; {module} unreadable: {why}" for module, why in broken.items())
+        raise SystemExit(f"No pipeline {pipeline_name!r} under pipelines/ (found: {found}{unreadable}).")
     config = config or Path("configs") / f"{pipeline_name}.yaml"
     if not config.is_file():
         raise SystemExit(f"Run configuration {config} not found (pass --config PATH).")
     if stack:
         containers.activate(stack)
+    pipeline = load(pipeline_name, available[pipeline_name])
     settings, where = containers.image_settings(pipeline_name)
     print(f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}")
-    started = available[pipeline_name].with_options(config_path=str(config), settings=settings)()
+    options = {"config_path": str(config), "settings": settings}
+    if not cache:
+        options["enable_cache"] = False
+    started = pipeline.with_options(**options)()
     return Client().get_pipeline_run(started.id)
 
 
@@ -72,17 +138,29 @@ def describe(pipeline_run: PipelineRunResponse) -> str:
 
 
 def main() -> None:
-    names = sorted(discover())
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pipeline", choices=names, default="training", help="default: training")
+    available, broken = discover()
+    unreadable = "".join(f"\n  {module}: {why}" for module, why in broken.items())
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=f"Modules whose pipelines cannot be listed:{unreadable}" if broken else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    names = sorted(available)
+    default = "training" if "training" in available else (names[0] if names else None)
+    parser.add_argument(
+        "--pipeline", choices=names, default=default, help=f"default: {default}"
+    )
     parser.add_argument("--config", type=Path, help="ZenML run configuration (YAML)")
     parser.add_argument("--stack", help="run on this stack (a file in configs/stacks/)")
     parser.add_argument(
         "--docker", action="store_true", help=f"the steps in our image: --stack {DOCKER_STACK}"
     )
+    parser.add_argument("--no-cache", action="store_true", help="run every step again")
     args = parser.parse_args()
+    if args.pipeline is None:
+        parser.error("no pipeline found under pipelines/")
     stack = args.stack or (DOCKER_STACK if args.docker else None)
-    print(describe(run(args.pipeline, args.config, stack)))
+    print(describe(run(args.pipeline, args.config, stack, cache=not args.no_cache)))
 
 
 if __name__ == "__main__":

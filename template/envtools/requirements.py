@@ -1,0 +1,48 @@
+"""Requirements compared as Python compares them: names by PEP 503, specifiers by PEP 440,
+markers by PEP 508, never by their spelling. Every comparison of requirements goes through here."""
+
+from typing import NamedTuple
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from . import EnvtoolsError
+
+
+class Key(NamedTuple):
+    """What a requirement means; two spellings of one requirement have the same key."""
+
+    name: str
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    url: str
+    marker: str
+
+
+def parse(text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as error:
+        raise EnvtoolsError(f"{text!r} is not a PEP 508 requirement: {error}") from None
+
+
+def name_of(text: str) -> str:
+    """The PEP 503 name: `Jinja2`, `jinja2` and `JINJA_2`... compare equal after this."""
+    return canonicalize_name(parse(text).name)
+
+
+def key(text: str) -> Key:
+    requirement = parse(text)
+    return Key(
+        canonicalize_name(requirement.name),
+        frozenset(canonicalize_name(extra) for extra in requirement.extras),
+        requirement.specifier,  # a set of specifiers: order and `1.0` / `1.0.0` do not matter
+        requirement.url or "",
+        str(requirement.marker) if requirement.marker else "",  # quoting and spaces normalised
+    )
+
+
+def same(first: list[str], second: list[str]) -> bool:
+    """True when both lists ask for the same requirements, whatever their spelling and order."""
+    return {key(text) for text in first} == {key(text) for text in second}
