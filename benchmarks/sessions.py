@@ -1,7 +1,8 @@
 """Times of the generated project's sessions, and the ratios that matter. Prints; asserts nothing.
 
 uv run nox -s bench                      # venv sessions only
-uv run nox -s bench -- docker            # also images, server and first run, side by side with
+uv run nox -s bench -- docker            # also the no-op sessions against `nox -l`, and images,
+                                         # server and first run, side by side with
                                          # ZenML's builder and pip (needs Docker); 3 runs each
 uv run nox -s bench -- docker --quick    # one run each: proves the harness, not the numbers
 uv run nox -s bench -- docker --docs     # also writes benchmarks/results.md (the docs show it)
@@ -45,6 +46,31 @@ def venv_sessions(folder: Path, repeat: int, timings: Timings) -> None:
     )
 
 
+def noop_sessions(folder: Path, repeat: int, timings: Timings) -> None:
+    """The commands users type most, with everything built, each against `nox -l` (nox's own
+    start-up): a no-op must cost about what nox does."""
+    from conftest import DOCKER_ANSWERS
+
+    project = render_project(folder / "noop-project", **DOCKER_ANSWERS)
+    nox = (sys.executable, "-m", "nox")
+    for session in ("dev", "images", "server"):  # everything built once, not timed
+        run(project, *nox, "-s", session)
+    figures = {
+        "nox -l": ("-l",),
+        "nox -s dev, no-op": ("-s", "dev"),
+        "nox -s images, no-op": ("-s", "images"),
+        "nox -s server, no-op": ("-s", "server"),
+        "nox -s check, everything built": ("-s", "check", "--", "--only", "venv", "images",
+                                           "server", "stacks"),
+    }  # fmt: skip
+    for _ in range(repeat):
+        for figure, args in figures.items():
+            timings.wall(figure, lambda args=args: run(project, *nox, *args))
+    for figure in list(figures)[1:]:
+        timings.ratio(f"{figure} / nox -l", figure, "nox -l", None if "check" in figure else 1.5)
+    timings.group("no-op sessions and nox's own start-up", *figures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,6 +91,7 @@ def main() -> None:
         if args.docker:
             from compare import compare
 
+            noop_sessions(Path(folder), repeat, timings)
             compare(Path(folder), repeat, timings)
     command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
     write(timings, ROOT / "build", command.strip())

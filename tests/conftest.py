@@ -66,7 +66,8 @@ def project_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key != "VIRTUAL_ENV" and not key.startswith(("ZENML_", "NOX_", "UV_PROJECT"))
+        if key not in ("VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")
+        and not key.startswith(("ZENML_", "NOX_", "UV_PROJECT"))
     }
     env.update(
         PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",

@@ -1,6 +1,7 @@
 """The user guide builds strictly, its reference is complete, its quickstart really works."""
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,23 @@ def test_reference_lists_every_question_and_session(site):
     for session in ["lock", "dev", "run", "images", "server", "check", "update", "tests", "lint"]:
         assert f"<code>nox -s {session}</code>" in reference, session
     assert "<!--" not in reference.split("<article")[1].split("</article>")[0]
+
+
+def test_session_tables_are_written_from_the_noxfile(site):
+    """README.md's table and the reference page list every session of the generated noxfile
+    with its docstring; scripts/session_tables.py wrote the tables (nothing by hand)."""
+    scripted = run(sys.executable, REPO / "scripts" / "session_tables.py", "--check", cwd=REPO)
+    assert "up to date" in scripted.stdout
+    sys.path.insert(0, str(REPO / "scripts"))
+    from session_tables import PROJECT_NOXFILE, sessions
+
+    listed = sessions(PROJECT_NOXFILE)
+    assert {"upgrade", "server", "check"} <= listed.keys()
+    reference = (site / "reference" / "index.html").read_text()
+    readme = (REPO / "README.md").read_text()
+    for name in listed:
+        assert f"<code>nox -s {name}</code>" in reference, name
+        assert f"| `nox -s {name}` |" in readme, name
 
 
 @pytest.mark.slow

@@ -107,6 +107,16 @@ def test_nox_lists_the_sessions(project):
         assert re.search(rf"^[*-] {session} -> \S", listing, re.MULTILINE), listing
 
 
+def test_the_readme_lists_the_sessions_nox_l_lists(project):
+    """One source: the noxfile's docstrings are what `nox -l` and the README's table say (the
+    template repository's README and guide: test_docs.py)."""
+    listing = dict(re.findall(r"^[*-] (\w+) -> (.+)$", nox("-l", cwd=project).stdout, re.M))
+    assert {"upgrade", "server", "check", "run"} <= listing.keys()
+    rows = re.findall(r"^\| `nox -s (\w+)` \| (.+) \|$", (project / "README.md").read_text(), re.M)
+    assert {name: text.replace("\\|", "|") for name, text in rows} == listing
+    assert "backup" in listing["server"] and "restore FILE" in listing["server"]
+
+
 @pytest.mark.slow
 def test_lock_and_frozen_sync_succeed(synced_project):
     assert (synced_project / "uv.lock").is_file()

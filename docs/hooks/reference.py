@@ -4,13 +4,15 @@
 `<!-- repository-sessions -->`; this hook replaces them with tables at build time.
 """
 
-import ast
 import re
+import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from session_tables import table as nox_sessions  # noqa: E402  (the READMEs' tables too)
 
 
 class CopierLoader(yaml.SafeLoader):
@@ -48,19 +50,6 @@ def copier_questions() -> str:
         help_text = re.sub(r"\{\{\s*(\w+)\s*\}\}", r"`\1`", spec.get("help", ""))
         cells = [f"`{name}`", help_text, default, choices]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(rows)
-
-
-def nox_sessions(noxfile: Path) -> str:
-    """One row per `@nox.session` function: its name and docstring (its `nox -l` line)."""
-    tree = ast.parse(noxfile.read_text())
-    rows = ["| session | what it does |", "| --- | --- |"]
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and any(
-            "session" in ast.unparse(decorator) for decorator in node.decorator_list
-        ):
-            doc = (ast.get_docstring(node) or "").splitlines()[0].replace("|", "\\|")
-            rows.append(f"| `nox -s {node.name}` | {doc} |")
     return "\n".join(rows)
 
 

@@ -7,15 +7,24 @@ environment under test: `.venv`'s after `nox -s integrations -- add|sync`, an im
 failing import belongs to, `version` the one installed.
 """
 
+import functools
+import importlib
 import importlib.metadata
+import importlib.util
 import json
 import sys
 import traceback
 
 
+@functools.cache
+def distributions() -> dict[str, list[str]]:
+    """Top-level module -> the distributions that install it (reading them all is slow)."""
+    return importlib.metadata.packages_distributions()
+
+
 def distribution_of(module: str) -> str | None:
     top = module.split(".", 1)[0]
-    found = importlib.metadata.packages_distributions().get(top)
+    found = distributions().get(top)
     return found[0] if found else None
 
 
@@ -33,9 +42,33 @@ def culprit(error: BaseException) -> str | None:
     return None
 
 
+# Top-level names that distributions ship beside their code, never imported by a step.
+NOT_CODE = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "scripts"}
+
+
+def modules_of(requirement: str) -> list[str]:
+    """The top-level modules of a requirement's installed distribution (`Jinja2` -> jinja2)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    parsed = Requirement(requirement)
+    if parsed.marker and not parsed.marker.evaluate():
+        return []
+    wanted = canonicalize_name(parsed.name)
+    return sorted(
+        module
+        for module, owners in distributions().items()
+        if wanted in {canonicalize_name(owner) for owner in owners}
+        and module.isidentifier()
+        and not module.startswith("_")
+        and module not in NOT_CODE
+    )
+
+
 def activate(name: str) -> None:
-    """check_installation(), activate() and every flavor's implementation and config:
-    what ZenML imports before a step that uses the integration runs."""
+    """What a step that uses the integration imports: ZenML's check_installation() and
+    activate(), every flavor's implementation and config, the integration's steps and
+    materializers, and the packages it requires (ZenML imports most of those lazily)."""
     from zenml.integrations.registry import integration_registry
 
     integration = integration_registry.integrations[name]
@@ -46,6 +79,13 @@ def activate(name: str) -> None:
         instance = flavor()
         instance.implementation_class  # noqa: B018 (the import is the check)
         instance.config_class  # noqa: B018
+    package = integration.__module__
+    for part in ("materializers", "steps"):
+        if importlib.util.find_spec(f"{package}.{part}"):
+            importlib.import_module(f"{package}.{part}")
+    for requirement in integration.get_requirements():
+        for module in modules_of(requirement):
+            importlib.import_module(module)
 
 
 def result(name: str) -> dict:

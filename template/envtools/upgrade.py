@@ -36,12 +36,27 @@ def pinned() -> Requirement:
     )
 
 
-def envtools(*args: str) -> None:
+def envtools(*args: str, quiet: bool = False) -> subprocess.CompletedProcess:
     """A step as its own process: it imports the ZenML that .venv has now."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
-    done = subprocess.run([sys.executable, "-m", "envtools", *args], cwd=ROOT, env=environment)
-    if done.returncode != 0:
+    done = subprocess.run(
+        [sys.executable, "-m", "envtools", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=quiet,
+        text=True,
+    )
+    if done.returncode != 0 and not quiet:
         raise StepFailed(" ".join(args))
+    return done
+
+
+def already_everywhere(current: Version, target: Version, data_version: str | None) -> bool:
+    """Nothing to do: the pin, the server's data and every environment (`check`) are at
+    `target` already. Then nothing is backed up or restarted."""
+    if current != target or data_version not in (None, str(target)):
+        return False
+    return envtools("check", quiet=True).returncode == 0
 
 
 class StepFailed(Exception):
@@ -73,6 +88,9 @@ def upgrade(target: Version) -> None:
     running, old_image, data_version = server_state(settings)
     if database.newer(data_version, str(target)):
         raise EnvtoolsError(database.downgrade_refused(data_version, str(target)))
+    if already_everywhere(current, target, data_version):
+        print(f"ZenML {target} is already everywhere (`nox -s check` agrees): nothing to do.")
+        return
     print(
         f"ZenML {current} -> {target}" + (f" (server data: {data_version})" if data_version else "")
     )

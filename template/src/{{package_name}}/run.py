@@ -8,7 +8,6 @@ import stops only its own pipelines.
 """
 
 import argparse
-import ast
 import importlib
 from pathlib import Path
 
@@ -17,61 +16,12 @@ from zenml.models import PipelineRunResponse
 from zenml.pipelines.pipeline_definition import Pipeline
 from zenml.utils import source_utils
 
-from . import containers
+from . import containers, discovery
 
 # ZenML names step code relative to its source root; ours is src/, so steps resolve as
 # `<package>.steps...` here and in every container, whatever the working directory.
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
-PIPELINES = Path(__file__).resolve().parent / "pipelines"
 DOCKER_STACK = "local-docker"  # configs/stacks/local-docker.yaml: `--docker` runs on it
-
-
-def pipelines_in(source: str) -> list[str]:
-    """The names of the pipelines a module's source defines: functions decorated with ZenML's
-    `pipeline` (`@pipeline`, `@pipeline(name=...)`, `@zenml.pipeline`, an alias of it)."""
-    tree = ast.parse(source)
-    aliases = {"pipeline"} | {
-        alias.asname or alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("zenml")
-        for alias in node.names
-        if alias.name == "pipeline"
-    }
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        for decorator in node.decorator_list:
-            call = decorator if isinstance(decorator, ast.Call) else None
-            target = call.func if call else decorator
-            named = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
-            if named not in aliases:
-                continue
-            name = node.name
-            for keyword in call.keywords if call else []:
-                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
-                    name = str(keyword.value.value)
-            found.append(name)
-    return found
-
-
-def discover() -> tuple[dict[str, str], dict[str, str]]:
-    """Pipeline name -> module, and module -> why it cannot be read; nothing is imported."""
-    found, broken = {}, {}
-    package = f"{__package__}.pipelines"
-    for path in sorted(PIPELINES.rglob("*.py")):
-        parts = path.relative_to(PIPELINES).with_suffix("").parts
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        module = ".".join((package, *parts))
-        try:
-            names = pipelines_in(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError) as error:
-            broken[module] = f"{type(error).__name__}: {error}"
-            continue
-        for name in names:
-            found.setdefault(name, module)
-    return found, broken
 
 
 def load(pipeline_name: str, module_name: str) -> Pipeline:
@@ -103,7 +53,7 @@ def run(
     process run in this project's images.
     """
     source_utils.set_custom_source_root(str(SOURCE_ROOT))
-    available, broken = discover()
+    available, broken = discovery.discover()
     if pipeline_name not in available:
         found = ", ".join(sorted(available)) or "none"
         unreadable = "".join(f"; {module} unreadable: {why}" for module, why in broken.items())
@@ -138,7 +88,7 @@ def describe(pipeline_run: PipelineRunResponse) -> str:
 
 
 def main() -> None:
-    available, broken = discover()
+    available, broken = discovery.discover()
     unreadable = "".join(f"\n  {module}: {why}" for module, why in broken.items())
     parser = argparse.ArgumentParser(
         description=__doc__,

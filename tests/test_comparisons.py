@@ -1,0 +1,145 @@
+"""Fast tables: requirements compared by meaning, pipelines found by reading source, the
+integration-group names, and the fix a failed activation names. Imported as shipped."""
+
+import importlib.util
+import sys
+
+import pytest
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "template"))
+
+from envtools import EnvtoolsError, registry, requirements  # noqa: E402
+
+DISCOVERY = REPO / "template" / "src" / "{{package_name}}" / "discovery.py"
+spec = importlib.util.spec_from_file_location("discovery", DISCOVERY)
+discovery = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(discovery)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Jinja2", "jinja2"),
+        ("JINJA2", "jinja2"),
+        ("python_rapidjson<1.15", "python-rapidjson<1.15"),
+        ("zope.interface", "Zope-Interface"),
+        ("ruamel.yaml>=0.17", "ruamel_yaml>=0.17"),
+        ("kubernetes>=21.7,<26", "kubernetes<26,>=21.7"),
+        ("kubernetes >= 21.7 , < 26", "kubernetes>=21.7,<26"),
+        ("numpy<3.0", "numpy<3"),
+        ("s3fs>2022.3.0,!=2025.3.1", "s3fs!=2025.3.1,>2022.3.0"),
+        ("zenml[server,local]", "zenml[Local,server]"),
+        ('pywin32; sys_platform == "win32"', "pywin32;sys_platform=='win32'"),
+        ("tenacity!=8.4.0", "Tenacity != 8.4.0"),
+    ],
+)
+def test_spellings_of_one_requirement_are_the_same(first, second):
+    assert requirements.key(first) == requirements.key(second)
+    assert requirements.same([first, "boto3"], ["boto3", second])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("jinja2", "jinja3"),
+        ("numpy<3", "numpy<=3"),
+        ("kubernetes>=21.7,<26", "kubernetes>=21.7"),
+        ("zenml[server]", "zenml[server,local]"),
+        ('pywin32; sys_platform == "win32"', "pywin32"),
+        ('pywin32; sys_platform == "win32"', 'pywin32; sys_platform == "linux"'),
+        ("pkg @ https://example.com/a.whl", "pkg"),
+    ],
+)
+def test_different_requirements_differ(first, second):
+    assert requirements.key(first) != requirements.key(second)
+    assert not requirements.same([first], [second])
+
+
+def test_a_list_differs_by_a_missing_or_an_extra_entry():
+    assert not requirements.same(["a", "b"], ["a"])
+    assert requirements.same([], [])
+
+
+@pytest.mark.parametrize("text", ["", "not a requirement!", "pkg >=", "pkg[", "pkg; nope"])
+def test_a_broken_requirement_is_named(text):
+    with pytest.raises(EnvtoolsError, match="is not a PEP 508 requirement"):
+        requirements.key(text)
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        ("from zenml import pipeline\n@pipeline\ndef training(): ...", ["training"]),
+        ("from zenml import pipeline\n@pipeline()\ndef training(): ...", ["training"]),
+        (
+            "from zenml import pipeline\n@pipeline(name='e2e_training', enable_cache=False)\n"
+            "def training(): ...",
+            ["e2e_training"],
+        ),
+        ("import zenml\n@zenml.pipeline\ndef a(): ...", ["a"]),
+        ("import zenml\n@zenml.pipeline(on_failure=None)\ndef a(): ...", ["a"]),
+        ("from zenml import pipeline as zp\n@zp\ndef a(): ...", ["a"]),
+        ("from zenml.pipelines import pipeline\n@pipeline\nasync def a(): ...", ["a"]),
+        (
+            "from zenml import pipeline, step\n@step\ndef s(): ...\n@pipeline\ndef a(): s()\n"
+            "@pipeline\ndef b(): s()",
+            ["a", "b"],
+        ),
+        # Reading the source runs nothing: code reading the active stack is not executed.
+        (
+            "from zenml import pipeline\nfrom zenml.client import Client\n"
+            "tracker = Client().active_stack.experiment_tracker\n"
+            "@pipeline\ndef a(): ...",
+            ["a"],
+        ),
+        ("from zenml import step\n@step\ndef only_a_step(): ...", []),
+        ("def helper(): ...\n@staticmethod\ndef other(): ...", []),
+    ],
+)
+def test_pipelines_are_found_by_reading_their_source(source, names):
+    assert discovery.pipelines_in(source) == names
+
+
+def test_a_module_that_cannot_be_read_hides_only_its_own_pipelines(tmp_path):
+    (tmp_path / "__init__.py").write_text("raise RuntimeError('never imported')\n")
+    (tmp_path / "good.py").write_text("from zenml import pipeline\n@pipeline\ndef good(): ...\n")
+    (tmp_path / "broken.py").write_text("from zenml import pipeline\n<<<<<<< HEAD\n")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "deep.py").write_text("import zenml\n@zenml.pipeline\ndef deep(): ...\n")
+    found, broken = discovery.discover(tmp_path, "pkg.pipelines")
+    assert found == {"good": "pkg.pipelines.good", "deep": "pkg.pipelines.nested.deep"}
+    assert list(broken) == ["pkg.pipelines.broken"]
+    assert "SyntaxError" in broken["pkg.pipelines.broken"]
+
+
+@pytest.mark.parametrize(
+    ("group", "owner"),
+    [
+        ("integration-sklearn", ("pipelines", "sklearn")),
+        ("server-integration-s3", ("server", "s3")),
+        ("integration-great-expectations", ("pipelines", "great_expectations")),
+        ("server-integration-great-expectations", ("server", "great_expectations")),
+        ("dev", None),
+        ("server", None),
+    ],
+)
+def test_integration_groups_have_one_naming(group, owner, monkeypatch):
+    snapshot = {"integrations": {"sklearn": {}, "s3": {}, "great_expectations": {}}}
+    monkeypatch.setattr(registry, "snapshot", lambda: snapshot)
+    assert registry.integration_of_group(group) == owner
+    if owner:
+        assert registry.group_name(*owner) == group
+
+
+@pytest.mark.parametrize(
+    ("version", "constraint"),
+    [("3.1.1", "pandas<3"), ("0.7.23", "pandas<0.7"), ("2", "pandas<2"), ("0", "pandas<0.0")],
+)
+def test_a_failed_activation_names_the_package_its_version_and_a_constraint(version, constraint):
+    found = {"integration": "evidently", "error": "ImportError: x", "package": "pandas"}
+    message = registry.inactive_message({**found, "version": version})
+    assert f"does not import with pandas {version} (locked)" in message
+    assert f'constraint-dependencies = ["{constraint}"]' in message
+    unknown = registry.inactive_message({**found, "package": None, "version": None})
+    assert unknown == "The evidently integration does not import: ImportError: x."
