@@ -438,3 +438,17 @@ def test_every_image_carries_its_sbom_and_check_flags_a_tampered_one(image_proje
     finally:
         original.tag(tag)
         docker_client.images.remove(swapped.id, force=True)
+
+
+def test_no_op_builds_check_and_status_import_no_zenml(image_project):
+    """Importing ZenML takes seconds: what the commands users type most need from its registry
+    is in configs/zenml-registry.json, so with everything built they import none of it."""
+    project, _, _ = image_project
+    nox("-s", "images", cwd=project)
+    assert (project / "configs" / "zenml-registry.json").is_file()
+    python = project / ".venv" / "bin" / "python"
+    for args in (["images"], ["check", "--only", "venv", "images", "stacks"], ["server", "status"]):
+        done = run(python, "-X", "importtime", "-m", "envtools", *args, cwd=project, check=False)
+        imported = re.findall(r"\|\s+(\S+)\s*$", done.stderr, re.MULTILINE)
+        assert "envtools.registry" in imported, done.stderr[-2000:]
+        assert not [name for name in imported if name.split(".")[0] == "zenml"], args
