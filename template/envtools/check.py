@@ -174,11 +174,9 @@ def activation_report(client, tag: str, network: str, groups: list[str], report:
     names = registry.integrations_in(groups)
     if report.status != "ok" or not names:
         return report
-    recorded = next(
-        (image for image in read_record().get("pipelines", {}).get("images", [])
-         if image["tag"] == tag),
-        {},
-    )  # fmt: skip
+    record = read_record()
+    images = [*record.get("pipelines", {}).get("images", []), record.get("server", {})]
+    recorded = next((image for image in images if image.get("tag") == tag), {})
     if recorded.get("activated") == {
         "image_id": engine.image_id(client, tag),
         "integrations": names,

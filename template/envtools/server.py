@@ -22,9 +22,16 @@ from pathlib import Path
 
 from docker.errors import APIError, ContainerError
 
-from . import EnvtoolsError, backups, database, engine, lock
+from . import EnvtoolsError, backups, database, engine, lock, registry
 from .credentials import admin_credentials, reset_credentials, service_account_key
-from .imagespec import Builder, ImageSpec, locked_spec, planned_tag, tree_contents
+from .imagespec import (
+    Builder,
+    ImageSpec,
+    activated,
+    locked_spec,
+    planned_tag,
+    tree_contents,
+)
 from .settings import ServerSettings, image_reference, port_number, server_settings
 from .state import (
     ADMIN_ENV,
@@ -40,6 +47,7 @@ from .state import (
     owner_of,
     project_id,
     read_env_file,
+    read_record,
     update_record,
     write_env_file,
 )
@@ -95,7 +103,17 @@ def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
     if push and not settings.build.registry:
         raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
     digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+    previous = read_record().get("server", {})
     record = {"tag": tag, "groups": server_groups(), "lock_sha256": lock.lock_hash()}
+    # Its integrations (`add NAME --server`) activate in it: once per image id.
+    record["activated"] = activated(
+        builder.client,
+        tag,
+        settings.build.network,
+        server_groups(),
+        previous.get("activated") if previous.get("tag") == tag else None,
+    )
+    registry.save()
     update_record(server={**record, **({"digest": digest} if digest else {})})
 
 

@@ -43,8 +43,6 @@ class OwnServerWarnings(logging.Filter):
         return True
 
 
-
-
 def stack_files() -> dict[str, Path]:
     """Stack name -> its file."""
     files = {}
@@ -164,5 +162,3 @@ def refuse_plain_secrets(client, definition: dict, where: str) -> None:
                     f"and write the reference {secret_reference('NAME', key)} instead; nothing "
                     "was changed."
                 )
-
-

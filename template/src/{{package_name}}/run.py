@@ -57,7 +57,9 @@ def run(
     if pipeline_name not in available:
         found = ", ".join(sorted(available)) or "none"
         unreadable = "".join(f"; {module} unreadable: {why}" for module, why in broken.items())
-        raise SystemExit(f"No pipeline {pipeline_name!r} under pipelines/ (found: {found}{unreadable}).")
+        raise SystemExit(
+            f"No pipeline {pipeline_name!r} under pipelines/ (found: {found}{unreadable})."
+        )
     config = config or Path("configs") / f"{pipeline_name}.yaml"
     if not config.is_file():
         raise SystemExit(f"Run configuration {config} not found (pass --config PATH).")
@@ -97,9 +99,7 @@ def main() -> None:
     )
     names = sorted(available)
     default = "training" if "training" in available else (names[0] if names else None)
-    parser.add_argument(
-        "--pipeline", choices=names, default=default, help=f"default: {default}"
-    )
+    parser.add_argument("--pipeline", choices=names, default=default, help=f"default: {default}")
     parser.add_argument("--config", type=Path, help="ZenML run configuration (YAML)")
     parser.add_argument("--stack", help="run on this stack (a file in configs/stacks/)")
     parser.add_argument(
