@@ -4,6 +4,7 @@ uv run nox -s bench                      # venv sessions only
 uv run nox -s bench -- docker            # also the no-op sessions against `nox -l`, and images,
                                          # server and first run, side by side with
                                          # ZenML's builder and pip (needs Docker); 3 runs each
+uv run nox -s bench -- noop              # the no-op sessions only, against `nox -l` (Docker)
 uv run nox -s bench -- docker --quick    # one run each: proves the harness, not the numbers
 uv run nox -s bench -- docker --docs     # also writes benchmarks/results.md (the docs show it)
 
@@ -75,7 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("docker", nargs="?", choices=["docker"], help="also the Docker comparisons")
+    parser.add_argument(
+        "docker",
+        nargs="?",
+        choices=["docker", "noop"],
+        help="docker: also the no-op sessions and the Docker comparisons; noop: those only",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument("--quick", action="store_true", help="one run per figure")
     parser.add_argument(
@@ -89,9 +95,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zenlock-bench-") as folder:
         venv_sessions(Path(folder), repeat, timings)
         if args.docker:
+            noop_sessions(Path(folder), repeat, timings)
+        if args.docker == "docker":
             from compare import compare
 
-            noop_sessions(Path(folder), repeat, timings)
             compare(Path(folder), repeat, timings)
     command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
     write(timings, ROOT / "build", command.strip())

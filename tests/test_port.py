@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.server]
 
 INTEGRATIONS = ["evidently", "kubernetes", "mlflow", "s3", "slack"]
 # ZenML's e2e template does exactly this at import time: it fails on a stack without one.
-TRACKING = '''"""Steps that need the active stack's experiment tracker, read when the module loads."""
+TRACKING = '''"""Steps that need the active stack's experiment tracker, read at import."""
 
 import mlflow
 from zenml import step
@@ -48,7 +48,7 @@ def deploy(score: float) -> str:
     return f"{kubernetes.__version__} {s3fs.__version__} {slack_sdk.__name__} {score}"
 '''
 PIPELINES = {
-    "training": '''from zenml import pipeline
+    "training": """from zenml import pipeline
 
 from ..steps.tracking import drift_report, train
 
@@ -56,8 +56,8 @@ from ..steps.tracking import drift_report, train
 @pipeline(name="e2e_training")
 def training() -> None:
     drift_report(score=train())
-''',
-    "batch_inference": '''import zenml
+""",
+    "batch_inference": """import zenml
 
 from ..steps.tracking import drift_report, train
 
@@ -65,8 +65,8 @@ from ..steps.tracking import drift_report, train
 @zenml.pipeline
 def e2e_batch_inference(rows: int = 10) -> None:
     drift_report(score=train(rows=rows))
-''',
-    "deployment": '''from zenml import pipeline as zenml_pipeline
+""",
+    "deployment": """from zenml import pipeline as zenml_pipeline
 
 from ..steps.tracking import deploy, train
 
@@ -74,7 +74,7 @@ from ..steps.tracking import deploy, train
 @zenml_pipeline(enable_cache=False)
 def e2e_deployment() -> None:
     deploy(score=train())
-''',
+""",
 }
 # As the e2e template's pipelines/__init__.py: every module imported with the package.
 PACKAGE_INIT = (
@@ -104,7 +104,8 @@ def port(project) -> None:
     for name in NAMES:
         (project / "configs" / f"{name}.yaml").write_text("enable_cache: false\n")
     stacks = project / "configs" / "stacks"
-    (stacks / "e2e.yaml").write_text(STACK.format(name="e2e", orchestrator="default", flavor="local"))
+    local = STACK.format(name="e2e", orchestrator="default", flavor="local")
+    (stacks / "e2e.yaml").write_text(local)
     (stacks / "e2e-docker.yaml").write_text(
         STACK.format(name="e2e-docker", orchestrator="local-docker", flavor="local_docker")
         + "  image_builder:\n    - {name: local-docker, flavor: local, configuration: {}}\n"
@@ -123,9 +124,7 @@ def completed(output: str, name: str) -> bool:
     return re.search(rf"Pipeline run {name}-\S+: completed", output) is not None
 
 
-def test_a_multi_integration_project_ports_in_with_the_documented_commands(
-    tmp_path, docker_client
-):
+def test_a_multi_integration_project_ports_in_with_the_documented_commands(tmp_path, docker_client):
     project = render_project(tmp_path / SPACED_NAME, **DOCKER_ANSWERS)
     nox("-s", "dev", cwd=project)
 
@@ -160,13 +159,15 @@ def test_a_multi_integration_project_ports_in_with_the_documented_commands(
     try:
         applied = nox("-s", "stacks", "--", "apply", cwd=project)
         assert "local resources while connected to a remote" not in applied.stdout + applied.stderr
-        # The server's client starts on ZenML's default stack: the default is made active.
-        on_server = nox("-s", "run", "--", "--pipeline", "e2e_training", cwd=project)
-        assert completed(on_server.stdout, "e2e_training")
         for name in NAMES:
             run = nox("-s", "run", "--", "--pipeline", name, "--stack", "e2e-docker", cwd=project)
             assert completed(run.stdout, name), run.stdout + run.stderr
             assert "on stack e2e-docker: image " in run.stdout
+        # The server's client starts on ZenML's default stack, and a run's --stack lasted for
+        # that run: plain `run` is on the project's default stack.
+        on_server = nox("-s", "run", "--", "--pipeline", "e2e_training", cwd=project)
+        assert completed(on_server.stdout, "e2e_training")
+        assert "on stack e2e:" in on_server.stdout
         check = nox("-s", "check", cwd=project)
         assert "environments match uv.lock" in check.stdout
         again = nox("-s", "upgrade", "--", "0.98.0", cwd=project)

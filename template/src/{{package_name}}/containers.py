@@ -2,11 +2,13 @@
 steps run in containers."""
 
 import hashlib
+import os
 from pathlib import Path
 
 import yaml
 from zenml.client import Client
 from zenml.config import DockerSettings
+from zenml.constants import ENV_ZENML_ACTIVE_STACK_ID
 from zenml.enums import StoreType
 from zenml.orchestrators.local_docker.local_docker_orchestrator import (
     LocalDockerOrchestratorSettings,
@@ -17,10 +19,11 @@ LOCK = Path("uv.lock")
 
 
 def activate(stack: str) -> None:
-    """Make `stack` the active one; steps in containers need a server to report to."""
+    """Make `stack` the active one for this run only (ZenML's ZENML_ACTIVE_STACK_ID): the
+    next plain run is on the project's default again. Steps in containers need a server."""
     client = Client()
     try:
-        client.activate_stack(stack)
+        os.environ[ENV_ZENML_ACTIVE_STACK_ID] = str(client.get_stack(stack).id)
     except KeyError:
         raise SystemExit(
             f"No stack {stack!r} is registered: add configs/stacks/{stack}.yaml, then "
