@@ -29,7 +29,10 @@ def test_reference_lists_every_question_and_session(site):
     questions = [
         line.split(":")[0]
         for line in (REPO / "copier.yml").read_text().splitlines()
-        if re.match(r"^[a-z]\w*:", line) and not line.startswith(("integration_requirements",))
+        if re.match(r"^[a-z]\w*:", line)
+        and not line.startswith(
+            ("integration_requirements", "image_reference_pattern", "image_name_pattern")
+        )
     ]
     assert "project_name" in questions and "docker_network" in questions
     for question in questions:

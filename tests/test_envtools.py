@@ -14,16 +14,15 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "template"))
 
-from envtools import EnvtoolsError, database, engine, lock  # noqa: E402
+from envtools import EnvtoolsError, database, engine, inputs, lock  # noqa: E402
 from envtools.check import sbom_differences, unmet, venv_report  # noqa: E402
 from envtools.images import image_sets  # noqa: E402
 from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
+from envtools.inputs import image_reference, port_number  # noqa: E402
 from envtools.settings import (  # noqa: E402
     BuildSettings,
     PipelineSettings,
-    image_reference,
     pipeline_settings,
-    port_number,
     server_settings,
 )
 from envtools.state import read_env_file, write_env_file  # noqa: E402
@@ -173,11 +172,70 @@ def test_server_port_and_analytics_come_from_its_table(tmp_path):
     assert server_settings(write_pyproject(tmp_path, text)).analytics is True
 
 
-def test_image_references_as_docker_writes_them():
-    for good in ("python:3.11-slim", "ghcr.io/acme/x:1", "127.0.0.1:5000/a/b@sha256:" + "0" * 64):
-        assert image_reference(good, "parent") == good
-    with pytest.raises(EnvtoolsError, match="NAME\\[:TAG\\]"):
-        image_reference("Bad Ref!!", "--parent-image")
+VALID_REFERENCES = [
+    "python",
+    "python:3.11-slim-bookworm",
+    "library/python:3.11",
+    "docker.io/library/python:3.11",
+    "ghcr.io/acme/x:1",
+    "localhost/x",
+    "localhost:5000/x/y:1",
+    "127.0.0.1:5000/a/b@sha256:" + "0" * 64,
+    "[::1]:5000/a:b",
+    "registry.example.com:443/team/app@sha256:" + "ab" * 32,
+    "a__b/c--d/e.f/g_h:TAG_1.0-rc",
+    "Upper.Example.COM/lower/path",  # a domain may have capitals, the path may not
+    "x:" + "t" * 128,
+    "python:3.11@sha256:" + "f" * 64,
+    "local/python:3.11-bookworm",
+    "a/" * 60 + "z",
+]
+INVALID_REFERENCES = [
+    "",
+    "Bad_Ref!!",
+    "UPPER/Case:tag",
+    "local/Python",
+    "python:",
+    ":tag",
+    "python::1",
+    "-python",
+    "python-",
+    "a//b",
+    "a/b/",
+    "a___b",
+    "a..b",
+    "python:.bad",
+    "python:-bad",
+    "python:ta g",
+    "python:" + "t" * 129,
+    "python@sha256:short",
+    "python@sha256:" + "0" * 31,
+    "python@",
+    "ghcr.io:port/x",
+    "x/" * 128 + "z",  # over Docker's 255 characters
+    "python\n",
+    "python;rm -rf /",
+]
+
+
+@pytest.mark.parametrize("value", VALID_REFERENCES)
+def test_image_references_that_docker_accepts(value):
+    assert image_reference(value, "parent") == value
+
+
+@pytest.mark.parametrize("value", INVALID_REFERENCES)
+def test_image_references_that_docker_refuses_are_one_line_with_the_fix(value):
+    with pytest.raises(EnvtoolsError) as refused:
+        image_reference(value, "--parent-image")
+    message = str(refused.value)
+    assert message.startswith("--parent-image = ") and "[HOST[:PORT]/]NAME[:TAG]" in message
+    assert "\n" not in message.replace(repr(value), "")
+
+
+def test_copier_validates_parents_and_registries_with_the_same_grammar():
+    """copier.yml's validators use envtools' patterns, not copies that drift."""
+    questions = (REPO / "copier.yml").read_text()
+    assert inputs.REFERENCE in questions and inputs.NAME in questions
 
 
 def test_unmet_names_the_requirements_the_pins_do_not_satisfy():

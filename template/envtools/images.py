@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import EnvtoolsError, engine, lock, registry
+from .inputs import image_reference
 from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
 from .settings import PipelineSettings, pipeline_settings
 from .state import ROOT, read_record, update_record
@@ -110,7 +111,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     settings = pipeline_settings()
     if args.parent_image:
-        settings = replace(settings, build=replace(settings.build, parent=args.parent_image))
+        parent = image_reference(args.parent_image, "--parent-image")
+        settings = replace(settings, build=replace(settings.build, parent=parent))
     if args.release:
         settings = replace(settings, mode="release")
     if args.push and not settings.build.registry:

@@ -32,7 +32,8 @@ from .imagespec import (
     planned_tag,
     tree_contents,
 )
-from .settings import ServerSettings, image_reference, port_number, server_settings
+from .inputs import image_reference, port_number
+from .settings import ServerSettings, server_settings
 from .state import (
     ADMIN_ENV,
     API_KEY,

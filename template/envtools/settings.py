@@ -5,43 +5,16 @@ bundle) and how pipelines use them; `[tool.envtools.server]` holds the server's 
 and may set its own name, parent and registry.
 """
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import EnvtoolsError
+from .inputs import image_reference, port_number, repository
 from .state import ROOT
 
 MODES = ("iterate", "release")
 NETWORKS = ("bridge", "host")
-# NAME[:TAG][@DIGEST] as Docker writes an image reference.
-IMAGE_REFERENCE = re.compile(
-    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?"
-)
-
-
-def image_reference(value: str, where: str) -> str:
-    if not IMAGE_REFERENCE.fullmatch(value):
-        raise EnvtoolsError(
-            f"{where} = {value!r} is not an image reference: use NAME[:TAG], "
-            "e.g. python:3.11-slim-bookworm."
-        )
-    return value
-
-
-def port_number(value: object, where: str) -> int:
-    """A TCP port a server can listen on: 1 to 65535."""
-    try:
-        port = int(str(value))
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise EnvtoolsError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
-    return port
-
-
 @dataclass(frozen=True)
 class BuildSettings:
     """What every image build needs."""
@@ -99,6 +72,9 @@ def build_settings(table: dict, images: dict, default_name: str, section: str) -
     if not settings.parent:
         raise EnvtoolsError(f"[tool.envtools.{section}] parent is empty: name a parent image.")
     image_reference(settings.parent, f"[tool.envtools.{section}] parent")
+    if settings.registry:
+        repository(settings.registry, f"[tool.envtools.{section}] registry")
+    repository(settings.name, f"[tool.envtools.{section}] name")
     return settings
 
 

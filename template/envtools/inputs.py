@@ -1,0 +1,52 @@
+"""Inputs checked by their grammar, one place per kind: a bad value is one line that names the
+setting and the fix, before anything changes. The standard library only."""
+
+import re
+
+from . import EnvtoolsError
+
+# Docker's reference grammar (github.com/distribution/reference):
+#   reference := name [":" tag] ["@" digest];  name := [domain "/"] path-component ["/" ...]
+ALPHANUMERIC = r"[a-z0-9]+"
+SEPARATOR = r"(?:[._]|__|-+)"
+PATH_COMPONENT = rf"{ALPHANUMERIC}(?:{SEPARATOR}{ALPHANUMERIC})*"
+DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+DOMAIN = rf"(?:{DOMAIN_COMPONENT}(?:\.{DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+NAME = rf"(?:{DOMAIN}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*"
+REFERENCE = rf"{NAME}(?::{TAG})?(?:@{DIGEST})?"
+NAME_MAX = 255  # Docker's limit on a name (domain and path)
+
+
+def image_reference(value: str, where: str) -> str:
+    """An image reference as Docker parses it: [HOST[:PORT]/]PATH[:TAG][@DIGEST]."""
+    head, _, last = value.split("@", 1)[0].rpartition("/")
+    name = f"{head}/{last.split(':')[0]}" if head else last.split(":")[0]
+    if not re.fullmatch(REFERENCE, value) or len(name) > NAME_MAX:
+        raise EnvtoolsError(
+            f"{where} = {value!r} is not an image reference: use [HOST[:PORT]/]NAME[:TAG] with "
+            "a lowercase NAME, e.g. python:3.11-slim-bookworm or ghcr.io/acme/base:1."
+        )
+    return value
+
+
+def repository(value: str, where: str) -> str:
+    """An image name without tag: a registry and namespace (HOST[:PORT][/PATH]) or a name."""
+    if not re.fullmatch(NAME, value) or len(value) > NAME_MAX:
+        raise EnvtoolsError(
+            f"{where} = {value!r} is not an image name: use lowercase [HOST[:PORT]/]PATH, "
+            "e.g. ghcr.io/acme, 127.0.0.1:5000/team or churn-model."
+        )
+    return value
+
+
+def port_number(value: object, where: str) -> int:
+    """A TCP port a server can listen on: 1 to 65535."""
+    try:
+        port = int(str(value))
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise EnvtoolsError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
+    return port
