@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import EnvtoolsError, engine, lock, registry
-from .inputs import image_reference
 from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
+from .inputs import image_reference
 from .settings import PipelineSettings, pipeline_settings
 from .state import ROOT, read_record, update_record
 

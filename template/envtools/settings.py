@@ -15,6 +15,8 @@ from .state import ROOT
 
 MODES = ("iterate", "release")
 NETWORKS = ("bridge", "host")
+
+
 @dataclass(frozen=True)
 class BuildSettings:
     """What every image build needs."""
