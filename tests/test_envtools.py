@@ -261,6 +261,60 @@ def test_a_database_url_is_shown_without_its_password_and_others_are_refused():
         database.store_url({"ZENML_STORE_URL": "postgresql://team:s3cret@db/zenml"})
 
 
+RESERVED = ["/", "?", "#", "[", "]", "@", "%", " "]  # and `:` in the user
+
+
+@pytest.mark.parametrize("character", RESERVED)
+def test_a_password_with_a_reserved_character_is_refused_without_showing_it(character):
+    secret = f"Pa{character}ss-zk42"
+    url = f"mysql://team:{secret}@db.example.com:3306/zenml"
+    with pytest.raises(EnvtoolsError) as refused:
+        database.store_url({"ZENML_STORE_URL": url})
+    message = str(refused.value)
+    assert "percent-encode" in message.lower() and "%2F" in message
+    for part in (secret, "Pa", "ss-zk42", "db.example.com"):
+        assert part not in message
+
+
+@pytest.mark.parametrize("character", RESERVED)
+def test_a_percent_encoded_password_is_accepted_and_never_shown(character):
+    encoded = "Pa" + "".join(f"%{byte:02X}" for byte in character.encode()) + "ss-zk42"
+    url = f"mysql://team:{encoded}@db.example.com:3306/zenml"
+    assert database.store_url({"ZENML_STORE_URL": url}) == url
+    assert database.redacted(url) == "mysql://team@db.example.com:3306/zenml"
+    assert "zk42" not in database.describe({"ZENML_STORE_URL": url}, "volume")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://team@127.0.0.1/zenml",
+        "mysql://team:pw@[::1]:3307/zenml",
+        "mysql://team:pw@db:3306/zenml?ssl_ca=/etc/ca.pem",
+        "mysql://team:p:w@db/zenml",  # a `:` in the password: sqlalchemy splits at the first
+    ],
+)
+def test_database_urls_that_are_fine(url):
+    assert database.store_url({"ZENML_STORE_URL": url}) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://",
+        "mysql://team:pw@db:3306",
+        "mysql://team:pw@db:99999/zenml",
+        "mysql://team:pw@db:port/zenml",
+        "mysql://:pw@db/zenml",
+        "mysql://team:pw@/zenml",
+        "mysql://team:pw@db/zen/ml",
+    ],
+)
+def test_database_urls_that_are_not(url):
+    with pytest.raises(EnvtoolsError, match="is not mysql://USER:PASSWORD@HOST:PORT/DATABASE"):
+        database.store_url({"ZENML_STORE_URL": url})
+
+
 def test_only_data_of_a_newer_release_is_too_new():
     assert database.newer("0.98.0", "0.97.0")
     assert not database.newer("0.97.0", "0.98.0") and not database.newer("0.98.0", "0.98.0")

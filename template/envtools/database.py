@@ -7,11 +7,11 @@ ZenML version the server sees.
 """
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
 from . import EnvtoolsError, engine
+from .inputs import mysql_url
 from .settings import ServerSettings
 
 DATA = "/zenml"  # where the data volume is mounted: the SQLite database lives there
@@ -108,21 +108,21 @@ def store_url(server_env: dict[str, str]) -> str | None:
     if not url or url.startswith("sqlite"):
         return None
     if not url.startswith("mysql://"):
+        scheme = url.split("://")[0] if "://" in url else "(no scheme)"
         raise EnvtoolsError(
-            f"ZENML_STORE_URL in the server env file starts with {url.split(':')[0]!r}: ZenML's "
+            f"ZENML_STORE_URL in the server env file starts with {scheme[:20]!r}: ZenML's "
             "server stores its data in SQLite (leave it unset) or MySQL/MariaDB "
             "(mysql://USER:PASSWORD@HOST:PORT/DATABASE)."
         )
+    mysql_url(url, "ZENML_STORE_URL in the server env file")
     return url
 
 
 def redacted(url: str) -> str:
     """The URL without its password: for messages and `status`."""
-    parts = urlsplit(url)
-    user = f"{parts.username}@" if parts.username else ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+    parts = mysql_url(url, "ZENML_STORE_URL in the server env file")
+    port = f":{parts['port']}" if parts["port"] else ""
+    return f"mysql://{parts['user']}@{parts['host']}{port}/{parts['database']}"
 
 
 def describe(server_env: dict[str, str], volume: str) -> str:
@@ -162,7 +162,7 @@ def refuse_problem(found: dict, server_env: dict[str, str], network: str) -> Non
         return
     url = store_url(server_env) or "the SQLite database"
     where = redacted(url) if url.startswith("mysql") else url
-    database = urlsplit(url).path.lstrip("/") if url.startswith("mysql") else ""
+    database = mysql_url(url, "ZENML_STORE_URL")["database"] if url.startswith("mysql") else ""
     messages = {
         "unreachable": f"The database at {where} does not answer ({found['detail']}). Start it, "
         "or fix the host and port of ZENML_STORE_URL in the server env file; the server "

@@ -50,3 +50,26 @@ def port_number(value: object, where: str) -> int:
     if not 1 <= port <= 65535:
         raise EnvtoolsError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
     return port
+
+
+# mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS]: user and password percent-encoded
+# (RFC 3986 userinfo; a `:` may stay in the password, sqlalchemy splits at the first one).
+MYSQL_URL = (
+    r"mysql://(?P<user>(?:[^%:@/?#\[\]\s]|%[0-9A-Fa-f]{2})+)"
+    r"(?::(?P<password>(?:[^%@/?#\[\]\s]|%[0-9A-Fa-f]{2})*))?"
+    r"@(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
+    r"/(?P<database>[A-Za-z0-9_$-]+)(?:\?[^#\s]*)?"
+)
+
+
+def mysql_url(value: str, where: str) -> re.Match:
+    """A MySQL/MariaDB URL's parts. Refused without repeating any of it: a password whose
+    reserved characters are not percent-encoded would otherwise show up in the message."""
+    found = re.fullmatch(MYSQL_URL, value)
+    if not found or (found["port"] and not 1 <= int(found["port"]) <= 65535):
+        raise EnvtoolsError(
+            f"{where} is not mysql://USER:PASSWORD@HOST:PORT/DATABASE (shown nowhere: it holds a "
+            "password). Percent-encode reserved characters in the user and password: "
+            "/ %2F, # %23, ? %3F, @ %40, : %3A, % %25, [ %5B, ] %5D, space %20."
+        )
+    return found
