@@ -143,3 +143,100 @@ def test_a_failed_activation_names_the_package_its_version_and_a_constraint(vers
     assert f'constraint-dependencies = ["{constraint}"]' in message
     unknown = registry.inactive_message({**found, "package": None, "version": None})
     assert unknown == "The evidently integration does not import: ImportError: x."
+
+
+TYPES = ["artifact_store", "experiment_tracker", "orchestrator"]
+GOOD_COMPONENT = "{name: default, flavor: local, configuration: {}}"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("stack_name: a\n", "needs `stack_name` and `components`"),
+        ("- a\n- b\n", "needs `stack_name` and `components`"),
+        ("stack_name: a\ncomponents: [1, 2]\n", "`components` must map component types"),
+        ("stack_name: a\ncomponents: {}\n", "`components` must map component types"),
+        (f"stack_name: [a]\ncomponents: {{orchestrator: [{GOOD_COMPONENT}]}}\n", "`stack_name`"),
+        (f"stack_name: ''\ncomponents: {{orchestrator: [{GOOD_COMPONENT}]}}\n", "`stack_name`"),
+        (
+            f"stack_name: a\ncomponents: {{orchestrater: [{GOOD_COMPONENT}]}}\n",
+            "`components.orchestrater` is not a component type",
+        ),
+        (
+            "stack_name: a\ncomponents: {orchestrator: [{name: x}]}\n",
+            "`components.orchestrator[0]` needs `flavor`",
+        ),
+        (
+            "stack_name: a\ncomponents: {orchestrator: [{flavor: local}]}\n",
+            "`components.orchestrator[0]` needs `name`",
+        ),
+        (
+            "stack_name: a\ncomponents: {orchestrator: [plain]}\n",
+            "`components.orchestrator[0]` must be a mapping",
+        ),
+        (
+            "stack_name: a\ncomponents:\n  orchestrator: {name: x, flavor: local, configuration: 3}\n",
+            "`components.orchestrator[0]`.configuration must be a mapping",
+        ),
+        ("stack_name: a\ncomponents: {orchestrator: [\n", "is not valid YAML"),
+        ("stack_name: &n a\ncomponents: {orchestrator: [{name: *n, flavor: local}]}\n", "aliases"),
+        # The "billion laughs" shape: refused at the first alias, before anything expands.
+        ("a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n", "alias"),
+        ("\xff\xfe not text", "is not valid YAML"),
+    ],
+)
+def test_a_malformed_stack_file_is_one_line_naming_file_and_field(
+    text, said, tmp_path, monkeypatch
+):
+    from envtools import stackfiles
+
+    monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": TYPES})
+    path = tmp_path / "broken.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(EnvtoolsError) as refused:
+        stackfiles.read_stack(path)
+    message = str(refused.value)
+    assert said in message and "broken.yaml" in message
+    assert "\n" not in message
+
+
+def test_a_stack_file_too_large_is_refused_unread(tmp_path, monkeypatch):
+    from envtools import stackfiles
+
+    path = tmp_path / "big.yaml"
+    path.write_text("stack_name: a\n" + "#" * (stackfiles.MAX_BYTES + 1))
+    with pytest.raises(EnvtoolsError, match="larger than 256 KiB"):
+        stackfiles.read_stack(path)
+
+
+def test_a_good_stack_file_reads(tmp_path, monkeypatch):
+    from envtools import stackfiles
+
+    monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": TYPES})
+    path = tmp_path / "ok.yaml"
+    path.write_text(f"stack_name: ok\ncomponents:\n  orchestrator: [{GOOD_COMPONENT}]\n")
+    assert stackfiles.read_stack(path)["stack_name"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("key", "credential"),
+    [
+        ("api_key", True),
+        ("key", True),
+        ("secret", True),
+        ("auth_token", True),
+        ("db_password", True),
+        ("client_credentials", True),
+        ("private_key", True),
+        ("apikey", True),
+        ("tracking_uri", False),
+        ("ssh_key_path", False),
+        ("kubernetes_context", False),
+        ("keyword", False),
+        ("path", False),
+    ],
+)
+def test_fields_named_like_credentials_need_a_secret_reference(key, credential):
+    from envtools import stackfiles
+
+    assert stackfiles.credential_like(key) is credential

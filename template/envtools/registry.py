@@ -36,7 +36,7 @@ def snapshot() -> dict:
         saved = json.loads(SNAPSHOT.read_text())
     except (OSError, ValueError):
         saved = {}
-    if saved.get("zenml_version") == zenml_version():
+    if saved.get("zenml_version") == zenml_version() and "component_types" in saved:
         return saved
     return derive()
 
@@ -56,7 +56,14 @@ def derive() -> dict:
         for flavor in integration.flavors():
             instance = flavor()
             flavors[f"{instance.type.value}/{instance.name}"] = name
-    return {"zenml_version": zenml_version(), "integrations": integrations, "flavors": flavors}
+    from zenml.enums import StackComponentType
+
+    return {
+        "zenml_version": zenml_version(),
+        "integrations": integrations,
+        "flavors": flavors,
+        "component_types": sorted(kind.value for kind in StackComponentType),
+    }
 
 
 def save() -> None:
@@ -78,6 +85,11 @@ def names() -> list[str]:
 
 def requirements_of(integration: str) -> list[str]:
     return snapshot()["integrations"][integration]["requirements"]
+
+
+def component_types() -> list[str]:
+    """ZenML's stack component types (orchestrator, artifact_store, ...)."""
+    return snapshot()["component_types"]
 
 
 def group_name(target: str, integration: str) -> str:

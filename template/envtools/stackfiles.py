@@ -10,6 +10,9 @@ from . import EnvtoolsError, registry
 from .state import CONNECTION, ROOT, read_env_file
 
 STACKS = ROOT / "configs" / "stacks"
+MAX_BYTES = 256 * 1024  # the largest stack file read; ZenML's exports are a few KiB
+# Configuration keys that hold a credential whether or not ZenML marks the field sensitive.
+CREDENTIAL_WORDS = {"password", "passwd", "secret", "token", "credential", "credentials"}
 # ZenML's warning for each local component registered on a server it thinks is remote; the
 # project's own server shares this machine's files (it mounts the artifact store).
 LOCAL_ON_REMOTE = "local resources while connected to a remote ZenML server"
@@ -52,17 +55,57 @@ def stack_files() -> dict[str, Path]:
     return files
 
 
+class NoAliases(yaml.SafeLoader):
+    """YAML without anchors and aliases: a stack file needs none, and an alias "bomb" of a few
+    hundred bytes expands to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not allowed in a stack file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def read_stack(path: Path) -> dict:
+    """A stack file, refused in one line naming the file and the field when it is not one."""
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    if path.stat().st_size > MAX_BYTES:
+        raise EnvtoolsError(f"{where} is larger than {MAX_BYTES // 1024} KiB: not a stack file.")
     try:
-        definition = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise EnvtoolsError(f"{path.relative_to(ROOT)} is not valid YAML: {error}") from None
-    if not isinstance(definition, dict) or not {"stack_name", "components"} <= definition.keys():
-        raise EnvtoolsError(
-            f"{path.relative_to(ROOT)} is not a stack file: it needs `stack_name` and "
-            "`components` (the format of `zenml stack export`)."
-        )
+        definition = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliases) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        detail = " ".join(str(error).split())
+        raise EnvtoolsError(f"{where} is not valid YAML: {detail}") from None
+    problem = stack_problem(definition)
+    if problem:
+        raise EnvtoolsError(f"{where}: {problem} (the format of `zenml stack export`).")
     return definition
+
+
+def stack_problem(definition) -> str | None:
+    """What makes `definition` not a stack file, or None."""
+    if not isinstance(definition, dict) or not {"stack_name", "components"} <= definition.keys():
+        return "a stack file needs `stack_name` and `components`"
+    if not isinstance(definition["stack_name"], str) or not definition["stack_name"].strip():
+        return "`stack_name` must be a name (text)"
+    if not isinstance(definition["components"], dict) or not definition["components"]:
+        return "`components` must map component types to their components"
+    known = registry.component_types()
+    for component_type, entries in definition["components"].items():
+        if component_type not in known:
+            return f"`components.{component_type}` is not a component type ({', '.join(known)})"
+        for index, component in enumerate(entries if isinstance(entries, list) else [entries]):
+            field = f"`components.{component_type}[{index}]`"
+            if not isinstance(component, dict):
+                return f"{field} must be a mapping with `name` and `flavor`"
+            for key in ("name", "flavor"):
+                if not isinstance(component.get(key), str) or not component[key].strip():
+                    return f"{field} needs `{key}` (text)"
+            if not isinstance(component.get("configuration") or {}, dict):
+                return f"{field}.configuration must be a mapping"
+    return None
 
 
 def components_of(definition: dict) -> list[tuple[str, dict]]:
@@ -139,8 +182,15 @@ def secret_reference(secret: str, key: str) -> str:
     return "{" * 2 + f"{secret}.{key}" + "}" * 2
 
 
+def credential_like(key: str) -> bool:
+    """`api_key`, `auth_token`, `db_password`, ... : words that name a credential."""
+    words = key.lower().replace("-", "_").split("_")
+    return bool(CREDENTIAL_WORDS & set(words)) or words[-1] in {"key", "apikey"}
+
+
 def refuse_plain_secrets(client, definition: dict, where: str) -> None:
-    """A credential (a field ZenML marks sensitive) must be a secret reference, not a value."""
+    """A credential (a field ZenML marks sensitive, or one named like a credential) must be a
+    secret reference, not a value; a key the flavor does not know is named."""
     from zenml.enums import StackComponentType
     from zenml.utils.secret_utils import is_secret_reference
 
@@ -155,7 +205,14 @@ def refuse_plain_secrets(client, definition: dict, where: str) -> None:
             ) from None
         fields = flavor.config_schema.get("properties", {})
         for key, value in (component.get("configuration") or {}).items():
-            if fields.get(key, {}).get("sensitive") and not is_secret_reference(value):
+            if key not in fields:
+                close = ", ".join(sorted(fields)) or "none"
+                raise EnvtoolsError(
+                    f"{where}: {component_type} {component['name']} (flavor "
+                    f"{component['flavor']}) has no configuration key `{key}` (it has: {close})."
+                )
+            sensitive = fields[key].get("sensitive") or credential_like(key)
+            if sensitive and value not in (None, "") and not is_secret_reference(value):
                 raise EnvtoolsError(
                     f"{where}: {component_type} {component['name']} holds `{key}` in plain "
                     f"text. Keep it in a ZenML secret (`zenml secret create NAME --{key}=...`) "
