@@ -175,7 +175,7 @@ GOOD_COMPONENT = "{name: default, flavor: local, configuration: {}}"
             "`components.orchestrator[0]` must be a mapping",
         ),
         (
-            "stack_name: a\ncomponents:\n  orchestrator: {name: x, flavor: local, configuration: 3}\n",
+            "stack_name: a\ncomponents:\n  orchestrator: {name: x, flavor: l, configuration: 3}\n",
             "`components.orchestrator[0]`.configuration must be a mapping",
         ),
         ("stack_name: a\ncomponents: {orchestrator: [\n", "is not valid YAML"),
