@@ -1,9 +1,13 @@
 """Nothing lost, nothing leaked: credentials that match their data, a dead server said in one
 line, images that cannot rewrite themselves, a server that trusts no stranger."""
 
+import base64
+import contextlib
 import io
 import re
+import secrets
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -55,11 +59,127 @@ def admin_login(url: str, username: str, password: str) -> int:
         return error.code
 
 
-def test_server_is_private_encrypted_and_silent(served):
+def client_python(project, code: str) -> str:
+    """`code` as the project's sessions run it: its ZenML config, its server, its API key."""
+    script = project / "build" / f"probe_{secrets.token_hex(4)}.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(code)
+    python = project / ".venv" / "bin" / "python"
+    return run(python, "-m", "envtools", "exec", "python", script, cwd=project).stdout
+
+
+def stored_values(project, tmp_path, name: str) -> str:
+    """The `values` column of secret `name`, read from a copy of the server's database."""
+    copy = tmp_path / f"copy-{secrets.token_hex(4)}.db"
+    nox("-s", "server", "--", "backup", str(copy), cwd=project)
+    with contextlib.closing(sqlite3.connect(copy)) as database:
+        row = database.execute('SELECT "values" FROM secret WHERE name = ?', (name,)).fetchone()
+    return row[0]
+
+
+def readable_without_key(stored: str, plaintext: str) -> bool:
+    """Whether the stored column gives the value away without the key (base64 JSON)."""
+    try:
+        decoded = base64.b64decode(stored, validate=True).decode()
+    except ValueError:
+        return plaintext in stored
+    return plaintext in decoded or plaintext in stored
+
+
+def read_secret(project, name: str) -> str:
+    code = f"from zenml.client import Client\nprint(Client().get_secret({name!r}).secret_values)\n"
+    return client_python(project, code)
+
+
+def test_secrets_are_encrypted_in_the_database_and_read_back_through_the_api(served, tmp_path):
+    project, _, _ = served
+    value = "zk-" + secrets.token_hex(8)
+    client_python(
+        project,
+        "from zenml.client import Client\n"
+        f"Client().create_secret('vault', values={{'password': {value!r}}})\n",
+    )
+    stored = stored_values(project, tmp_path, "vault")
+    assert stored and not readable_without_key(stored, value)
+    assert value in read_secret(project, "vault")
+
+
+# Puts a secret's values back the way a server without a secrets-store type kept them:
+# base64 JSON, by ZenML's own schema (the state of servers made before the fix).
+PLANT_PLAIN = """
+import os
+from sqlalchemy import create_engine
+from sqlmodel import Session, select
+from zenml.zen_stores.schemas.secret_schemas import SecretSchema
+
+engine = create_engine(os.environ["ZENML_STORE_URL"])
+with Session(engine) as session:
+    secret = session.exec(select(SecretSchema).where(SecretSchema.name == "legacy")).one()
+    secret.set_secret_values({"password": os.environ["VALUE"]}, encryption_engine=None)
+    session.add(secret)
+    session.commit()
+"""
+
+
+def test_secrets_stored_unencrypted_are_encrypted_on_the_next_up(served, tmp_path, docker_client):
+    project, _, port = served
+    value = "zk-" + secrets.token_hex(8)
+    client_python(
+        project,
+        "from zenml.client import Client\n"
+        "Client().create_secret('legacy', values={'password': 'placeholder'})\n",
+    )
+    (server,) = server_containers(docker_client, project)
+    image = server.image.id
+    (volume,) = [mount["Name"] for mount in server.attrs["Mounts"] if mount["Type"] == "volume"]
+    nox("-s", "server", "--", "down", cwd=project)
+    docker_client.containers.run(
+        image, ["python", "-c", PLANT_PLAIN], entrypoint=[], remove=True, network_mode="host",
+        environment={"VALUE": value, "ZENML_ANALYTICS_OPT_IN": "false"},
+        volumes={volume: {"bind": "/zenml", "mode": "rw"}},
+    )  # fmt: skip
+    assert readable_without_key(stored_values(project, tmp_path, "legacy"), value)
+
+    started = nox("-s", "server", "--", "up", "--port", str(port), cwd=project).stdout
+    assert "1 secret(s) stored unencrypted (legacy) are now encrypted" in started
+    backup = Path(started.split("the backup before: ", 1)[1].split(".db", 1)[0] + ".db")
+    assert backup.is_file() and stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert not readable_without_key(stored_values(project, tmp_path, "legacy"), value)
+    assert value in read_secret(project, "legacy")
+    again = (
+        nox("-s", "server", "--", "down", cwd=project).stdout
+        + nox("-s", "server", "--", "up", "--port", str(port), cwd=project).stdout
+    )
+    assert "unencrypted" not in again  # once
+
+
+def test_logins_are_rate_limited_and_the_api_key_client_keeps_working(served):
+    project, url, port = served
+    client_python(project, "from zenml.client import Client\nClient().list_stacks()\n")
+    codes = [admin_login(url, "admin", f"wrong-{attempt}") for attempt in range(10)]
+    assert codes[0] == 401 and 429 in codes, codes
+    assert codes.index(429) <= 6  # ZenML's limit set by `up`: 5 a minute
+    # The project's client holds a token from its API key: it is not locked out.
+    assert "stacks" in client_python(
+        project, "from zenml.client import Client\nprint(len(Client().list_stacks()), 'stacks')\n"
+    )
+    # The limiter lives in the server's memory: a restart frees the admin for the next tests.
+    nox("-s", "server", "--", "down", cwd=project)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_server_is_private_and_silent(served):
     project, url, _ = served
-    admin = read_env_file(project / ".zenml-server" / "admin.env")
-    assert len(admin["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]) == 64
     assert stat.S_IMODE((project / ".zenml").stat().st_mode) == 0o700
+    client_config = project / ".zenml-server" / "client"
+    assert stat.S_IMODE(client_config.stat().st_mode) == 0o700
+    for path in client_config.glob("*.yaml"):  # the client's credentials.yaml among them
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    analytics = client_python(
+        project, "from zenml.config.global_config import GlobalConfiguration as G\n"
+        "print('analytics', G().analytics_opt_in)\n"
+    )  # fmt: skip
+    assert "analytics False" in analytics
     with urllib.request.urlopen(f"{url}/api/v1/info") as response:
         assert b'"analytics_enabled":false' in response.read().replace(b" ", b"")
     status = nox("-s", "server", "--", "status", cwd=project).stdout
@@ -344,3 +464,24 @@ def test_a_backup_brings_back_a_deleted_run_and_the_key_still_works(served):
     assert backup.name in nox("-s", "server", "--", "status", cwd=project).stdout
     nox("-s", "server", "--", "restore", str(backup), "--yes", cwd=project)
     assert run_count(project) == runs  # asked with the same API key as before
+
+
+def test_a_backup_never_overwrites_a_file_and_its_folders_are_private(served, tmp_path):
+    project, _, _ = served
+    pyproject = (project / "pyproject.toml").read_bytes()
+    refused = nox("-s", "server", "--", "backup", "pyproject.toml", cwd=project, check=False)
+    assert refused.returncode != 0
+    assert "exists: a backup never overwrites a file" in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    assert (project / "pyproject.toml").read_bytes() == pyproject
+    plain = tmp_path / "NOTES"  # an existing file without a suffix: not a folder to write in
+    plain.write_text("mine")
+    refused = nox("-s", "server", "--", "backup", str(plain), cwd=project, check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert plain.read_text() == "mine"
+    made = tmp_path / "new" / "deeper"
+    nox("-s", "server", "--", "backup", str(made), cwd=project)
+    for folder in (tmp_path / "new", made):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    (written,) = made.iterdir()
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600

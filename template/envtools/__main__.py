@@ -16,6 +16,7 @@ import tempfile
 import urllib.request
 
 from . import EnvtoolsError
+from .state import keep_zenml_state_private
 
 COMMANDS = (
     "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec"
@@ -29,7 +30,10 @@ def exec_command(args: list[str]) -> int:
     if not args:
         raise EnvtoolsError("exec: name the command to run.")
     if not throwaway:
-        return subprocess.run(args, env={**os.environ, **project_zenml()}).returncode
+        try:
+            return subprocess.run(args, env={**os.environ, **project_zenml()}).returncode
+        finally:
+            keep_zenml_state_private()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
     with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
         return subprocess.run(args, env={**env, "ZENML_CONFIG_PATH": config}).returncode
@@ -75,7 +79,11 @@ def main() -> None:
 
             # Before anything imports ZenML: the project's state, never ~/.config/zenml.
             os.environ.update(project_zenml() if command == "run" else zenml_environment())
-        importlib.import_module(f"envtools.{command}").main(args)
+        try:
+            importlib.import_module(f"envtools.{command}").main(args)
+        finally:
+            if command != "lock":
+                keep_zenml_state_private()
     except EnvtoolsError as error:
         sys.exit(f"error: {error}")
     except SyntaxError as error:  # most often what `copier update` leaves: conflict markers

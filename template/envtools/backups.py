@@ -17,9 +17,24 @@ from .settings import ServerSettings
 from .state import ROOT, read_env_file
 
 
+def private_folder(folder: Path) -> None:
+    """`folder` and every parent it has to make, readable by you only."""
+    missing = [folder, *folder.parents]
+    missing = [path for path in missing if not path.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)  # whatever the umask
+
+
 def write_private(path: Path, content: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """A new file readable by you only; an existing one is never overwritten."""
+    private_folder(path.parent)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise EnvtoolsError(
+            f"{path} exists: a backup never overwrites a file. Name a new file, or a folder."
+        ) from None
     with os.fdopen(descriptor, "wb") as file:
         file.write(content)
 
@@ -34,11 +49,20 @@ def backup(client, settings: ServerSettings, image: str, volume: str, target: Pa
         raise EnvtoolsError(
             f"The server's database ({database.describe(server_env, volume)}) holds no data yet."
         )
+    if target.exists() and not target.is_dir():
+        raise EnvtoolsError(
+            f"{target} exists: a backup never overwrites a file. Name a new file, or a folder."
+        )
     started = time.monotonic()
     content = database.dump(client, image, settings, server_env, volume)
     if target.is_dir() or not target.suffix:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-zenml-{found['version']}"
-        target = target / (name + database.suffix(server_env))
+        suffix = database.suffix(server_env)
+        folder, target = target, target / (name + suffix)
+        for number in range(2, 100):  # two backups in one second
+            if not target.exists():
+                break
+            target = folder / f"{name}-{number}{suffix}"
     write_private(target.resolve(), content)
     print(
         f"Backed up {database.describe(server_env, volume)} (ZenML {found['version']}) to "

@@ -101,6 +101,45 @@ dump.backup_database(overwrite=True) if sys.argv[1] == "backup" else dump.restor
 
 SNAPSHOT_COMMAND = ["python", "-c", SNAPSHOT]
 
+# Secrets that ZenML stored unencrypted (a server started before its secrets store had a
+# type): found, and with `encrypt` re-written with the server's key, by ZenML's own schema.
+PLAIN_SECRETS = """
+import json, os, sys
+from sqlalchemy import create_engine, inspect
+from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
+from sqlmodel import Session, select
+from zenml.config.global_config import GlobalConfiguration
+from zenml.zen_stores.schemas.secret_schemas import SecretDecodeError, SecretSchema
+from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
+
+config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
+url, connect_args, _ = config.get_sqlalchemy_config()
+database = create_engine(url, connect_args=connect_args)
+key = AesGcmEngine()
+key._update_key(os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"])
+plain = []
+if inspect(database).has_table(SecretSchema.__tablename__):
+    with Session(database) as session:
+        for secret in session.exec(select(SecretSchema)).all():
+            if not secret.values:
+                continue
+            try:
+                secret.get_secret_values(encryption_engine=key)
+                continue  # encrypted with this key
+            except SecretDecodeError:
+                pass
+            try:
+                values = secret.get_secret_values(encryption_engine=None)
+            except SecretDecodeError:
+                continue  # another key's: nothing to read it with, left as it is
+            plain.append(secret.name)
+            if sys.argv[1] == "encrypt":
+                secret.set_secret_values(values, encryption_engine=key)
+                session.add(secret)
+        session.commit()
+print(json.dumps(plain))
+"""
+
 
 def store_url(server_env: dict[str, str]) -> str | None:
     """The MySQL/MariaDB URL the server env file names; None: SQLite in the data volume."""
@@ -150,6 +189,28 @@ def probe(client, image: str, settings: ServerSettings, server_env: dict, volume
         client, image, ["python", "-c", PROBE],
         environment=environment(server_env),
         volumes=volumes(server_env, volume) if present else {},
+        network=settings.build.network,
+    )  # fmt: skip
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def plain_secrets(
+    client,
+    image: str,
+    settings: ServerSettings,
+    server_env: dict,
+    volume: str,
+    key: str,
+    *,
+    encrypt: bool = False,
+) -> list[str]:
+    """The names of the secrets stored unencrypted; with `encrypt`, encrypted with `key`."""
+    import json
+
+    output, _ = engine.run_once(
+        client, image, ["python", "-c", PLAIN_SECRETS, "encrypt" if encrypt else "find"],
+        environment={**environment(server_env), "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key},
+        volumes=volumes(server_env, volume),
         network=settings.build.network,
     )  # fmt: skip
     return json.loads(output.strip().splitlines()[-1])

@@ -53,6 +53,16 @@ from .state import (
     write_env_file,
 )
 
+# ZenML's own settings that make its claims hold (docs/server.md; the server env file may
+# set others): secrets encrypted with the key in admin.env (ZenML ignores the key unless the
+# store has a type), logins rate-limited per client address, access tokens that expire.
+SECURE_DEFAULTS = {
+    "ZENML_SECRETS_STORE_TYPE": "sql",
+    "ZENML_SERVER_RATE_LIMIT_ENABLED": "true",
+    "ZENML_SERVER_LOGIN_RATE_LIMIT_MINUTE": "5",
+    "ZENML_SERVER_LOGIN_RATE_LIMIT_DAY": "1000",
+    "ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES": "60",
+}
 URL_LABEL = "envtools.server-url"  # where `up` made it listen, for `status` and a second `up`
 CONTAINER_PORT = 8080
 
@@ -223,6 +233,8 @@ def up(settings: ServerSettings) -> None:
         data_version, image_version = found["version"], found["image_version"]
         if database.newer(data_version, image_version):
             raise EnvtoolsError(database.downgrade_refused(data_version, image_version))
+        if data_version:
+            encrypt_plain_secrets(client, settings, tag, server_env, volume, identity)
         container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
@@ -231,6 +243,22 @@ def up(settings: ServerSettings) -> None:
     write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
     print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
+
+
+def encrypt_plain_secrets(
+    client, settings: ServerSettings, tag: str, server_env: dict, volume: str, identity: str
+) -> None:
+    """Secrets an earlier server kept unencrypted are encrypted with its key, a backup first."""
+    key = admin_credentials(server_env)["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]
+    plain = database.plain_secrets(client, tag, settings, server_env, volume, key)
+    if not plain:
+        return
+    saved = backups.backup(client, settings, tag, volume, backups_folder(identity))
+    database.plain_secrets(client, tag, settings, server_env, volume, key, encrypt=True)
+    print(
+        f"{len(plain)} secret(s) stored unencrypted ({', '.join(plain)}) are now encrypted with "
+        f"the server's key; the backup before: {saved}."
+    )
 
 
 def start(
@@ -242,6 +270,7 @@ def start(
     environment = {
         # The dashboard's own origin may call the API with credentials; no other origin may.
         "ZENML_SERVER_CORS_ALLOW_ORIGINS": url,
+        **SECURE_DEFAULTS,
         **server_env,
         **admin_credentials(server_env),
         "ZENML_ANALYTICS_OPT_IN": str(settings.analytics).lower(),

@@ -51,17 +51,45 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
         file.writelines(f"{key}={value}\n" for key, value in values.items())
 
 
+def analytics_choice() -> str:
+    """ZenML's client analytics follow the project's answer, as its server's do
+    (`[tool.envtools.server] analytics`, off unless true), whatever the shell says."""
+    import tomllib
+
+    try:
+        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return "false"
+    server = pyproject.get("tool", {}).get("envtools", {}).get("server", {})
+    return "true" if server.get("analytics") is True else "false"
+
+
 def zenml_environment() -> dict[str, str]:
     """The project's ZenML config, and the connection to its server while one runs."""
+    analytics = {"ZENML_ANALYTICS_OPT_IN": analytics_choice()}
     if not CONNECTION.is_file():
-        return {"ZENML_CONFIG_PATH": str(ZENML_CONFIG)}
+        return {"ZENML_CONFIG_PATH": str(ZENML_CONFIG), **analytics}
     return {
+        **analytics,
         **read_env_file(CONNECTION),
         "ZENML_CONFIG_PATH": str(SERVER_CLIENT_CONFIG),
         # Where the server's artifact store keeps them: the same path for this process, the
         # step containers and the server (which mounts it), wherever the project folder is.
         "ZENML_LOCAL_STORES_PATH": str(local_stores(project_id())),
     }
+
+
+def keep_zenml_state_private() -> None:
+    """ZenML writes its client config and credentials (API key, access tokens) with the
+    default mode: folders 0700, files 0600, before and after a command that runs ZenML."""
+    for folder in (ZENML_CONFIG, SERVER_CLIENT_CONFIG):
+        if folder.is_dir():
+            try:
+                folder.chmod(0o700)
+                for path in folder.glob("*.yaml"):
+                    path.chmod(0o600)
+            except OSError:  # not ours to change (a read-only folder): nothing was written
+                pass
 
 
 def local_stores(identity: str) -> Path:
