@@ -143,7 +143,9 @@ def apply(names: list[str]) -> None:
             kind = StackComponentType(component_type)
             configuration = component.get("configuration") or {}
             try:
-                existing = client.get_stack_component(kind, component["name"])
+                existing = client.get_stack_component(
+                    kind, component["name"], allow_name_prefix_match=False
+                )
             except KeyError:
                 existing = None
             if existing is None:
@@ -164,7 +166,8 @@ def apply(names: list[str]) -> None:
                 print(f"  {component_type} {component['name']}: updated")
             components[kind] = existing.id
         try:
-            stack = client.get_stack(name)
+            # By its exact name: ZenML would take `e2e` for `e2e-docker` (a prefix).
+            stack = client.get_stack(name, allow_name_prefix_match=False)
         except KeyError:
             client.create_stack(name, components=components)
             print(f"Stack {name}: registered from {path.relative_to(ROOT)}")

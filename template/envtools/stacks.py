@@ -20,7 +20,7 @@ def export(name: str) -> None:
     from zenml.client import Client
 
     try:
-        stack = Client().get_stack(name)
+        stack = Client().get_stack(name, allow_name_prefix_match=False)
     except KeyError:
         raise EnvtoolsError(f"No stack {name!r} is registered: `zenml stack list`.") from None
     definition = {**stack.to_yaml(), "zenml_version": registry.zenml_version()}

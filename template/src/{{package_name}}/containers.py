@@ -23,7 +23,8 @@ def activate(stack: str) -> None:
     next plain run is on the project's default again. Steps in containers need a server."""
     client = Client()
     try:
-        os.environ[ENV_ZENML_ACTIVE_STACK_ID] = str(client.get_stack(stack).id)
+        found = client.get_stack(stack, allow_name_prefix_match=False)  # not `e2e` for `e2e-x`
+        os.environ[ENV_ZENML_ACTIVE_STACK_ID] = str(found.id)
     except KeyError:
         raise SystemExit(
             f"No stack {stack!r} is registered: add configs/stacks/{stack}.yaml, then "
