@@ -138,3 +138,21 @@ def test_generated_test_suite_passes(synced_project):
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\b\d+ passed\b", summary) and not re.search(r"failed|error|skipped", summary)
     assert "tests/test_pipelines.py ..." in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_a_zenml_connection_left_in_the_shell_is_dropped_and_said(synced_project):
+    """Another project's server in the shell never gets this project's runs."""
+    shown = run(
+        synced_project / ".venv" / "bin" / "python", "-m", "envtools", "exec", "python", "-c",
+        "import os; print('store:', os.environ.get('ZENML_STORE_URL'),"
+        " os.environ.get('ZENML_STORE_API_KEY'), os.environ['ZENML_ANALYTICS_OPT_IN'])",
+        cwd=synced_project,
+        ZENML_STORE_URL="http://127.0.0.1:9/other-project",
+        ZENML_STORE_API_KEY="ZENKEY_other",
+        ZENML_ANALYTICS_OPT_IN="true",
+    )  # fmt: skip
+    answers = read_answers(synced_project)
+    analytics = "true" if answers.get("server_analytics") else "false"
+    assert f"store: None None {analytics}" in shown.stdout
+    assert "Ignoring ZENML_STORE_API_KEY, ZENML_STORE_URL from the shell" in shown.stderr

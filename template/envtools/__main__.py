@@ -31,7 +31,8 @@ def exec_command(args: list[str]) -> int:
         raise EnvtoolsError("exec: name the command to run.")
     if not throwaway:
         try:
-            return subprocess.run(args, env={**os.environ, **project_zenml()}).returncode
+            use_project_zenml(project_zenml())
+            return subprocess.run(args, env=dict(os.environ)).returncode
         finally:
             keep_zenml_state_private()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
@@ -49,6 +50,24 @@ def project_zenml() -> dict[str, str]:
     environment = zenml_environment()
     server_must_answer(environment.get("ZENML_STORE_URL"))
     return environment
+
+
+def use_project_zenml(environment: dict[str, str]) -> None:
+    """This process's environment gets the project's ZenML connection. A ZENML_STORE_* left
+    in the shell (another project's server) is dropped, and said: runs are never recorded on
+    a server the project did not choose."""
+    dropped = sorted(
+        key for key in os.environ if key.startswith("ZENML_STORE_") and key not in environment
+    )
+    if dropped:
+        where = "its own server" if "ZENML_STORE_URL" in environment else "its local ZenML store"
+        print(
+            f"Ignoring {', '.join(dropped)} from the shell: this project's sessions use {where}.",
+            file=sys.stderr,
+        )
+    for key in dropped:
+        del os.environ[key]
+    os.environ.update(environment)
 
 
 def server_must_answer(url: str | None) -> None:
@@ -78,7 +97,7 @@ def main() -> None:
             from .state import zenml_environment
 
             # Before anything imports ZenML: the project's state, never ~/.config/zenml.
-            os.environ.update(project_zenml() if command == "run" else zenml_environment())
+            use_project_zenml(project_zenml() if command == "run" else zenml_environment())
         try:
             importlib.import_module(f"envtools.{command}").main(args)
         finally:
