@@ -65,7 +65,7 @@ def client_python(project, code: str) -> str:
     script.parent.mkdir(exist_ok=True)
     script.write_text(code)
     python = project / ".venv" / "bin" / "python"
-    return run(python, "-m", "envtools", "exec", "python", script, cwd=project).stdout
+    return run(python, "-m", "envtools", "exec", python, script, cwd=project).stdout
 
 
 def stored_values(project, tmp_path, name: str) -> str:

@@ -83,8 +83,31 @@ def test_conflict_markers_in_envtools_are_named_not_a_traceback(fresh_project):
     refused = nox("-s", "check", cwd=project, check=False)
 
     said = refused.stdout + refused.stderr
-    assert "check.py line 1 is not valid Python: resolve any merge conflict" in said
+    assert "Resolve the merge conflict (<<<<<<<) in envtools/check.py." in said
     assert "Traceback" not in said
+
+
+@pytest.mark.parametrize(
+    "owned",
+    [
+        "docker/pipeline.Dockerfile",
+        "docker/server.Dockerfile",
+        "envtools/__main__.py",
+        "configs/stacks/local-docker.yaml",
+    ],
+)
+def test_check_names_a_template_file_a_merge_left_conflicted(synced_project, owned, tmp_path):
+    path = synced_project / owned
+    original = path.read_text()
+    marker = "<" * 7 + " before\n" + "=" * 7 + "\n" + ">" * 7 + " after\n"
+    try:
+        path.write_text(marker + original)
+        refused = nox("-s", "check", "--", "--only", "venv", cwd=synced_project, check=False)
+    finally:
+        path.write_text(original)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Traceback" not in said
+    assert owned in said and ("merge conflict" in said or "conflict (<<<<<<<)" in said)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,14 @@ from . import EnvtoolsError, engine, lock, registry
 from .imagespec import inactive_in_image
 from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files
-from .state import CONNECTION, SERVER_LABEL, project_id, read_env_file, read_record
+from .state import (
+    CONNECTION,
+    SERVER_LABEL,
+    conflicted_files,
+    project_id,
+    read_env_file,
+    read_record,
+)
 
 ENVIRONMENTS = ("venv", "images", "server", "stacks")
 MISMATCH = ("drift", "missing", "stale")
@@ -52,6 +59,21 @@ def compare(environment: str, locked: dict, installed: dict, fix: str) -> Report
     if not differences:
         return Report(environment, "ok")
     return Report(environment, "drift", fix, differences=differences)
+
+
+def check_conflicts() -> list[Report]:
+    """A merge left conflict markers: every environment derived from those files is wrong."""
+    files = conflicted_files()
+    if not files:
+        return []
+    return [
+        Report(
+            "merge conflicts",
+            "drift",
+            f"resolve the conflict (<<<<<<<) in {', '.join(files)}",
+            f"conflict markers in {', '.join(files)}",
+        )
+    ]
 
 
 def check_lock() -> list[Report]:
@@ -256,7 +278,7 @@ def check_running_server(url: str) -> Report:
 
 
 def run_checks(only: tuple[str, ...]) -> list[Report]:
-    reports = check_lock()
+    reports = check_conflicts() + check_lock()
     if "venv" in only:
         reports += check_venv() + check_integrations()
     if "stacks" in only:

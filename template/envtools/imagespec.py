@@ -19,7 +19,7 @@ import uv
 
 from . import EnvtoolsError, engine, lock, registry
 from .settings import BuildSettings
-from .state import DOCKERFILES, ROOT, SBOMS
+from .state import DOCKERFILES, ROOT, SBOMS, has_conflict
 
 # Package-index settings (with credentials) that reach the install step, never the image.
 INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INSECURE_HOST")
@@ -43,6 +43,11 @@ class ImageSpec:
                 f"docker/{self.dockerfile}`, or `nox -s update` brings the template's)."
             )
         definition = (DOCKERFILES / self.dockerfile).read_text()
+        if has_conflict(definition):
+            raise EnvtoolsError(
+                f"docker/{self.dockerfile} holds merge-conflict markers (<<<<<<<): resolve "
+                "them, then run again."
+            )
         return (
             f"{self.repository}:{self.kind}-{content_hash(definition, base_id, *self.inputs)[:16]}"
         )

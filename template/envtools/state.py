@@ -32,6 +32,33 @@ DATA_HOME = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "sh
 SERVER_LABEL = "envtools.server"
 
 
+# How a merge conflict that `copier update` leaves inline starts (not spelt out: this file
+# would carry one).
+CONFLICT_MARKER = "<" * 7 + " "
+# Folders the sessions derive (environments, state, builds): never the user's or template's.
+DERIVED = {".git", ".venv", ".nox", ".zenml", ".zenml-server", "build", "__pycache__"}
+
+
+def has_conflict(text: str) -> bool:
+    return ("\n" + CONFLICT_MARKER) in ("\n" + text)
+
+
+def conflicted_files() -> list[str]:
+    """Files of the project in which a merge (`copier update`) left conflict markers."""
+    found = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in DERIVED]
+        for name in files:
+            path = Path(folder, name)
+            try:
+                text = path.read_text(errors="ignore")
+            except OSError:
+                continue
+            if has_conflict(text):
+                found.append(str(path.relative_to(ROOT)))
+    return sorted(found)
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (values may hold spaces); blank lines and # comments are skipped."""
     values = {}
