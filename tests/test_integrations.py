@@ -2,6 +2,9 @@
 
 import json
 import re
+import signal
+import subprocess
+import time
 import tomllib
 
 import pytest
@@ -11,6 +14,7 @@ from conftest import (
     SPACED_NAME,
     free_port,
     nox,
+    project_env,
     remove_servers,
     render_project,
     run,
@@ -288,3 +292,26 @@ def test_sync_follows_zenml_from_0_97_to_0_98(tmp_path):
     assert "langchain==0.3.0" in before and "langchain>=0.3.5,<1.0" in after
     assert "langchain>=0.3.5,<1.0" in groups(project)["integration-langchain"]
     nox("-s", "check", "--", "--only", "venv", cwd=project)
+
+
+def test_a_stopped_add_leaves_pyproject_lock_and_venv_as_they_were(project):
+    """SIGTERM (a CI timeout, a closed terminal) in the middle of `add`: all or nothing."""
+    before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    adding = subprocess.Popen(
+        [project / ".venv" / "bin" / "python", "-m", "envtools", "integrations", "add", "slack"],
+        cwd=project,
+        env=project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while (project / "pyproject.toml").read_bytes() == before["pyproject.toml"]:
+        assert adding.poll() is None and time.monotonic() < deadline, "add ended unchanged"
+        time.sleep(0.02)
+    adding.send_signal(signal.SIGTERM)  # uv add has written pyproject.toml
+    adding.wait(timeout=60)
+    assert adding.returncode != 0
+    for name, content in before.items():
+        assert (project / name).read_bytes() == content, name
+    check = nox("-s", "check", "--", "--only", "venv", cwd=project)
+    assert "All" in check.stdout  # .venv is the lock's again

@@ -10,6 +10,7 @@ exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and se
 
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,7 +85,14 @@ def server_must_answer(url: str | None) -> None:
         ) from None
 
 
+def stop_on_sigterm(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C: all-or-nothing blocks restore pyproject.toml and uv.lock,
+    temporary build contexts are removed."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     command, *args = sys.argv[1:] or ["--help"]
     if command not in COMMANDS:
         sys.exit(__doc__)
