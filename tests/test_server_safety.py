@@ -485,3 +485,23 @@ def test_a_backup_never_overwrites_a_file_and_its_folders_are_private(served, tm
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     (written,) = made.iterdir()
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+def test_lost_client_state_while_the_server_runs_writes_no_credentials(served, tmp_path):
+    """`.zenml-server/` deleted under a running server: `up` must not mint an admin the data
+    does not know, and says `reset-admin` in one line, every time."""
+    project, _, port = served
+    state = project / ".zenml-server"
+    kept = tmp_path / "state"
+    shutil.copytree(state, kept)
+    shutil.rmtree(state)
+    try:
+        for _ in range(2):  # the second `up` still sees the loss
+            refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and "nox -s server -- reset-admin" in said
+            assert "Traceback" not in said and "CredentialsNotValid" not in said
+            assert not (state / "admin.env").exists()
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.copytree(kept, state)

@@ -32,6 +32,10 @@ def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
         )
         print(f"Admin credentials created in {ADMIN_ENV.relative_to(ROOT)} (readable by you only)")
     credentials = read_env_file(ADMIN_ENV)
+    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in credentials:  # made before secrets had one
+        credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = secrets.token_hex(32)
+        write_env_file(ADMIN_ENV, credentials)
+        print(f"A secrets-store key was added to {ADMIN_ENV.relative_to(ROOT)}.")
     password = credentials.get("ZENML_DEFAULT_USER_PASSWORD", "")
     if password.lower() in WEAK_PASSWORDS:
         raise EnvtoolsError(
@@ -62,10 +66,11 @@ def reset_credentials(old: dict[str, str], server_env: dict[str, str]) -> dict[s
     }
     if credentials["ZENML_DEFAULT_USER_PASSWORD"].lower() in WEAK_PASSWORDS:
         raise EnvtoolsError("The server env file sets a weak ZENML_DEFAULT_USER_PASSWORD: fix it.")
-    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" in old:
-        credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old[
-            "ZENML_SECRETS_STORE_ENCRYPTION_KEY"
-        ]
+    # The secrets' key stays: the data's secrets are encrypted with it. A lost one is replaced
+    # (reset_admin says what that costs).
+    credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old.get(
+        "ZENML_SECRETS_STORE_ENCRYPTION_KEY", secrets.token_hex(32)
+    )
     return credentials
 
 

@@ -209,6 +209,8 @@ def up(settings: ServerSettings) -> None:
     identity = claim_id()
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     server_env = read_env_file(ROOT / settings.env_file)
+    if container and not ADMIN_ENV.is_file():  # never write credentials the data lacks
+        raise EnvtoolsError(lost_admin(f"container {container.name}, {container.status}"))
     if container and container.status == "running":
         if container.labels[URL_LABEL] != url:
             raise EnvtoolsError(
@@ -224,12 +226,7 @@ def up(settings: ServerSettings) -> None:
         found = database.probe(client, tag, settings, server_env, volume)
         database.refuse_problem(found, server_env, settings.build.network)
         if found["version"] and not ADMIN_ENV.is_file():
-            raise EnvtoolsError(
-                f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data "
-                f"({database.describe(server_env, volume)}) still has its admin: a new "
-                "password would not match. Set a new one with `nox -s server -- reset-admin` "
-                "(every run is kept)."
-            )
+            raise EnvtoolsError(lost_admin(database.describe(server_env, volume)))
         data_version, image_version = found["version"], found["image_version"]
         if database.newer(data_version, image_version):
             raise EnvtoolsError(database.downgrade_refused(data_version, image_version))
@@ -243,6 +240,14 @@ def up(settings: ServerSettings) -> None:
     write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
     print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
+
+
+def lost_admin(where: str) -> str:
+    return (
+        f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data ({where}) still has its "
+        "admin: a new password would not match. Set a new one with `nox -s server -- "
+        "reset-admin` (every run is kept)."
+    )
 
 
 def encrypt_plain_secrets(
@@ -363,8 +368,12 @@ def reset_admin(settings: ServerSettings) -> None:
     write_env_file(ADMIN_ENV, credentials)
     print(output.decode().strip())
     print(f"New admin credentials in {ADMIN_ENV.relative_to(ROOT)}; start the server with `up`.")
-    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in credentials and old != {}:
-        print("Note: the server's secrets stay unencrypted (they were made without a key).")
+    if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in old:
+        print(
+            "The secrets' key was in the lost admin.env: secrets the server encrypted with it "
+            "cannot be read any more; create them again (`zenml secret create`). Keep a copy "
+            f"of {ADMIN_ENV.relative_to(ROOT)} with your backups."
+        )
 
 
 def data_volume(settings: ServerSettings, identity: str) -> str:
