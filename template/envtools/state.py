@@ -96,9 +96,15 @@ def zenml_environment() -> dict[str, str]:
     analytics = {"ZENML_ANALYTICS_OPT_IN": analytics_choice()}
     if not CONNECTION.is_file():
         return {"ZENML_CONFIG_PATH": str(ZENML_CONFIG), **analytics}
+    connection = read_env_file(CONNECTION)
+    if key_in_credentials_store(connection.get("ZENML_STORE_API_KEY", "")):
+        # ZenML renews its token with the stored key and keeps it between processes; with the
+        # key in the environment it would log in again in each one (ZenML's credentials store
+        # drops the token when the key is set again), and logins are rate-limited.
+        connection.pop("ZENML_STORE_API_KEY")
     return {
         **analytics,
-        **read_env_file(CONNECTION),
+        **connection,
         "ZENML_CONFIG_PATH": str(SERVER_CLIENT_CONFIG),
         # Where the server's artifact store keeps them: the same path for this process, the
         # step containers and the server (which mounts it), wherever the project folder is.
@@ -117,6 +123,15 @@ def keep_zenml_state_private() -> None:
                     path.chmod(0o600)
             except OSError:  # not ours to change (a read-only folder): nothing was written
                 pass
+
+
+def key_in_credentials_store(key: str) -> bool:
+    """Whether ZenML's credentials store of the server's client holds this API key."""
+    store = SERVER_CLIENT_CONFIG / "credentials.yaml"
+    try:
+        return bool(key) and f"api_key: {key}" in store.read_text()
+    except OSError:
+        return False
 
 
 def local_stores(identity: str) -> Path:
