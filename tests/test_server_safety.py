@@ -505,3 +505,19 @@ def test_lost_client_state_while_the_server_runs_writes_no_credentials(served, t
     finally:
         shutil.rmtree(state, ignore_errors=True)
         shutil.copytree(kept, state)
+
+
+def test_a_crash_looping_server_is_said_at_its_first_exit(served):
+    project, _, port = served
+    nox("-s", "server", "--", "down", cwd=project)
+    server_env = project / "configs" / "server.env"
+    server_env.write_text("ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES=not-a-number\n")
+    try:
+        failed = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+    finally:
+        server_env.unlink()
+    said = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "stopped before it answered" in said and "within 120 s" not in said
+    assert "jwt_token_expire_minutes" in said.lower()  # its own log says why
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)

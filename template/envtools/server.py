@@ -181,19 +181,25 @@ def orphaned_servers(client) -> list[tuple]:
 
 def wait_healthy(container, url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
+    why = f"did not become healthy at {url} within {timeout:.0f} s"
     while time.monotonic() < deadline:
         container.reload()
-        if container.status == "exited":
+        # A crash loops under the restart policy: say so at the first exit, not after `timeout`.
+        if container.status in ("exited", "dead") or container.attrs.get("RestartCount", 0):
+            why = f"stopped before it answered at {url} (exit code {exit_code(container)})"
             break
         if answers(url):
             return
-        time.sleep(1)
+        time.sleep(0.5)
     logs = container.logs(tail=30).decode(errors="replace")
     container.remove(force=True)
     raise EnvtoolsError(
-        f"The server did not become healthy at {url} within {timeout:.0f} s "
-        f"(container {container.status}). Its last log lines:\n{logs}"
+        f"The server {why}; container {container.status}. Its last log lines:\n{logs}"
     )
+
+
+def exit_code(container) -> int | str:
+    return container.attrs.get("State", {}).get("ExitCode", "unknown")
 
 
 def answers(url: str) -> bool:
