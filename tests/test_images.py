@@ -309,7 +309,7 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
         (project / "uv.lock").write_text(original_lock)
         images_session(project)
     assert shared == default and serving != default
-    assert record["images"] == [
+    assert [{k: v for k, v in image.items() if k != "activated"} for image in record["images"]] == [
         {"tag": default, "groups": ["integration-sklearn"], "pipelines": ["default"]},
         {
             "tag": serving,
@@ -317,6 +317,9 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
             "pipelines": ["inference"],
         },
     ]
+    for image in record["images"]:  # sklearn activated in each image, by its own python
+        assert image["activated"]["integrations"] == ["sklearn"]
+        assert image["activated"]["image_id"] == docker_client.images.get(image["tag"]).id
     assert "tqdm" in inspect_image(docker_client, serving)["installed"]
     assert "tqdm" not in inspect_image(docker_client, default)["installed"]
     # The parent's layers are shared; the user layer too when Docker's build cache offers it.
