@@ -97,7 +97,8 @@ def zenml_environment() -> dict[str, str]:
     if not CONNECTION.is_file():
         return {"ZENML_CONFIG_PATH": str(ZENML_CONFIG), **analytics}
     connection = read_env_file(CONNECTION)
-    if key_in_credentials_store(connection.get("ZENML_STORE_API_KEY", "")):
+    url, key = connection.get("ZENML_STORE_URL", ""), connection.get("ZENML_STORE_API_KEY", "")
+    if key_in_credentials_store(url, key):
         # ZenML renews its token with the stored key and keeps it between processes; with the
         # key in the environment it would log in again in each one (ZenML's credentials store
         # drops the token when the key is set again), and logins are rate-limited.
@@ -125,13 +126,16 @@ def keep_zenml_state_private() -> None:
                 pass
 
 
-def key_in_credentials_store(key: str) -> bool:
-    """Whether ZenML's credentials store of the server's client holds this API key."""
-    store = SERVER_CLIENT_CONFIG / "credentials.yaml"
+def key_in_credentials_store(url: str, key: str) -> bool:
+    """Whether ZenML's credentials store of the server's client holds this API key for `url`."""
+    import yaml  # not at the top: `nox -s lock` runs envtools where only the stdlib is
+
     try:
-        return bool(key) and f"api_key: {key}" in store.read_text()
-    except OSError:
+        stored = yaml.safe_load((SERVER_CLIENT_CONFIG / "credentials.yaml").read_text())
+    except (OSError, yaml.YAMLError):
         return False
+    entry = stored.get(url) if isinstance(stored, dict) else None
+    return bool(key) and isinstance(entry, dict) and entry.get("api_key") == key
 
 
 def local_stores(identity: str) -> Path:
