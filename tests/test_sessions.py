@@ -83,7 +83,7 @@ def test_conflict_markers_in_envtools_are_named_not_a_traceback(fresh_project):
     refused = nox("-s", "check", cwd=project, check=False)
 
     said = refused.stdout + refused.stderr
-    assert "Resolve the merge conflict (<<<<<<<) in envtools/check.py." in said
+    assert "Resolve the merge conflict (its markers) in envtools/check.py." in said
     assert "Traceback" not in said
 
 
