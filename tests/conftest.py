@@ -343,17 +343,17 @@ class MariaDB:
         return f"mysql://{name}:{password}@127.0.0.1:{self.port}/{name}"
 
 
-@pytest.fixture(scope="session")
-def mariadb() -> Iterator[MariaDB]:
-    """Debian's mariadb-server, started as this user in a folder of its own, stopped by pid."""
+@contextlib.contextmanager
+def mariadb_process(folder: Path, port: int) -> Iterator[MariaDB]:
+    """Debian's mariadbd on `folder`'s data (made if new), as this user, stopped by pid."""
     server = shutil.which("mariadbd", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
     install = shutil.which("mariadb-install-db")
     if not server or not install or not shutil.which("mariadb"):
         unavailable("MariaDB is not installed: apt-get install mariadb-server")
-    folder = Path(tempfile.mkdtemp(prefix="mariadb-"))  # short: a socket path has a limit
     user = f"--user={getpass.getuser()}"
-    run(install, user, f"--datadir={folder / 'data'}", "--skip-test-db", cwd=REPO)
-    port = free_port()
+    new = not (folder / "data").is_dir()
+    if new:
+        run(install, user, f"--datadir={folder / 'data'}", "--skip-test-db", cwd=REPO)
     process = subprocess.Popen(
         [server, user, f"--datadir={folder / 'data'}", "--bind-address=127.0.0.1",
          f"--port={port}", f"--socket={folder / 'sock'}", f"--pid-file={folder / 'pid'}"],
@@ -371,10 +371,20 @@ def mariadb() -> Iterator[MariaDB]:
             ):
                 break
             time.sleep(0.5)
-        # As mariadb-secure-installation does: no anonymous users (they would shadow ours).
-        database.sql("DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;")
+        if new:  # as mariadb-secure-installation does: no anonymous users (they shadow ours)
+            database.sql("DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;")
         yield database
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDB]:
+    """A MariaDB server for the session, in a folder of its own."""
+    folder = Path(tempfile.mkdtemp(prefix="mariadb-"))  # short: a socket path has a limit
+    try:
+        with mariadb_process(folder, free_port()) as database:
+            yield database
+    finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,9 +1,14 @@
 """A team's server: its data in MariaDB, backups that bring runs back, and ZenML upgrades from
 one real release to the next that keep every run."""
 
+import os
 import re
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +17,9 @@ import yaml
 from conftest import (
     DOCKER_ANSWERS,
     free_port,
+    mariadb_process,
     nox,
+    project_env,
     remove_servers,
     render_project,
     run,
@@ -90,6 +97,33 @@ def test_a_mariadb_server_keeps_every_run_and_says_what_is_wrong(
     assert "team_runs" in mariadb.sql("SHOW DATABASES")
 
 
+def test_a_database_that_stops_under_a_running_server_is_named_in_one_line(server_project):
+    """Item 12: MariaDB stops while the server runs: `status` and `run` name the database, in
+    one line; started again, the server reconnects by itself."""
+    project, env_file, port = server_project, server_project / "configs" / "server.env", free_port()
+    settings = env_file.read_text() if env_file.exists() else ""
+    nox("-s", "server", "--", "down", cwd=project)
+    folder = Path(tempfile.mkdtemp(prefix="mariadb-"))  # short: a socket path has a limit
+    database_port = free_port()
+    try:
+        with mariadb_process(folder, database_port) as database:
+            env_file.write_text(f"ZENML_STORE_URL={database.database('stops')}\n")
+            nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+            assert "completed" in nox("-s", "run", cwd=project).stdout
+        status = nox("-s", "server", "--", "status", cwd=project).stdout
+        assert "its database does not answer" in status, status
+        refused = nox("-s", "run", cwd=project, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "cannot read its database" in said, said[-2000:]
+        assert "Traceback" not in said
+        with mariadb_process(folder, database_port):
+            assert "completed" in nox("-s", "run", cwd=project).stdout
+    finally:
+        nox("-s", "server", "--", "down", cwd=project)
+        env_file.write_text(settings)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("store", ["sqlite", "mariadb"])
 def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
     store, request, tmp_path, docker_client
@@ -106,6 +140,9 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         nox("-s", "run", cwd=project)
         key = (project / ".zenml-server" / "api-key").read_text()
         old_lock = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+        if store == "sqlite":  # what the lock does is the same for both stores
+            interrupted_in_step_one(project)
+            assert old_lock == {name: (project / name).read_bytes() for name in old_lock}
 
         upgraded = nox("-s", "upgrade", "--", NEW, cwd=project).stdout
         assert f'"zenml=={NEW}"' in (project / "pyproject.toml").read_text()
@@ -129,16 +166,46 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         server.reload()
         assert server.status == "running" and server_containers(docker_client, project) == [server]
 
-        # The old lock back (`git checkout`): its server is refused the migrated data.
+        # The old lock back (`git checkout`): the client refuses the newer server, and the old
+        # server is refused the migrated data.
         for name, content in old_lock.items():
             (project / name).write_bytes(content)
+        refused = nox("-s", "run", cwd=project, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "ZenML needs both the same" in said, said[-2000:]
+        assert f"nox -s upgrade -- {NEW}" in said and "Traceback" not in said
         nox("-s", "server", "--", "down", cwd=project)
         refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
         said = refused.stdout + refused.stderr
         assert refused.returncode != 0 and f"data is of ZenML {NEW}" in said, said[-2000:]
         assert not server_containers(docker_client, project)
+
+        # The way back without git: one command, the data from the backup the upgrade made.
+        back = nox("-s", "upgrade", "--", "--back", cwd=project).stdout
+        assert f"ZenML {OLD} everywhere again" in back
+        assert old_lock == {name: (project / name).read_bytes() for name in old_lock}
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+        assert run_count(project) == 1
     finally:
         remove_servers(docker_client, project)
+
+
+def interrupted_in_step_one(project: Path) -> None:
+    """`nox -s upgrade` stopped by Ctrl-C (SIGINT to its process group) while it locks."""
+    upgrading = subprocess.Popen(
+        [sys.executable, "-m", "nox", "-s", "upgrade", "--", NEW],
+        cwd=project, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    said = ""
+    for line in upgrading.stdout:
+        said += line
+        if "1/7 pin and lock" in line:
+            os.killpg(upgrading.pid, signal.SIGINT)
+            break
+    said += upgrading.communicate(timeout=300)[0]
+    assert upgrading.returncode != 0 and "1/7 pin and lock" in said, said[-2000:]
+    assert "2/7" not in said
 
 
 def test_the_compose_example_runs_the_server_image_on_mysql_with_no_secret_inline(render, tmp_path):

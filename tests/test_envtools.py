@@ -18,7 +18,7 @@ from envtools import EnvtoolsError, database, engine, inputs, lock  # noqa: E402
 from envtools.check import sbom_differences, unmet, venv_report  # noqa: E402
 from envtools.images import image_sets  # noqa: E402
 from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
-from envtools.inputs import image_reference, port_number  # noqa: E402
+from envtools.inputs import host_address, image_reference, port_number  # noqa: E402
 from envtools.settings import (  # noqa: E402
     BuildSettings,
     PipelineSettings,
@@ -230,6 +230,33 @@ def test_image_references_that_docker_refuses_are_one_line_with_the_fix(value):
     message = str(refused.value)
     assert message.startswith("--parent-image = ") and "[HOST[:PORT]/]NAME[:TAG]" in message
     assert "\n" not in message.replace(repr(value), "")
+
+
+VALID_HOSTS = [
+    "127.0.0.1", "127.0.0.2", "0.0.0.0", "10.0.0.7", "255.255.255.255",
+    "::1", "::", "fe80::1", "2001:db8::8a2e:370:7334",
+    "localhost", "LOCALHOST", "my-host", "db.example.com", "db.example.com.", "a" * 63,
+    "x1", "1x.example",
+]  # fmt: skip
+INVALID_HOSTS = [
+    "", " ", "999.1.1.1", "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4x.5",
+    "-host", "host-", "a..b", ".host", "ho st", "host_name", "a" * 64, "b." * 127 + "c",
+    "127.0.0.1:8080", "http://127.0.0.1", "[::1]", "::1::2", "host;rm", "höst",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", VALID_HOSTS)
+def test_hosts_by_their_grammar(value):
+    assert host_address(value, "host") == value
+
+
+@pytest.mark.parametrize("value", INVALID_HOSTS)
+def test_bad_hosts_are_one_line_naming_the_setting(value):
+    with pytest.raises(EnvtoolsError) as refused:
+        host_address(value, "[tool.envtools.server] host")
+    message = str(refused.value)
+    assert message.startswith("[tool.envtools.server] host = ") and "is not an address" in message
+    assert "\n" not in message
 
 
 def test_copier_validates_parents_and_registries_with_the_same_grammar():

@@ -4,9 +4,12 @@ line, images that cannot rewrite themselves, a server that trusts no stranger.""
 import base64
 import contextlib
 import io
+import json
+import os
 import re
 import secrets
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -368,6 +371,8 @@ def test_a_moved_project_keeps_its_server(served, docker_client):
         status = nox("-s", "server", "--", "status", cwd=moved).stdout
         assert "connected with an API key" in status
         assert url in status
+        (own,) = server_containers(docker_client, moved)
+        assert f"Also here: {own.name}" not in status  # never another's (item 7)
         assert "completed" in nox("-s", "run", cwd=moved).stdout
         assert run_count(moved) == runs + 1
         nox("-s", "server", "--", "down", cwd=moved)
@@ -405,7 +410,8 @@ def test_a_copy_does_not_share_and_an_orphan_is_named(served, docker_client):
         shutil.rmtree(copy)
         status = nox("-s", "server", "--", "status", cwd=project).stdout
         (orphan,) = copied_servers
-        assert f"Found {orphan.name}" in status and f"was at {copy}" in status
+        assert f"Also here: {orphan.name}" in status and f"that was in {copy}" in status
+        assert "docker rm" not in status  # a server is data: never advised away (item 7)
         refused = nox(
             "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
         )
@@ -415,6 +421,7 @@ def test_a_copy_does_not_share_and_an_orphan_is_named(served, docker_client):
             "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
         )
         assert f"It is held by {orphan.name}" in refused.stdout + refused.stderr
+        assert "docker rm" not in refused.stdout + refused.stderr
     finally:
         shutil.rmtree(copy, ignore_errors=True)
         for container in copied_servers:
@@ -521,3 +528,282 @@ def test_a_crash_looping_server_is_said_at_its_first_exit(served):
     assert "stopped before it answered" in said and "within 120 s" not in said
     assert "jwt_token_expire_minutes" in said.lower()  # its own log says why
     nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def backup_to(project, folder: Path) -> Path:
+    nox("-s", "server", "--", "backup", str(folder), cwd=project)
+    (written,) = folder.glob("*.db")
+    return written
+
+
+def corrupted_page(good: Path, target: Path, table: str) -> Path:
+    """`good` with the first page of `table`'s b-tree overwritten: a corrupt page."""
+    shutil.copy(good, target)
+    with contextlib.closing(sqlite3.connect(good)) as database:
+        page_size = database.execute("PRAGMA page_size").fetchone()[0]
+        query = "SELECT rootpage FROM sqlite_master WHERE name = ?"
+        root = database.execute(query, (table,)).fetchone()[0]
+    with target.open("r+b") as file:
+        file.seek(page_size * (root - 1))
+        file.write(bytes(range(256)) * (page_size // 256))
+    return target
+
+
+def test_restore_takes_only_a_complete_database_of_this_server_and_can_be_undone(served, tmp_path):
+    """Item 4: a hand-made file, a corrupt page, a cut-off file and another server's backup
+    are refused with the live data untouched; a good restore keeps a copy that undoes it."""
+    project, _, _ = served
+    runs = run_count(project)
+    good = backup_to(project, tmp_path / "good")
+    key_file = good.with_name(good.name + ".key")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "ZENML_SECRETS_STORE_ENCRYPTION_KEY" in key_file.read_text()
+
+    hand_made = tmp_path / "hand-made.db"
+    with contextlib.closing(sqlite3.connect(good)) as database:
+        version = database.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    with contextlib.closing(sqlite3.connect(hand_made)) as database:
+        database.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+        database.execute("INSERT INTO alembic_version VALUES (?)", (version,))
+        database.commit()
+    cut_off = tmp_path / "cut-off.db"
+    cut_off.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    other = tmp_path / "other-server.db"
+    shutil.copy(good, other)
+    with contextlib.closing(sqlite3.connect(other)) as database:
+        database.execute("UPDATE server_settings SET id = ?", (secrets.token_hex(16),))
+        database.commit()
+    refusals = {
+        hand_made: "lacks tables of ZenML",
+        corrupted_page(good, tmp_path / "corrupt.db", "pipeline_run"): "not a complete",
+        cut_off: "not a complete",
+        other: "a backup of another ZenML server",
+    }
+    for bad, why in refusals.items():
+        refused = nox("-s", "server", "--", "restore", str(bad), "--yes", cwd=project, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and why in said, (bad.name, said[-1500:])
+        assert "Nothing was changed" in said and "Traceback" not in said, bad.name
+    assert "--from-another-server" in said
+    assert run_count(project) == runs  # the live data as it was, the server still serving
+
+    nox("-s", "run", cwd=project)
+    restored = nox("-s", "server", "--", "restore", str(good), "--yes", cwd=project).stdout
+    assert run_count(project) == runs
+    safety = Path(re.search(r"The data it replaced is in (.+?): ", restored).group(1))
+    assert f"restore {safety} --yes` undoes this" in restored
+    nox("-s", "server", "--", "restore", str(safety), "--yes", cwd=project)
+    assert run_count(project) == runs + 1  # undone: the run made after the backup is back
+
+
+def test_restore_after_a_lost_admin_file_ends_with_a_working_client_and_its_secrets(
+    served, tmp_path
+):
+    """Items 5 and 2: reset-admin after admin.env (and so the secrets key) was lost, then an
+    older backup restored: the client works, the admin is this project's, the backup's secrets
+    read back (its key was kept beside it)."""
+    project, url, port = served
+    value = secrets.token_hex(8)
+    client_python(
+        project,
+        "from zenml.client import Client\n"
+        f"Client().create_secret('kept-by-backup', values={{'token': {value!r}}})\n",
+    )
+    older = backup_to(project, tmp_path / "older")
+    nox("-s", "server", "--", "down", cwd=project)
+    (project / ".zenml-server" / "admin.env").unlink()
+    nox("-s", "server", "--", "reset-admin", cwd=project)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+    restored = nox("-s", "server", "--", "restore", str(older), "--yes", cwd=project)
+    said = restored.stdout + restored.stderr
+    assert "Traceback" not in said and "CredentialsNotValid" not in said
+    assert "kept-by-backup" in said  # re-encrypted with this project's key
+    assert value in read_secret(project, "kept-by-backup")
+    admin = read_env_file(project / ".zenml-server" / "admin.env")
+    assert admin_login(url, "admin", admin["ZENML_DEFAULT_USER_PASSWORD"]) == 200
+    assert "completed" in nox("-s", "run", cwd=project).stdout
+
+
+def test_a_copy_and_the_moved_original_are_told_apart(served, docker_client):
+    """Item 8 (and 21): copy a project, move the original. The moved folder (its own files)
+    keeps the server; the copy is refused with both ways out; a folder that is not a copy is
+    never detached; `claim` settles it when neither folder is the recorded one."""
+    project, url, port = served
+    copy = project.with_name("copy of it")
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", "build"))
+    moved = project.with_name("moved away")
+    project.rename(moved)
+    try:
+        refused = nox("-s", "run", cwd=copy, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "Traceback" not in said
+        assert "nox -s server -- claim" in said and "nox -s server -- detach" in said
+        status = nox("-s", "server", "--", "status", cwd=moved).stdout
+        (own,) = server_containers(docker_client, moved)
+        assert "connected with an API key" in status and f"Also here: {own.name}" not in status
+
+        nox("-s", "server", "--", "claim", cwd=copy)  # the user says: the copy owns it
+        refused = nox("-s", "run", cwd=moved, check=False)
+        assert f"is a copy of {copy}" in refused.stdout + refused.stderr
+        shutil.rmtree(copy)  # and now it is gone: the moved folder's files are not its files
+        refused = nox("-s", "server", "--", "status", cwd=moved, check=False)
+        assert "nox -s server -- claim" in refused.stdout + refused.stderr
+        nox("-s", "server", "--", "claim", cwd=moved)
+        assert "completed" in nox("-s", "run", cwd=moved).stdout
+
+        admin_file = moved / ".zenml-server" / "admin.env"
+        refused = nox("-s", "server", "--", "detach", cwd=moved, check=False)
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "is not a copy" in said and "Traceback" not in said
+        assert admin_file.is_file()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+        if moved.exists():
+            moved.rename(project)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_run_in_flight_is_named_when_the_server_stops(served):
+    """Item 23: `down` while a run's step works says which run and what becomes of it."""
+    project, _, port = served
+    (package,) = [path.parent for path in (project / "src").glob("*/pipelines")]
+    slow = package / "pipelines" / "in_flight.py"
+    slow.write_text(
+        "import time\n\nfrom zenml import pipeline, step\n\n\n@step\ndef wait() -> None:\n"
+        "    time.sleep(600)\n\n\n@pipeline\ndef in_flight() -> None:\n    wait()\n"
+    )
+    config = project / "configs" / "in_flight.yaml"
+    config.write_text("enable_cache: false\n")
+    log = project / "build" / "in-flight.log"
+    with log.open("w") as output:
+        running = subprocess.Popen(
+            [sys.executable, "-m", "nox", "-s", "run", "--", "--pipeline", "in_flight"],
+            cwd=project, env=project_env(), stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        for _ in range(240):
+            if "has started" in log.read_text() or running.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert "has started" in log.read_text(), log.read_text()[-2000:]
+        said = nox("-s", "server", "--", "down", cwd=project).stdout
+        assert "Run in_flight-" in said and "is in flight" in said and "keeps it as running" in said
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
+        slow.unlink()
+        config.unlink()
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_host_and_network_mistakes_are_said_before_anything_starts(served, docker_client):
+    """Item 11: a bad address, one not on this machine, a name that does not resolve, and a
+    network the engine lacks: each its own line, never "port in use", no server started."""
+    project, _, port = served
+    pyproject = project / "pyproject.toml"
+    settings = pyproject.read_text()
+    nox("-s", "server", "--", "down", cwd=project)
+    cases = {
+        "999.1.1.1": "is not an address:",
+        "192.0.2.1": "is not an address of this machine",  # TEST-NET-1: nobody's address
+        "no-such-host.invalid": "does not resolve",
+    }
+    try:
+        for host, why in cases.items():
+            pyproject.write_text(settings.replace('host = "127.0.0.1"', f'host = "{host}"'))
+            refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and why in said and "in use" not in said, said[-1500:]
+            assert not server_containers(docker_client, project)
+        if not docker_client.networks.list(names=["bridge"]):
+            bridged = 'host = "127.0.0.1"\nnetwork = "bridge"'
+            pyproject.write_text(settings.replace('host = "127.0.0.1"', bridged))
+            refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert "has no 'bridge' network" in said and "healthy" not in said, said[-1500:]
+            assert not server_containers(docker_client, project)
+    finally:
+        pyproject.write_text(settings)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_renamed_server_is_refused_while_its_data_is_under_the_old_name(served, docker_client):
+    """Item 21: renaming [tool.envtools.server] name would start an empty server."""
+    project, _, port = served
+    pyproject = project / "pyproject.toml"
+    settings = pyproject.read_text()
+    volumes = sorted(volume.name for volume in docker_client.volumes.list())
+    (old_name,) = re.findall(r'(?m)^name = "(.+-server)"', settings)
+    pyproject.write_text(settings.replace(f'name = "{old_name}"', 'name = "renamed-server"'))
+    try:
+        refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+    finally:
+        pyproject.write_text(settings)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and f"Set name = '{old_name}' again" in said, said[-1500:]
+    assert sorted(volume.name for volume in docker_client.volumes.list()) == volumes
+
+
+def test_a_lost_connection_is_said_and_never_silently_local(served):
+    """Item 15: the connection file gone while the server runs (a stopped restart): the run
+    says where it goes; `up` connects again."""
+    project, _, port = served
+    (project / ".zenml-server" / "client.env").unlink()
+    said = nox("-s", "run", cwd=project).stderr
+    assert "server is not connected" in said and "runs go to the local ZenML store" in said
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    assert "not connected" not in nox("-s", "run", cwd=project).stderr
+
+
+def test_access_tokens_expire(served):
+    """Item 25: a dashboard login's token carries an expiry an hour away, not none."""
+    project, url, _ = served
+    admin = read_env_file(project / ".zenml-server" / "admin.env")
+    form = urllib.parse.urlencode(
+        {"username": "admin", "password": admin["ZENML_DEFAULT_USER_PASSWORD"]}
+    ).encode()
+    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+        token = json.load(response)["access_token"]
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert 0 < claims["exp"] - time.time() <= 60 * 60 + 60
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """`folder` read-only for real: a read-only bind mount over itself when we are root (who
+    ignores file modes), else every file and folder without write permission."""
+    if os.geteuid() == 0:
+        for command in (["mount", "--bind", folder, folder],
+                        ["mount", "-o", "remount,bind,ro", folder]):  # fmt: skip
+            if subprocess.run(command, capture_output=True).returncode != 0:
+                subprocess.run(["umount", folder], capture_output=True)
+                pytest.skip("no read-only bind mount here (root ignores file modes)")
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", folder], check=True)
+        return
+    modes = {path: path.stat().st_mode for path in [folder, *folder.rglob("*")]
+             if not path.is_symlink() and ".venv" not in path.parts}  # fmt: skip
+    for path, mode in modes.items():
+        path.chmod(mode & ~0o222)
+    try:
+        yield
+    finally:
+        for path, mode in reversed(list(modes.items())):
+            path.chmod(mode)
+
+
+def test_a_read_only_project_is_one_line_and_up_of_a_running_server_writes_nothing(served):
+    """Item 24."""
+    project, _, port = served
+    with read_only(project):
+        for args in (["run"], ["stacks", "--", "list"]):
+            refused = nox("-s", *args, cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and "cannot be written" in said, said[-1500:]
+            assert "Traceback" not in said
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)

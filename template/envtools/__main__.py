@@ -8,12 +8,16 @@ exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and se
                                   connection (or a fresh, throw-away ZenML store)
 """
 
+import errno
 import importlib
+import importlib.metadata
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 
 from . import EnvtoolsError
@@ -72,17 +76,45 @@ def use_project_zenml(environment: dict[str, str]) -> None:
 
 
 def server_must_answer(url: str | None) -> None:
-    """A session bound to the project's server fails at once, with the fix, when it is down."""
+    """A session bound to the project's server fails at once, with the fix, when the server
+    is down, cannot read its database, or runs another ZenML than the client (ZenML's rule).
+    Without a connection, a project that has a server says that its runs go elsewhere."""
+    from packaging.version import Version  # not at the top: `lock` runs with the stdlib only
+
+    from .state import ADMIN_ENV
+
     if not url:
+        if ADMIN_ENV.is_file():
+            print(
+                "This project's server is not connected (`nox -s server -- up` connects it): "
+                "runs go to the local ZenML store.",
+                file=sys.stderr,
+            )
         return
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=3):
-            return
-    except OSError as error:
+        with urllib.request.urlopen(f"{url}/api/v1/info", timeout=10) as response:
+            server_version = json.load(response).get("version")
+    except urllib.error.HTTPError as error:
+        if error.code < 500:
+            return  # an older server that wants a login for it: the client says the rest
+        raise EnvtoolsError(
+            f"This project's server at {url} runs but cannot read its database (HTTP "
+            f"{error.code}): start the database (`nox -s server -- status` names it); the "
+            "server reconnects by itself."
+        ) from None
+    except (OSError, ValueError) as error:
         raise EnvtoolsError(
             f"This project's server at {url} does not answer ({error}): start it with "
             "`nox -s server -- up`, or `nox -s server -- down` to use the local ZenML store."
         ) from None
+    client_version = importlib.metadata.version("zenml")
+    if server_version and server_version != client_version:
+        newer = max(server_version, client_version, key=Version)
+        raise EnvtoolsError(
+            f"This project's client has ZenML {client_version}, its server {server_version}: "
+            f"ZenML needs both the same. `nox -s upgrade -- {newer}` brings every environment "
+            "to one version."
+        )
 
 
 def stop_on_sigterm(signum, frame) -> None:
@@ -99,13 +131,14 @@ def main() -> None:
     try:
         if command == "exec":
             sys.exit(exec_command(args))
-        # lock runs before .venv exists (no ZenML there); detach is how a copied folder stops
-        # using the original's server, which zenml_environment() refuses.
-        if command != "lock" and args[:1] != ["detach"]:
+        # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
+        # says whose server it uses, which zenml_environment() refuses to guess.
+        if command != "lock" and args[:1] not in (["detach"], ["claim"]):
             from .state import zenml_environment
 
             # Before anything imports ZenML: the project's state, never ~/.config/zenml.
-            use_project_zenml(project_zenml() if command == "run" else zenml_environment())
+            bound = command in ("run", "stacks")  # they talk to the server: it must serve
+            use_project_zenml(project_zenml() if bound else zenml_environment())
         try:
             importlib.import_module(f"envtools.{command}").main(args)
         finally:
@@ -120,6 +153,14 @@ def main() -> None:
         )
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        sys.exit(
+            f"error: {error.filename or 'a file'} cannot be written ({error.strerror}): the "
+            "sessions keep the project's state in its folder (.zenml, .zenml-server, configs); "
+            "run them where the folder is writable."
+        )
 
 
 if __name__ == "__main__":

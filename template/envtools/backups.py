@@ -4,7 +4,13 @@ Made by short-lived containers of the server image (see database.py): SQLite's d
 (its online backup, consistent while the server writes), or ZenML's dump of MySQL/MariaDB.
 Backups are written readable by you only, by default beside the server's artifacts (outside
 the project folder); FILE may be a folder, or a file with a suffix. The secrets in a backup
-stay encrypted with the key in .zenml-server/admin.env: keep both.
+stay encrypted; the key they need is kept beside it (FILE.key, readable by you only), so a
+restore reads them even after admin.env was lost.
+
+Restore takes only a complete ZenML database (intact, with the tables of its release) of this
+project's server (another's with --from-another-server), keeps a copy of the data it replaces
+(named in its output: restoring that copy undoes it), and ends with this project's admin
+password and secrets key in force.
 """
 
 import os
@@ -14,7 +20,9 @@ from pathlib import Path
 
 from . import EnvtoolsError, database
 from .settings import ServerSettings
-from .state import ROOT, read_env_file
+from .state import ADMIN_ENV, ROOT, read_env_file, write_env_file
+
+KEY_SUFFIX = ".key"  # beside each backup: the secrets key its secrets are encrypted with
 
 
 def private_folder(folder: Path) -> None:
@@ -39,9 +47,11 @@ def write_private(path: Path, content: bytes) -> None:
         file.write(content)
 
 
-def backup(client, settings: ServerSettings, image: str, volume: str, target: Path) -> Path:
+def backup(
+    client, settings: ServerSettings, image: str, volume: str, target: Path, label: str = ""
+) -> Path:
     """A consistent copy of the server's database, written to `target` (a file, or a folder
-    to name one in); the server keeps running."""
+    to name one in, with `label` in the name); the server keeps running."""
     server_env = read_env_file(ROOT / settings.env_file)
     found = database.probe(client, image, settings, server_env, volume)
     database.refuse_problem(found, server_env, settings.build.network)
@@ -56,7 +66,7 @@ def backup(client, settings: ServerSettings, image: str, volume: str, target: Pa
     started = time.monotonic()
     content = database.dump(client, image, settings, server_env, volume)
     if target.is_dir() or not target.suffix:
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-zenml-{found['version']}"
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-zenml-{found['version']}{label}"
         suffix = database.suffix(server_env)
         folder, target = target, target / (name + suffix)
         for number in range(2, 100):  # two backups in one second
@@ -64,12 +74,26 @@ def backup(client, settings: ServerSettings, image: str, volume: str, target: Pa
                 break
             target = folder / f"{name}-{number}{suffix}"
     write_private(target.resolve(), content)
+    keep_key(target, read_env_file(ROOT / settings.env_file) | read_env_file(ADMIN_ENV))
     print(
         f"Backed up {database.describe(server_env, volume)} (ZenML {found['version']}) to "
         f"{target} ({len(content) / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; "
         "readable by you only)."
     )
     return target
+
+
+def keep_key(backup_file: Path, admin: dict[str, str]) -> None:
+    """The secrets key beside the backup, readable by you only (once: never overwritten)."""
+    key = admin.get("ZENML_SECRETS_STORE_ENCRYPTION_KEY")
+    key_file = backup_file.with_name(backup_file.name + KEY_SUFFIX)
+    if key and not key_file.exists():
+        write_env_file(key_file, {"ZENML_SECRETS_STORE_ENCRYPTION_KEY": key})
+
+
+def listed(folder: Path) -> list[Path]:
+    """The backups in `folder`, oldest first (their key files left out)."""
+    return sorted(path for path in folder.glob("*-zenml-*") if path.suffix in (".db", ".json"))
 
 
 def confirmed(question: str, yes: bool) -> bool:
@@ -81,16 +105,40 @@ def confirmed(question: str, yes: bool) -> bool:
 
 
 def restore(
-    client, settings: ServerSettings, image: str, volume: str, source: Path, *, yes: bool, container
+    client,
+    settings: ServerSettings,
+    image: str,
+    volume: str,
+    source: Path,
+    *,
+    yes: bool,
+    another_server: bool,
+    container,
+    safety_folder: Path,
+    admin: dict[str, str],
 ) -> None:
     """Put a backup back into the server's database: `container` (the server, if any) is
-    stopped and removed first. Runs made since the backup are gone."""
+    stopped and removed first. Runs made since the backup are gone; the data replaced is
+    kept in `safety_folder` first."""
     if not source.is_file():
         raise EnvtoolsError(f"No backup at {source}.")
     server_env = read_env_file(ROOT / settings.env_file)
     made_on = database.backup_of(source, server_env)
+    content = source.read_bytes()
+    checked = database.check_backup(client, image, settings, server_env, content)
+    if checked["problem"]:
+        raise EnvtoolsError(
+            f"{source} is not a complete ZenML database: {checked['problem']}. Nothing was changed."
+        )
     found = database.probe(client, image, settings, server_env, volume)
     database.refuse_problem(found, server_env, settings.build.network)
+    theirs, ours = checked["server_id"], found["server_id"]
+    if ours and theirs != ours and not another_server:
+        raise EnvtoolsError(
+            f"{source} is a backup of another ZenML server (id {theirs}; this project's is "
+            f"{ours}): it would replace this project's runs, users and keys with that one's. "
+            "Add --from-another-server if that is what you want. Nothing was changed."
+        )
     if database.newer(made_on, found["image_version"]):
         raise EnvtoolsError(database.downgrade_refused(made_on, found["image_version"]))
     question = (
@@ -103,6 +151,47 @@ def restore(
         container.stop(timeout=15)
         container.remove()
         print(f"Stopped {container.name}.")
+    safety = None
+    if found["version"]:
+        safety = backup(client, settings, image, volume, safety_folder, "-before-restore")
     started = time.monotonic()
-    database.load(client, image, settings, server_env, volume, source.read_bytes())
+    database.load(client, image, settings, server_env, volume, content)
     print(f"Restored {source} (ZenML {made_on}) in {time.monotonic() - started:.1f} s.")
+    if safety:
+        print(
+            f"The data it replaced is in {safety}: `nox -s server -- restore {safety} --yes` "
+            "undoes this."
+        )
+    take_over(client, settings, image, volume, server_env, source, admin)
+
+
+def take_over(client, settings, image, volume, server_env, source: Path, admin: dict) -> None:
+    """The restored data under this project's credentials: its admin password (the backup
+    may hold an older one) and its secrets key (the backup's, kept beside it, may differ)."""
+    credentials = {**server_env, **admin}
+    if credentials.get("ZENML_DEFAULT_USER_PASSWORD"):
+        try:
+            database.set_admin_password(client, image, settings, server_env, volume, credentials)
+        except EnvtoolsError:
+            print(
+                f"The restored data has no user {credentials.get('ZENML_DEFAULT_USER_NAME')!r}: "
+                "set this project's admin on it with `nox -s server -- reset-admin`."
+            )
+    key = credentials.get("ZENML_SECRETS_STORE_ENCRYPTION_KEY")
+    if not key:
+        return
+    old_key = read_env_file(source.with_name(source.name + KEY_SUFFIX)).get(
+        "ZENML_SECRETS_STORE_ENCRYPTION_KEY", ""
+    )
+    found = database.secrets_to_encrypt(
+        client, image, settings, server_env, volume, key, old_key=old_key, encrypt=True
+    )
+    if found["rekeyed"] or found["plain"]:
+        names = ", ".join(found["rekeyed"] + found["plain"])
+        print(f"Secrets now encrypted with this project's key: {names}.")
+    if found["unreadable"]:
+        print(
+            f"Secrets encrypted with a key this project no longer has: "
+            f"{', '.join(found['unreadable'])} (no {source.name}{KEY_SUFFIX} beside the backup). "
+            "Create them again (`zenml secret create`)."
+        )

@@ -20,13 +20,14 @@ DUMP = "/tmp/zenml-backup"  # inside the short-lived container only
 # What the database says before the server starts: whether it answers, and to which ZenML
 # release it was migrated (alembic's revision; ZenML ends every release with one named after it).
 PROBE = """
-import json, os, zenml
+import json, os, uuid, zenml
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from zenml.config.global_config import GlobalConfiguration
 from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
 
 found = {"image_version": zenml.__version__, "problem": None, "detail": "", "version": None}
+found["server_id"] = None
 try:
     config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
     url, connect_args, _ = config.get_sqlalchemy_config()
@@ -47,6 +48,9 @@ try:
                 query = f"SELECT version_num FROM {schema}alembic_version"
                 try:
                     found["version"] = connection.execute(text(query)).scalar()
+                    query = f"SELECT id FROM {schema}server_settings"
+                    server_id = connection.execute(text(query)).scalar()
+                    found["server_id"] = uuid.UUID(str(server_id)).hex if server_id else None
                 except Exception:
                     pass  # an empty database: ZenML creates its tables on start
 except OperationalError as error:
@@ -101,9 +105,10 @@ dump.backup_database(overwrite=True) if sys.argv[1] == "backup" else dump.restor
 
 SNAPSHOT_COMMAND = ["python", "-c", SNAPSHOT]
 
-# Secrets that ZenML stored unencrypted (a server started before its secrets store had a
-# type): found, and with `encrypt` re-written with the server's key, by ZenML's own schema.
-PLAIN_SECRETS = """
+# Secrets not encrypted with the server's key: stored unencrypted (a server started before its
+# secrets store had a type), or encrypted with an earlier key (a backup's, ENVTOOLS_OLD_KEY).
+# Found, and with `encrypt` re-written with the server's key, by ZenML's own schema.
+SECRETS_KEY = """
 import json, os, sys
 from sqlalchemy import create_engine, inspect
 from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
@@ -112,12 +117,18 @@ from zenml.config.global_config import GlobalConfiguration
 from zenml.zen_stores.schemas.secret_schemas import SecretDecodeError, SecretSchema
 from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
 
+def engine_of(key):
+    engine = AesGcmEngine()
+    engine._update_key(key)
+    return engine
+
 config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
 url, connect_args, _ = config.get_sqlalchemy_config()
 database = create_engine(url, connect_args=connect_args)
-key = AesGcmEngine()
-key._update_key(os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"])
-plain = []
+key = engine_of(os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"])
+old = os.environ.get("ENVTOOLS_OLD_KEY")
+readers = ([engine_of(old)] if old else []) + [None]  # None: stored unencrypted
+found = {"plain": [], "rekeyed": [], "unreadable": []}
 if inspect(database).has_table(SecretSchema.__tablename__):
     with Session(database) as session:
         for secret in session.exec(select(SecretSchema)).all():
@@ -128,16 +139,89 @@ if inspect(database).has_table(SecretSchema.__tablename__):
                 continue  # encrypted with this key
             except SecretDecodeError:
                 pass
-            try:
-                values = secret.get_secret_values(encryption_engine=None)
-            except SecretDecodeError:
-                continue  # another key's: nothing to read it with, left as it is
-            plain.append(secret.name)
-            if sys.argv[1] == "encrypt":
-                secret.set_secret_values(values, encryption_engine=key)
-                session.add(secret)
+            for reader in readers:
+                try:
+                    values = secret.get_secret_values(encryption_engine=reader)
+                except SecretDecodeError:
+                    continue
+                found["plain" if reader is None else "rekeyed"].append(secret.name)
+                if sys.argv[1] == "encrypt":
+                    secret.set_secret_values(values, encryption_engine=key)
+                    session.add(secret)
+                break
+            else:
+                found["unreadable"].append(secret.name)  # another key's: left as it is
         session.commit()
-print(json.dumps(plain))
+print(json.dumps(found))
+"""
+
+# Whether a backup is a complete ZenML database (its path and kind are the arguments): intact
+# (SQLite's integrity check; every part of a dump readable), with alembic's revision, the
+# server's id and the tables of its release (all of ZenML's schema when the release is the
+# image's; for an older one, the tables every release has).
+CHECK_BACKUP = """
+import json, sqlite3, sys, uuid
+import zenml
+import zenml.zen_stores.schemas  # noqa: F401 - defines every table of this release
+from sqlmodel import SQLModel
+
+CORE = {"alembic_version", "server_settings", "user", "stack", "stack_component", "pipeline_run"}
+path, kind = sys.argv[1], sys.argv[2]
+found = {"problem": None, "version": None, "server_id": None}
+tables, rows = set(), {}
+try:
+    if kind == "sqlite":
+        database = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        damage = [row[0] for row in database.execute("PRAGMA integrity_check").fetchall()]
+        if damage != ["ok"]:
+            found["problem"] = "SQLite's integrity check fails (" + "; ".join(damage[:2]) + ")"
+        names = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        tables = {row[0] for row in database.execute(names)}
+        for table in {"alembic_version", "server_settings"} & tables:
+            cursor = database.execute(f"SELECT * FROM {table}")
+            names = [column[0] for column in cursor.description]
+            rows[table] = [dict(zip(names, row)) for row in cursor]
+    else:
+        with open(path) as dump:
+            part = ""
+            for line in dump:
+                part += line
+                if line.rstrip() == "}":
+                    found_part = json.loads(part)
+                    part = ""
+                    tables.add(found_part["table"])
+                    rows.setdefault(found_part["table"], []).extend(found_part.get("data", []))
+        if part.strip():
+            found["problem"] = "the dump ends in the middle of a table"
+except (sqlite3.Error, ValueError, KeyError, TypeError) as error:
+    found["problem"] = f"it cannot be read ({type(error).__name__}: {error})"
+if not found["problem"]:
+    versions = rows.get("alembic_version") or [{}]
+    found["version"] = versions[0].get("version_num")
+    settings = rows.get("server_settings") or [{}]
+    if settings[0].get("id"):
+        found["server_id"] = uuid.UUID(str(settings[0]["id"])).hex
+    wanted = set(SQLModel.metadata.tables) if found["version"] == zenml.__version__ else CORE
+    missing = sorted(wanted - tables)
+    if not found["version"]:
+        found["problem"] = "it has no alembic revision"
+    elif missing:
+        found["problem"] = f"it lacks tables of ZenML {found['version']}: {', '.join(missing[:5])}"
+print(json.dumps(found))
+"""
+
+# The admin's password set by ZenML's SQL store itself (the REST API would want the old one).
+SET_ADMIN = """
+import os
+from zenml.config.global_config import GlobalConfiguration
+from zenml.models import UserUpdate
+from zenml.zen_stores.sql_zen_store import SqlZenStore, SqlZenStoreConfiguration
+
+config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
+store = SqlZenStore(config=config, skip_default_registrations=True)
+admin = store.get_user(os.environ["ENVTOOLS_ADMIN"])
+store.update_user(admin.id, UserUpdate(password=os.environ["ENVTOOLS_PASSWORD"]))
+print("password set for", admin.name)
 """
 
 
@@ -194,7 +278,7 @@ def probe(client, image: str, settings: ServerSettings, server_env: dict, volume
     return json.loads(output.strip().splitlines()[-1])
 
 
-def plain_secrets(
+def secrets_to_encrypt(
     client,
     image: str,
     settings: ServerSettings,
@@ -202,18 +286,56 @@ def plain_secrets(
     volume: str,
     key: str,
     *,
+    old_key: str = "",
     encrypt: bool = False,
-) -> list[str]:
-    """The names of the secrets stored unencrypted; with `encrypt`, encrypted with `key`."""
+) -> dict[str, list[str]]:
+    """The names of the secrets not encrypted with `key`: `plain`, `rekeyed` (readable with
+    `old_key`) and `unreadable`; with `encrypt`, the first two are encrypted with `key`."""
     import json
 
     output, _ = engine.run_once(
-        client, image, ["python", "-c", PLAIN_SECRETS, "encrypt" if encrypt else "find"],
-        environment={**environment(server_env), "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key},
+        client, image, ["python", "-c", SECRETS_KEY, "encrypt" if encrypt else "find"],
+        environment={
+            **environment(server_env),
+            "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key,
+            "ENVTOOLS_OLD_KEY": old_key,
+        },
         volumes=volumes(server_env, volume),
         network=settings.build.network,
     )  # fmt: skip
     return json.loads(output.strip().splitlines()[-1])
+
+
+def check_backup(
+    client, image: str, settings: ServerSettings, server_env: dict, content: bytes
+) -> dict:
+    """What a backup is, read by the image's ZenML without touching the database: `problem`
+    (None: a complete ZenML database), its release and the id of the server it came from."""
+    import json
+
+    kind = "mysql" if store_url(server_env) else "sqlite"
+    output, _ = engine.run_once(
+        client, image, ["python", "-c", CHECK_BACKUP, DUMP, kind],
+        environment=environment(server_env), volumes={}, network="none", put=(DUMP, content),
+    )  # fmt: skip
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def set_admin_password(
+    client, image: str, settings: ServerSettings, server_env: dict, volume: str, admin: dict
+) -> str:
+    """Give the admin in the database the password of `admin` (ZENML_DEFAULT_USER_*)."""
+    output, _ = engine.run_once(
+        client, image, ["python", "-c", SET_ADMIN],
+        environment={
+            **environment(server_env),
+            "ENVTOOLS_ADMIN": admin["ZENML_DEFAULT_USER_NAME"],
+            "ENVTOOLS_PASSWORD": admin["ZENML_DEFAULT_USER_PASSWORD"],
+        },
+        volumes=volumes(server_env, volume),
+        network=settings.build.network,
+    )  # fmt: skip
+    return output.strip().splitlines()[-1]
 
 
 def refuse_problem(found: dict, server_env: dict[str, str], network: str) -> None:

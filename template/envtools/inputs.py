@@ -1,6 +1,7 @@
 """Inputs checked by their grammar, one place per kind: a bad value is one line that names the
 setting and the fix, before anything changes. The standard library only."""
 
+import ipaddress
 import re
 
 from . import EnvtoolsError
@@ -50,6 +51,29 @@ def port_number(value: object, where: str) -> int:
     if not 1 <= port <= 65535:
         raise EnvtoolsError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
     return port
+
+
+# A host name by RFC 1123: dot-separated labels of letters, digits and inner hyphens, the
+# last not all digits (so 999.1.1.1 is a bad address, not a name).
+HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+HOSTNAME = rf"{HOST_LABEL}(?:\.{HOST_LABEL})*\.?"
+
+
+def host_address(value: object, where: str) -> str:
+    """An address or name to listen on: IPv4, IPv6 or a host name (localhost)."""
+    text = str(value)
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    last = text.rstrip(".").rsplit(".", 1)[-1]
+    if not re.fullmatch(HOSTNAME, text) or len(text) > 253 or last.isdigit():
+        raise EnvtoolsError(
+            f"{where} = {value!r} is not an address: use an IP address of this machine "
+            "(127.0.0.1, the default, keeps the server private) or a host name."
+        )
+    return text
 
 
 # mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS]: user and password percent-encoded

@@ -16,11 +16,15 @@ pandas it does not support) is refused like a failed resolution, and pyproject.t
 import argparse
 import contextlib
 import re
+import signal
 
 from . import EnvtoolsError, lock, registry, requirements
 from .state import LOCK, ROOT
 
 PYPROJECT = ROOT / "pyproject.toml"
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -30,12 +34,18 @@ def all_or_nothing():
     try:
         yield
     except BaseException:
-        changed = any(path.read_bytes() != content for path, content in saved.items())
-        for path, content in saved.items():
-            path.write_bytes(content)
-        if changed:  # .venv back to the restored lock
-            with contextlib.suppress(EnvtoolsError):
-                lock.uv("sync", "--locked")
+        # A second Ctrl-C or SIGTERM (nox sends one) must not stop the way back half-way.
+        held = {number: signal.signal(number, signal.SIG_IGN) for number in STOPS}
+        try:
+            changed = any(path.read_bytes() != content for path, content in saved.items())
+            for path, content in saved.items():
+                path.write_bytes(content)
+            if changed:  # .venv back to the restored lock
+                with contextlib.suppress(EnvtoolsError):
+                    lock.uv("sync", "--locked")
+        finally:
+            for number, handler in held.items():
+                signal.signal(number, handler)
         raise
 
 

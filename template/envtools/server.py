@@ -7,20 +7,24 @@ Its data is in SQLite in a Docker volume, or in MySQL/MariaDB when the server en
 ZENML_STORE_URL names one; `up` checks that the database answers before the server starts.
 `backup` and `restore FILE` copy the database out and back (see envtools/backups.py).
 `reset-admin` sets new admin credentials on the server's data (after a lost admin.env);
-`detach` gives a copied project folder its own server.
+`detach` gives a copied project folder its own server; `claim` tells a folder whose copy and
+original both left their place that it is the one that owns the server.
 """
 
 import argparse
 import contextlib
+import errno
 import json
 import shutil
 import socket
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from docker.errors import APIError, ContainerError
+from docker.errors import APIError
 
 from . import EnvtoolsError, backups, database, engine, lock, registry
 from .credentials import admin_credentials, reset_credentials, service_account_key
@@ -49,6 +53,7 @@ from .state import (
     project_id,
     read_env_file,
     read_record,
+    state_of,
     update_record,
     write_env_file,
 )
@@ -143,19 +148,38 @@ def built_image(client, settings: ServerSettings) -> str:
     return tag
 
 
-def ensure_port_free(client, host: str, port: int) -> None:
-    with socket.socket() as probe:
+def ensure_port_free(client, host: str, port: int, identity: str) -> None:
+    """The server can listen at host:port: said apart, a host that is not this machine's and
+    a port in use (and by which project's server)."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise EnvtoolsError(
+            f"[tool.envtools.server] host = {host!r} is no address of this machine (the name "
+            "does not resolve): use 127.0.0.1 (the default) or one of its addresses."
+        ) from None
+    with socket.socket(family, kind) as probe:
         # Like the server itself: a port in TIME_WAIT after `down` is free to listen on.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, port))
-        except OSError:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRNOTAVAIL:
+                raise EnvtoolsError(
+                    f"[tool.envtools.server] host = {host!r} is not an address of this "
+                    "machine: use 127.0.0.1 (the default) or one of its own addresses."
+                ) from None
+            if error.errno == errno.EACCES:
+                raise EnvtoolsError(
+                    f"Port {port} needs privileges to listen on: choose a port above 1023 with "
+                    "`nox -s server -- up --port N` or [tool.envtools.server] port."
+                ) from None
             holder = next(
                 (
-                    f" It is held by {orphan.name}, the server of a project folder that is gone "
-                    f"({reason}): stop it with `docker rm -f {orphan.name}`."
-                    for orphan, reason in orphaned_servers(client)
-                    if orphan.labels.get(URL_LABEL, "").endswith(f":{port}")
+                    f" It is held by {other.name}, the server of {where}: its data stays in "
+                    f"its volume; `docker stop {other.name}` frees the port."
+                    for other, where in other_servers(client, identity)
+                    if other.labels.get(URL_LABEL, "").endswith(f":{port}")
                 ),
                 "",
             )
@@ -165,18 +189,32 @@ def ensure_port_free(client, host: str, port: int) -> None:
             ) from None
 
 
-def orphaned_servers(client) -> list[tuple]:
-    """Server containers whose project folder no longer claims them, and why: the folder was
-    deleted, or moved before ids were kept (named after the path then)."""
-    orphans = []
+def require_network(client, network: str) -> None:
+    """Docker's network for the server exists on this engine: said before anything starts."""
+    if network not in ("host", "none") and not client.networks.list(names=[network]):
+        raise EnvtoolsError(
+            f'This Docker engine has no {network!r} network: set network = "host" in '
+            "[tool.envtools.images] (or [tool.envtools.server]). Nothing was started."
+        )
+
+
+def other_servers(client, identity: str | None) -> list[tuple]:
+    """Server containers of other projects, and where each project is: its folder, or why it
+    has none (deleted; moved before ids were kept). Servers are data: never to be removed."""
+    found = []
     for container in client.containers.list(all=True, filters={"label": SERVER_LABEL}):
-        identity = container.labels[SERVER_LABEL]
-        owner = owner_of(identity)
+        other = container.labels[SERVER_LABEL]
+        if other == identity:
+            continue
+        owner = owner_of(other)
         if owner is None:
-            orphans.append((container, "made before project ids were kept, or by another user"))
-        elif not owner.is_dir():
-            orphans.append((container, f"was at {owner}"))
-    return orphans
+            where = "a project with no folder known here (another user's, or made before ids)"
+        elif owner.is_dir():
+            where = f"the project in {owner}"
+        else:
+            where = f"the project that was in {owner} (moved or deleted since)"
+        found.append((container, where))
+    return found
 
 
 def wait_healthy(container, url: str, timeout: float = 120) -> None:
@@ -210,9 +248,10 @@ def answers(url: str) -> bool:
 
 def up(settings: ServerSettings) -> None:
     client = engine.connect()
-    tag = built_image(client, settings)
     url = f"http://{settings.host}:{settings.port}"
     identity = claim_id()
+    volume = data_volume(settings, identity, client)
+    tag = built_image(client, settings)
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     server_env = read_env_file(ROOT / settings.env_file)
     if container and not ADMIN_ENV.is_file():  # never write credentials the data lacks
@@ -227,8 +266,8 @@ def up(settings: ServerSettings) -> None:
     else:
         if container:
             container.remove(force=True)
-        volume = data_volume(settings, identity)
-        ensure_port_free(client, settings.host, settings.port)
+        require_network(client, settings.build.network)
+        ensure_port_free(client, settings.host, settings.port, identity)
         found = database.probe(client, tag, settings, server_env, volume)
         database.refuse_problem(found, server_env, settings.build.network)
         if found["version"] and not ADMIN_ENV.is_file():
@@ -243,7 +282,9 @@ def up(settings: ServerSettings) -> None:
         wait_healthy(container, url)
     key = service_account_key(f"{settings.build.name}-client", url, admin_credentials(server_env))
     # Paths are not kept here (a moved folder would point at the old place): zenml_environment().
-    write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
+    connection = {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key}
+    if read_env_file(CONNECTION) != connection:  # a running server's `up` rewrites nothing
+        write_env_file(CONNECTION, connection)
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
     print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
 
@@ -261,11 +302,11 @@ def encrypt_plain_secrets(
 ) -> None:
     """Secrets an earlier server kept unencrypted are encrypted with its key, a backup first."""
     key = admin_credentials(server_env)["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]
-    plain = database.plain_secrets(client, tag, settings, server_env, volume, key)
+    plain = database.secrets_to_encrypt(client, tag, settings, server_env, volume, key)["plain"]
     if not plain:
         return
     saved = backups.backup(client, settings, tag, volume, backups_folder(identity))
-    database.plain_secrets(client, tag, settings, server_env, volume, key, encrypt=True)
+    database.secrets_to_encrypt(client, tag, settings, server_env, volume, key, encrypt=True)
     print(
         f"{len(plain)} secret(s) stored unencrypted ({', '.join(plain)}) are now encrypted with "
         f"the server's key; the backup before: {saved}."
@@ -321,102 +362,142 @@ def start(
         raise EnvtoolsError(f"Starting the server failed: {error.explanation}") from None
 
 
-# Run in a one-off container of the server image on the data volume: ZenML's SQL store
-# itself sets the admin's password (the REST API would want the old one).
-RESET_ADMIN = """
-import os
-from zenml.models import UserUpdate
-from zenml.zen_stores.sql_zen_store import SqlZenStore, SqlZenStoreConfiguration
-
-config = SqlZenStoreConfiguration(url=os.environ["ZENML_STORE_URL"])
-store = SqlZenStore(config=config, skip_default_registrations=True)
-admin = store.get_user(os.environ["ENVTOOLS_ADMIN"])
-store.update_user(admin.id, UserUpdate(password=os.environ["ENVTOOLS_PASSWORD"]))
-print("password set for", admin.name)
-"""
-
-
 def reset_admin(settings: ServerSettings) -> None:
     """New admin credentials for the server's data: the documented way back from a lost or
     weak password. The server is stopped for it; every run and the client's key are kept."""
     client = engine.connect()
     tag = built_image(client, settings)
     identity = claim_id()
-    volume = data_volume(settings, identity)
-    if not engine.volume_exists(client, volume):
+    volume = data_volume(settings, identity, client)
+    server_env = read_env_file(ROOT / settings.env_file)
+    found = database.probe(client, tag, settings, server_env, volume)
+    database.refuse_problem(found, server_env, settings.build.network)
+    if not found["version"]:
         raise EnvtoolsError(
             "This project's server has no data yet: `nox -s server -- up` creates it."
         )
     old = read_env_file(ADMIN_ENV)
-    credentials = reset_credentials(old, read_env_file(ROOT / settings.env_file))
+    credentials = reset_credentials(old, server_env)
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     if container:
         container.remove(force=True)
         print(f"Stopped {container.name}.")
     CONNECTION.unlink(missing_ok=True)
     try:
-        output = client.containers.run(
-            tag,
-            ["python", "-c", RESET_ADMIN],
-            entrypoint=[],
-            environment={
-                "ENVTOOLS_ADMIN": credentials["ZENML_DEFAULT_USER_NAME"],
-                "ENVTOOLS_PASSWORD": credentials["ZENML_DEFAULT_USER_PASSWORD"],
-                "ZENML_ANALYTICS_OPT_IN": "false",
-            },
-            volumes={volume: {"bind": "/zenml", "mode": "rw"}},
-            network_mode="none",
-            remove=True,
-        )
-    except ContainerError as error:
-        said = (error.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
-        raise EnvtoolsError("Setting the admin's password failed: " + " ".join(said)) from None
+        said = database.set_admin_password(client, tag, settings, server_env, volume, credentials)
+    except EnvtoolsError as error:
+        raise EnvtoolsError(f"Setting the admin's password failed: {error}") from None
     write_env_file(ADMIN_ENV, credentials)
-    print(output.decode().strip())
+    print(said)
     print(f"New admin credentials in {ADMIN_ENV.relative_to(ROOT)}; start the server with `up`.")
     if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in old:
         print(
             "The secrets' key was in the lost admin.env: secrets the server encrypted with it "
-            "cannot be read any more; create them again (`zenml secret create`). Keep a copy "
-            f"of {ADMIN_ENV.relative_to(ROOT)} with your backups."
+            "cannot be read any more, unless a backup's key file (beside each backup) still "
+            "has it: restoring that backup makes them readable again. Otherwise create them "
+            "again (`zenml secret create`)."
         )
 
 
-def data_volume(settings: ServerSettings, identity: str) -> str:
-    return f"{settings.build.name}-{identity}-data"
+def data_volume(settings: ServerSettings, identity: str, client=None) -> str:
+    """The volume of the server's data (SQLite, the secrets); with `client`, checked to be
+    where the data is: a renamed server would otherwise start empty beside it."""
+    volume = f"{settings.build.name}-{identity}-data"
+    if client is None or engine.volume_exists(client, volume):
+        return volume
+    ending = f"-{identity}-data"
+    others = [v.name for v in client.volumes.list() if v.name.endswith(ending)]
+    if others:
+        name = others[0].removesuffix(ending)
+        raise EnvtoolsError(
+            f"This project's server data is in volume {others[0]}, of server name {name!r}; "
+            f"[tool.envtools.server] name now says {settings.build.name!r}, which would start "
+            f"an empty server. Set name = {name!r} again. Nothing was changed."
+        )
+    return volume
 
 
 def down(settings: ServerSettings) -> None:
     client = engine.connect()
-    container = engine.labelled_container(client, SERVER_LABEL, project_id())
-    CONNECTION.unlink(missing_ok=True)
+    identity = project_id()
+    container = engine.labelled_container(client, SERVER_LABEL, identity)
     if not container:
+        CONNECTION.unlink(missing_ok=True)
         print("No server of this project is running.")
-        say_orphans(client)
+        say_other_servers(client, identity)
         return
+    in_flight = runs_in_flight(container.labels[URL_LABEL])
+    CONNECTION.unlink(missing_ok=True)
+    for name in in_flight:
+        print(
+            f"Run {name} is in flight: its steps cannot report to a stopped server, so ZenML "
+            "keeps it as running. Run it again after `up`; delete the stale one with "
+            "`zenml pipeline runs delete` (in `nox -s exec`)."
+        )
     container.stop(timeout=15)
     container.remove()
     volume = data_volume(settings, container.labels[SERVER_LABEL])
     print(f"Stopped {container.name}; its data stays in volume {volume}.")
 
 
-def say_orphans(client) -> None:
-    for orphan, reason in orphaned_servers(client):
+def say_other_servers(client, identity: str | None) -> None:
+    """Other projects' servers on this engine, and where their projects are. Never advice to
+    remove one: a server's volume is the only copy of its runs and secrets."""
+    for other, where in other_servers(client, identity):
         print(
-            f"Found {orphan.name} ({orphan.status}, {orphan.labels.get(URL_LABEL)}), the server "
-            f"of no project folder ({reason}): `docker rm -f {orphan.name}` stops it."
+            f"Also here: {other.name} ({other.status}, {other.labels.get(URL_LABEL)}), the "
+            f"server of {where}."
         )
+
+
+def runs_in_flight(url: str) -> list[str]:
+    """Names of the project's runs the server has as running (none if it cannot tell)."""
+    connection = read_env_file(CONNECTION)
+    if not connection.get("ZENML_STORE_API_KEY"):
+        return []
+    form = urllib.parse.urlencode({"password": connection["ZENML_STORE_API_KEY"]}).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/login", data=form, timeout=5) as response:
+            token = json.load(response)["access_token"]
+        request = urllib.request.Request(
+            f"{url}/api/v1/runs?status=running&size=20",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return [run["name"] for run in json.load(response)["items"]]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def detach(settings: ServerSettings) -> None:
     """A copied folder's own identity: the credentials it copied stay with the original."""
-    original = owner_of(IDENTITY.read_text().strip()) if IDENTITY.is_file() else None
+    if state_of() in ("own", "moved", "new"):
+        raise EnvtoolsError(
+            "This folder is not a copy: it owns its server, admin credentials and secrets key, "
+            "and `detach` would leave them orphaned. `detach` is for a copied folder (a "
+            "session says so there). Nothing was changed."
+        )
+    original = owner_of(IDENTITY.read_text().strip())
     for copied in (ADMIN_ENV, API_KEY, CONNECTION):
         copied.unlink(missing_ok=True)
     shutil.rmtree(SERVER_CLIENT_CONFIG, ignore_errors=True)
     identity = claim_id(new=True)
     print(f"This folder is now project {identity}, apart from {original or 'any other'}.")
     print("It has no server yet: `nox -s server -- up` (on a free port) starts one.")
+
+
+def claim(settings: ServerSettings) -> None:
+    """This folder owns the server its id names: for a project whose copy and original both
+    left the place the server last saw (a sessions says when); the other one then detaches."""
+    if state_of() != "unsure":
+        raise EnvtoolsError(
+            "Nothing to claim: this folder's sessions already know which server is theirs."
+        )
+    identity = IDENTITY.read_text().strip()
+    was = owner_of(identity)
+    claim_id(claiming=True)
+    print(f"This folder now owns project {identity}'s server (last seen at {was}).")
+    print("A copy of it elsewhere is told to `nox -s server -- detach`.")
 
 
 def backup(settings: ServerSettings, target: str | None) -> None:
@@ -428,17 +509,22 @@ def backup(settings: ServerSettings, target: str | None) -> None:
     # is checked against it).
     image = container.image.id if running else built_image(client, settings)
     folder = Path(target) if target else backups_folder(identity)
-    backups.backup(client, settings, image, data_volume(settings, identity), folder)
+    volume = data_volume(settings, identity, client)
+    backups.backup(client, settings, image, volume, folder)
 
 
-def restore(settings: ServerSettings, source: str, yes: bool) -> None:
+def restore(settings: ServerSettings, source: str, yes: bool, another_server: bool) -> None:
     identity = existing_id()
     client = engine.connect()
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     was_running = bool(container and container.status == "running")
     tag = built_image(client, settings)
-    volume = data_volume(settings, identity)
-    backups.restore(client, settings, tag, volume, Path(source), yes=yes, container=container)
+    volume = data_volume(settings, identity, client)
+    backups.restore(
+        client, settings, tag, volume, Path(source),
+        yes=yes, another_server=another_server, container=container,
+        safety_folder=backups_folder(identity), admin=read_env_file(ADMIN_ENV),
+    )  # fmt: skip
     CONNECTION.unlink(missing_ok=True)
     if was_running:
         up(replace(settings, port=port_of(container)))  # where it ran, as `up --port` put it
@@ -486,30 +572,34 @@ def status(settings: ServerSettings) -> None:
             "" if engine.image_id(client, current) else ", not built (`nox -s server`)"
         )
     server_env = read_env_file(ROOT / settings.env_file)
-    volume = data_volume(settings, identity) if identity else "(made by the first `up`)"
+    volume = data_volume(settings, identity, client) if identity else "(made by the first `up`)"
     stored = database.describe(server_env, volume)
-    saved = sorted(backups_folder(identity).glob("*-zenml-*")) if identity else []
+    saved = backups.listed(backups_folder(identity)) if identity else []
     kept = f"{len(saved)} in {backups_folder(identity)}" if saved else "none (`-- backup`)"
     if not container:
         print(f"Server: not running. Image for the current lock: {wanted}.")
         print(f"Database:   {stored}")
         print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
-        say_orphans(client)
+        say_other_servers(client, identity)
         return
     url = container.labels[URL_LABEL]
     image = container.image.tags[0] if container.image.tags else container.image.id
     health = container.attrs["State"].get("Health", {}).get("Status", "unknown")
-    info = {}
-    with (
-        contextlib.suppress(OSError, ValueError),
-        urllib.request.urlopen(f"{url}/api/v1/info", timeout=3) as response,
-    ):
-        info = json.load(response)
+    info, database_down = {}, False
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/info", timeout=5) as response:
+            info = json.load(response)
+    except urllib.error.HTTPError as error:  # it runs, but cannot read its data
+        database_down = error.code >= 500
+    except (OSError, ValueError):
+        pass
     if not CONNECTION.is_file():
         connected = "not connected"
     else:
         connected = "connected with an API key" if info else "not reachable: `nox -s server -- up`"
     analytics = {True: "on", False: "off"}.get(info.get("analytics_enabled"), "unknown")
+    if database_down:
+        health = "unhealthy: its database does not answer (start the database; it reconnects)"
     print(f"Server:     {container.name} ({container.status}, {health})")
     print(f"Image:      {image}{'' if image == current else f' (the lock now wants {wanted})'}")
     print(f"URL:        {url}")
@@ -520,13 +610,13 @@ def status(settings: ServerSettings) -> None:
     print(f"Artifacts:  {local_stores(identity)}")
     print(f"Analytics:  {analytics} ([tool.envtools.server] analytics)")
     print(f"Client:     {connected}")
-    say_orphans(client)
+    say_other_servers(client, identity)
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
     actions = ["build", "up", "down", "logs", "status", "backup", "restore"]
-    actions += ["reset-admin", "detach"]
+    actions += ["reset-admin", "detach", "claim"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
     parser.add_argument("file", nargs="?", help="backup: file or folder to write; restore: backup")
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
@@ -535,6 +625,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--port", help="up: port on the host")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
     parser.add_argument("--yes", action="store_true", help="restore: do not ask")
+    parser.add_argument(
+        "--from-another-server",
+        action="store_true",
+        help="restore: a backup of another project's server replaces this one's data",
+    )
     args = parser.parse_args(argv)
     settings = server_settings()
     if args.parent_image:
@@ -555,10 +650,12 @@ def main(argv: list[str]) -> None:
     elif args.action == "restore":
         if not args.file:
             parser.error("restore needs the backup file (`-- status` lists them)")
-        restore(settings, args.file, args.yes)
+        restore(settings, args.file, args.yes, args.from_another_server)
     elif args.action == "reset-admin":
         reset_admin(settings)
     elif args.action == "detach":
         detach(settings)
+    elif args.action == "claim":
+        claim(settings)
     else:
         status(settings)

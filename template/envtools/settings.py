@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import EnvtoolsError
-from .inputs import image_reference, port_number, repository
+from .inputs import host_address, image_reference, port_number, repository
 from .state import ROOT
 
 MODES = ("iterate", "release")
@@ -97,7 +97,7 @@ def server_settings(root: Path = ROOT) -> ServerSettings:
     default_name = f"{images.get('name', root.name)}-server"
     return ServerSettings(
         build=build_settings(table, images, default_name, "server"),
-        host=table.get("host", "127.0.0.1"),
+        host=host_address(table.get("host", "127.0.0.1"), "[tool.envtools.server] host"),
         port=port_number(table.get("port", 8238), "[tool.envtools.server] port"),
         env_file=table.get("env_file", "configs/server.env"),
         plugins=table.get("plugins", ""),

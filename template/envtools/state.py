@@ -146,46 +146,89 @@ def project_id() -> str | None:
     """This project's server, data volume and artifacts on this machine, or None before its
     first `up`. A moved folder keeps its id; a copy's id still names the original, so a copy
     is refused until `nox -s server -- detach` gives it its own."""
-    if IDENTITY.is_file():
-        identity = IDENTITY.read_text().strip()
-        owner = owner_of(identity)
-        if owner and owner != ROOT and identity_in(owner) == identity:
-            raise EnvtoolsError(
-                f"This folder is a copy of {owner} and would use that project's server and "
-                "artifacts. Give the copy its own with `nox -s server -- detach`."
-            )
-        return identity
-    return recovered_id()
+    state = state_of()
+    if state == "copy":
+        raise EnvtoolsError(
+            f"This folder is a copy of {owner_of(IDENTITY.read_text().strip())} and would use "
+            "that project's server and artifacts. Give the copy its own with `nox -s server -- "
+            "detach`."
+        )
+    if state == "unsure":
+        raise EnvtoolsError(
+            "This folder has the id of the project last seen at "
+            f"{owner_of(IDENTITY.read_text().strip())}, which is gone, and its files are not "
+            "that folder's (a copy, or a move to another disk). If this folder is the project "
+            "that owns the server, run `nox -s server -- claim`; if it is a copy, `nox -s "
+            "server -- detach`."
+        )
+    return IDENTITY.read_text().strip() if IDENTITY.is_file() else recovered_id()
+
+
+def state_of() -> str:
+    """Whose this folder's id is: `new` (none yet), `own` (recorded here), `moved` (the folder
+    recorded elsewhere, moved here: the same files), `copy` (its original still has the id),
+    `unsure` (the original is gone and this folder's files are not its files)."""
+    if not IDENTITY.is_file():
+        return "new"
+    identity = IDENTITY.read_text().strip()
+    owner = owner_of(identity)
+    if owner is None or owner == ROOT:
+        return "own"
+    if identity_in(owner) == identity:
+        return "copy"
+    recorded = recorded_file(identity)
+    return "moved" if recorded in (None, file_id(IDENTITY)) else "unsure"
+
+
+def file_id(path: Path) -> str:
+    """A file's device and inode: kept by a move on one disk, new for every copy."""
+    found = path.stat()
+    return f"{found.st_dev}:{found.st_ino}"
+
+
+def recorded_file(identity: str) -> str | None:
+    lines = (DATA_HOME / identity / "root").read_text().splitlines()
+    return lines[1] if len(lines) > 1 else None  # None: recorded before files were kept
 
 
 def recovered_id() -> str | None:
     """The id of this folder's server after .zenml-server/ was lost, if it had one."""
     if DATA_HOME.is_dir():
         for owner_file in DATA_HOME.glob("*/root"):
-            if Path(owner_file.read_text().strip()) == ROOT:
+            lines = owner_file.read_text().splitlines()
+            if lines and Path(lines[0].strip()) == ROOT:
                 return owner_file.parent.name
     if ADMIN_ENV.is_file():  # a server made before ids were kept: named after the path
         return hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
     return None
 
 
-def claim_id(*, new: bool = False) -> str:
-    """This folder's project id, made if it has none (or `new`), recorded as this folder's."""
-    identity = None if new else project_id()
+def claim_id(*, new: bool = False, claiming: bool = False) -> str:
+    """This folder's project id, made if it has none (or `new`), recorded as this folder's.
+    `claiming`: the user said this folder owns the id (`nox -s server -- claim`)."""
+    identity = IDENTITY.read_text().strip() if claiming else None if new else project_id()
     if identity is None:
         identity = secrets.token_hex(6)
-    if not new and IDENTITY.is_file() and owner_of(identity) not in (None, ROOT):
+    moved = not (new or claiming) and IDENTITY.is_file()
+    if moved and owner_of(identity) not in (None, ROOT):
         print(f"This project moved here from {owner_of(identity)}; its server moved with it.")
     SERVER_STATE.mkdir(mode=0o700, exist_ok=True)
-    IDENTITY.write_text(identity + "\n")
+    if not IDENTITY.is_file() or IDENTITY.read_text() != identity + "\n":
+        IDENTITY.write_text(identity + "\n")
     local_stores(identity).mkdir(parents=True, exist_ok=True)
-    (DATA_HOME / identity / "root").write_text(f"{ROOT}\n")
+    record = f"{ROOT}\n{file_id(IDENTITY)}\n"
+    owner_file = DATA_HOME / identity / "root"
+    if not owner_file.is_file() or owner_file.read_text() != record:  # an `up` rewrites nothing
+        owner_file.write_text(record)
     return identity
 
 
 def owner_of(identity: str) -> Path | None:
     owner_file = DATA_HOME / identity / "root"
-    return Path(owner_file.read_text().strip()) if owner_file.is_file() else None
+    if not owner_file.is_file():
+        return None
+    lines = owner_file.read_text().splitlines()
+    return Path(lines[0].strip()) if lines else None
 
 
 def identity_in(folder: Path) -> str | None:

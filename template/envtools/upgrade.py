@@ -6,10 +6,15 @@ move ZenML's one pin and lock (nothing changes if that fails), sync .venv, re-de
 integrations from the new registry, build the pipeline images and the server image, back up
 the server's database, restart the server on the new image (ZenML migrates on start), and run
 `check`. A step that fails says where things stand; running the command again resumes.
+Ctrl-C or SIGTERM in the first step changes nothing. `nox -s upgrade -- --back` goes back to
+where the last upgrade started (its pyproject.toml and uv.lock are kept for it in
+build/upgrade/, and the server's data from the backup it made), no git needed.
 """
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +27,11 @@ from . import EnvtoolsError, backups, database, engine, lock
 from .integrations import PYPROJECT, all_or_nothing
 from .server import backups_folder, current_image, data_volume, port_of
 from .settings import ServerSettings, server_settings
-from .state import ROOT, SERVER_LABEL, project_id, read_env_file
+from .state import LOCK, ROOT, SERVER_LABEL, project_id, read_env_file
+
+# Where an upgrade keeps what `--back` needs: the files it changes, as they were, and a record.
+BEFORE = ROOT / "build" / "upgrade"
+KEPT = (PYPROJECT, LOCK)
 
 
 def pinned() -> Requirement:
@@ -95,6 +104,7 @@ def upgrade(target: Version) -> None:
         f"ZenML {current} -> {target}" + (f" (server data: {data_version})" if data_version else "")
     )
 
+    keep_way_back(current)
     step("1/7 pin and lock")
     if current == target:
         print(f"pyproject.toml already pins zenml=={target}.")
@@ -125,6 +135,7 @@ def upgrade(target: Version) -> None:
         volume = data_volume(settings, identity)
         folder = backups_folder(identity)
         backup = backups.backup(engine.connect(), settings, old_image, volume, folder)
+        note_way_back(backup=str(backup))
     else:
         print("The server has no data yet: nothing to back up.")
 
@@ -146,16 +157,70 @@ def upgrade(target: Version) -> None:
         raise EnvtoolsError(
             f"ZenML {target} is in place, but `check` reports the differences above.{kept}"
         ) from None
-    print(f"ZenML {target} everywhere.{kept}")
+    note_way_back(done=True)
+    print(f"ZenML {target} everywhere.{kept} (`nox -s upgrade -- --back` goes back.)")
 
 
 def restart_failed(data_version: str, target: Version, backup: Path | None) -> str:
     return (
         f"The server did not come up on ZenML {target} (`nox -s server -- logs`). Its data "
         f"may be partly migrated. The backup made before, of ZenML {data_version}, is "
-        f"{backup}. To go back: `git checkout pyproject.toml uv.lock`, `nox -s dev images "
-        f"server`, then `nox -s server -- restore {backup} --yes`."
+        f"{backup}. To go back to ZenML {data_version} with it: `nox -s upgrade -- --back`."
     )
+
+
+def keep_way_back(current: Version) -> None:
+    """pyproject.toml and uv.lock as they are before an upgrade, for `--back`. Kept once per
+    unfinished upgrade: running it again (to resume) keeps the first starting point."""
+    record = BEFORE / "upgrade.json"
+    if record.is_file() and json.loads(record.read_text()).get("done") is False:
+        return
+    BEFORE.mkdir(parents=True, exist_ok=True)
+    for path in KEPT:
+        shutil.copy2(path, BEFORE / path.name)
+    record.write_text(json.dumps({"from": str(current), "backup": None, "done": False}))
+
+
+def note_way_back(**values) -> None:
+    record = BEFORE / "upgrade.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), **values}))
+
+
+def back() -> None:
+    """Where the last upgrade started: its pyproject.toml and uv.lock, .venv, the images, and
+    the server's data from the backup made before the migration (if it was migrated)."""
+    record_file = BEFORE / "upgrade.json"
+    if not record_file.is_file():
+        raise EnvtoolsError("No upgrade to go back from: build/upgrade/ holds none.")
+    record = json.loads(record_file.read_text())
+    print(f"Back to ZenML {record['from']}, where the last upgrade started.")
+    step("1/5 pyproject.toml and uv.lock")
+    for path in KEPT:
+        path.write_bytes((BEFORE / path.name).read_bytes())
+    step("2/5 .venv")
+    lock.uv("sync", "--locked")
+    step("3/5 pipeline images")
+    envtools("images")
+    step("4/5 server image")
+    envtools("server")
+    step("5/5 the server's data")
+    settings = server_settings()
+    running, _, data_version = server_state(settings)
+    if database.newer(data_version, record["from"]):
+        if not record["backup"]:
+            raise EnvtoolsError(
+                f"The server's data is of ZenML {data_version} and no backup was kept."
+            )
+        envtools("server", "restore", record["backup"], "--yes")
+    elif running and running.image.tags[:1] != [current_image(engine.connect(), settings)]:
+        envtools("server", "down")  # not migrated yet: the old image serves it again
+        envtools("server", "up", "--port", str(port_of(running)))
+    else:
+        print("The server's data is of this release already.")
+    step("check")
+    envtools("check")
+    record_file.unlink()
+    print(f"ZenML {record['from']} everywhere again.")
 
 
 def step(title: str) -> None:
@@ -164,8 +229,20 @@ def step(title: str) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s upgrade --", description=__doc__)
-    parser.add_argument("version", help="the ZenML release to move to, e.g. 0.98.0")
+    parser.add_argument("version", nargs="?", help="the ZenML release to move to, e.g. 0.98.0")
+    parser.add_argument(
+        "--back", action="store_true", help="go back to where the last upgrade started"
+    )
     args = parser.parse_args(argv)
+    if args.back:
+        try:
+            return back()
+        except StepFailed as failed:
+            raise EnvtoolsError(
+                f"`{failed}` failed (see above); fix it and run --back again."
+            ) from None
+    if not args.version:
+        parser.error("name the ZenML release to move to (e.g. 0.98.0), or --back")
     try:
         target = Version(args.version)
     except InvalidVersion:
@@ -176,6 +253,5 @@ def main(argv: list[str]) -> None:
         raise EnvtoolsError(
             f"`{failed}` failed (see above). pyproject.toml and uv.lock already ask for ZenML "
             f"{target}; the server was not touched. Fix the cause and run `nox -s upgrade -- "
-            f"{target}` again, or go back with `git checkout pyproject.toml uv.lock` and "
-            "`nox -s dev`."
+            f"{target}` again, or go back with `nox -s upgrade -- --back`."
         ) from None
