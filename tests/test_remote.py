@@ -67,7 +67,7 @@ def registry(tmp_path_factory):
 def s3_api():
     """An S3 API on 127.0.0.1 with a bucket `zenlock`; its endpoint URL."""
     if not MOTO_SERVER:
-        unavailable("needs moto's S3 server: set ZENLOCK_MOTO_SERVER (see .ci/run)")
+        unavailable("needs moto's S3 server: set ZENLOCK_MOTO_SERVER (see .ci/provision)")
     endpoint = f"http://127.0.0.1:{free_port()}"
     with background(MOTO_SERVER, "-H", "127.0.0.1", "-p", endpoint.rsplit(":", 1)[1]):
         for _ in range(100):

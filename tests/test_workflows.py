@@ -45,6 +45,29 @@ def test_repository_workflows_pass_actionlint_and_use_real_sessions():
     assert used and used <= listed_sessions(REPO)
 
 
+def test_every_ci_job_that_tests_provisions_alike_and_one_gate_waits_for_all():
+    """The GitHub jobs install what the tests need with the script `.ci/run` uses; the Docker
+    tier runs in parallel jobs; one job is green only when every other one is."""
+    assert "source .ci/provision" in (REPO / ".ci" / "run").read_text()
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    testing = {
+        name: [step.get("run", "") for step in job["steps"]]
+        for name, job in jobs.items()
+        if any("nox -s tests" in step.get("run", "") for step in job["steps"])
+    }
+    assert set(testing) == {"tests", "docker"}
+    for name, commands in testing.items():
+        provision = next(i for i, command in enumerate(commands) if ".ci/provision" in command)
+        tests = next(i for i, command in enumerate(commands) if "nox -s tests" in command)
+        assert provision < tests, name
+    docker_tier = jobs["docker"]["strategy"]["matrix"]["include"]
+    assert len(docker_tier) >= 2
+    assert all(" docker" in f" {entry['select']}" for entry in docker_tier)
+    gate = jobs["all-green"]
+    assert gate["if"] == "always()" and set(gate["needs"]) == set(jobs) - {"all-green"}
+    assert any("alls-green" in step.get("uses", "") for step in gate["steps"])
+
+
 def test_generated_workflows_pass_actionlint_and_use_real_sessions(render):
     project = render(container_registry="ghcr.io/acme")
     workflows = sorted((project / ".github" / "workflows").glob("*.yml"))

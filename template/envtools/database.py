@@ -418,10 +418,15 @@ def backup_of(path: Path, server_env: dict[str, str]) -> str:
     kind = "MySQL/MariaDB" if store_url(server_env) else "SQLite"
     if is_sqlite != (kind == "SQLite"):
         made = "SQLite" if is_sqlite else "MySQL/MariaDB (or is no backup)"
-        raise EnvtoolsError(f"{path} is a backup of {made}; the server's database is {kind}.")
+        raise EnvtoolsError(
+            f"{path} is a backup of {made}; the server's database is {kind}. Nothing was changed."
+        )
     version = sqlite_version(path) if is_sqlite else dumped_version(path)
     if not version:
-        raise EnvtoolsError(f"{path} is not a ZenML database backup (it has no alembic_version).")
+        raise EnvtoolsError(
+            f"{path} is not a complete ZenML database: no alembic revision can be read (cut "
+            "off, damaged, or no backup). Nothing was changed."
+        )
     return version
 
 
