@@ -27,11 +27,6 @@ def parse(text: str) -> Requirement:
         raise EnvtoolsError(f"{text!r} is not a PEP 508 requirement: {error}") from None
 
 
-def name_of(text: str) -> str:
-    """The PEP 503 name: `Jinja2`, `jinja2` and `JINJA_2`... compare equal after this."""
-    return canonicalize_name(parse(text).name)
-
-
 def key(text: str) -> Key:
     requirement = parse(text)
     return Key(
