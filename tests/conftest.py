@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -59,6 +60,28 @@ ANSWER_SETS = {
         "container_registry": "ghcr.io/acme",
     },
 }
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """For the workers of `-n` (xdist's `--dist loadgroup`): tests that share a module's
+    fixture (a rendered project, its images, its server) or a synced answer set run on one
+    worker, which makes it once. (Marked as collected: xdist reads the marks before any
+    `pytest_collection_modifyitems` of a conftest runs.)"""
+    fixtures = item._fixtureinfo.name2fixturedefs
+    if any(definitions[-1].scope == "module" for definitions in fixtures.values()):
+        item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    elif "synced_project" in item.fixturenames:
+        item.add_marker(pytest.mark.xdist_group(f"synced-{item.callspec.params['answers']}"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that start servers or build images first, so that no long module starts
+    last while the other workers idle (stable: a module's tests stay together)."""
+    tiers = ("server", "docker", "slow")
+    items.sort(key=lambda item: next(
+        (tier for tier, marker in enumerate(tiers) if item.get_closest_marker(marker)), len(tiers)
+    ))  # fmt: skip
 
 
 def project_env(**overrides: str) -> dict[str, str]:
@@ -266,15 +289,18 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def run_count(project: Path) -> int:
-    """The runs the project's server lists, asked with the project's API key."""
-    script = project / "build" / "runs.py"  # ZenML wants a main module with a file
-    script.parent.mkdir(exist_ok=True)
-    script.write_text(
-        "from zenml.client import Client\nprint(Client().list_pipeline_runs().total)\n"
+    """The runs the project's server lists, asked with the project's API key (ZenML's REST
+    API, as its client asks: no ZenML import, which costs seconds of CPU each time)."""
+    connection = read_env_file(project / ".zenml-server" / "client.env")
+    url, key = connection["ZENML_STORE_URL"], connection["ZENML_STORE_API_KEY"]
+    form = urllib.parse.urlencode({"grant_type": "zenml-api-key", "password": key}).encode()
+    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+        token = json.load(response)["access_token"]
+    request = urllib.request.Request(
+        f"{url}/api/v1/runs?size=1", headers={"Authorization": f"Bearer {token}"}
     )
-    env = read_env_file(project / ".zenml-server" / "client.env")
-    output = run(project / ".venv" / "bin" / "python", script, cwd=project, **env).stdout
-    return int(output.split()[-1])
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["total"]
 
 
 def free_port() -> int:
@@ -388,3 +414,40 @@ def mariadb() -> Iterator[MariaDB]:
             yield database
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, docker_client):
+    """A project whose server runs, with one training run made through it: one per module,
+    so the modules that share it run on one worker and the others in parallel."""
+    project = render_project(tmp_path_factory.mktemp("safety") / "project", **DOCKER_ANSWERS)
+    nox("-s", "dev", cwd=project)
+    nox("-s", "server", cwd=project)
+    port = free_port()
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    nox("-s", "run", cwd=project)
+    yield project, f"http://127.0.0.1:{port}", port
+    remove_servers(docker_client, project)
+
+
+def admin_login(url: str, username: str, password: str) -> int:
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def client_python(project, code: str) -> str:
+    """`code` as the project's sessions run it: its ZenML config, its server, its API key."""
+    script = project / "build" / f"probe_{secrets.token_hex(4)}.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(code)
+    python = project / ".venv" / "bin" / "python"
+    return run(python, "-m", "envtools", "exec", python, script, cwd=project).stdout
+
+
+def read_secret(project, name: str) -> str:
+    code = f"from zenml.client import Client\nprint(Client().get_secret({name!r}).secret_values)\n"
+    return client_python(project, code)

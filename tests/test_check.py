@@ -142,10 +142,20 @@ def test_check_and_status_are_read_only_without_images_or_a_registry(fresh_proje
     """Nothing built, parents that no registry here can serve: nothing is pulled or built."""
     unpullable = "registry.invalid/python:3.11-none"
     project = fresh_project(
-        **{**DOCKER_ANSWERS, "pipeline_parent_image": unpullable, "server_parent_image": unpullable}
+        **{
+            **DOCKER_ANSWERS,
+            "pipeline_parent_image": unpullable,
+            "server_parent_image": unpullable,
+        },
+        project_slug="read-only-check",  # its own image names: other workers build theirs
     )
     nox("-s", "dev", cwd=project)
-    images_before = sorted(image.id for image in docker_client.images.list(all=True))
+    names = ("read-only-check", "read-only-check-server", unpullable.split(":")[0])
+
+    def images() -> list[str]:
+        return sorted(i.id for name in names for i in docker_client.images.list(name=name))
+
+    images_before = images()
 
     code, output = check(project)
     status = nox("-s", "server", "--", "status", cwd=project).stdout
@@ -159,5 +169,5 @@ def test_check_and_status_are_read_only_without_images_or_a_registry(fresh_proje
     assert up.returncode != 0 and "run `nox -s server`" in up.stdout + up.stderr
     for said in (output, status, up.stdout + up.stderr):
         assert "Pulling" not in said and "could not be pulled" not in said
-    assert sorted(image.id for image in docker_client.images.list(all=True)) == images_before
+    assert images() == images_before
     assert not (project / "configs" / "images.yaml").exists()

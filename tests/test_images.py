@@ -69,10 +69,16 @@ def extra_certificates(parent_bundle: str, host_bundle: str) -> list[str]:
     return [cert for cert in blocks.findall(host_bundle) if cert not in parent]
 
 
+# The image name of this module's project: its own, as other workers build images meanwhile.
+IMAGES = "image-checks"
+
+
 @pytest.fixture(scope="module")
 def image_project(tmp_path_factory, docker_client):
     """A project with its default image built, a fake index credential in the build's env."""
-    project = render_project(tmp_path_factory.mktemp("images") / "project", **DOCKER_ANSWERS)
+    project = render_project(
+        tmp_path_factory.mktemp("images") / "project", **DOCKER_ANSWERS, project_slug=IMAGES
+    )
     nox("-s", "dev", cwd=project)
     git_commit(project, "rendered")
     # --no-cache: a real build (not an earlier one with the same tag) sees the credential.
@@ -193,7 +199,7 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
     project, _, _ = image_project
     dockerfile = project / "docker" / "pipeline.Dockerfile"
     record = (project / "configs" / "images.yaml").read_text()
-    before = {image.id for image in docker_client.images.list(name="zenml-project")}
+    before = {image.id for image in docker_client.images.list(name=IMAGES)}
     original = dockerfile.read_text()
     try:
         dockerfile.write_text(original.replace("WORKDIR /app", "RUN exit 3\nWORKDIR /app"))
@@ -202,7 +208,7 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
         dockerfile.write_text(original)
     assert failed.returncode != 0
     assert "failed" in failed.stdout + failed.stderr
-    assert {image.id for image in docker_client.images.list(name="zenml-project")} == before
+    assert {image.id for image in docker_client.images.list(name=IMAGES)} == before
     assert (project / "configs" / "images.yaml").read_text() == record
 
 
@@ -225,7 +231,11 @@ def test_an_interrupted_build_leaves_no_credential_anywhere(image_project, docke
             break
     os.killpg(build.pid, signal.SIGTERM)
     output = line + build.communicate(timeout=120)[0]
-    new_images = [image for image in docker_client.images.list(all=True) if image.id not in before]
+    new_images = [  # this project's, or untagged: other workers build theirs meanwhile
+        image
+        for image in docker_client.images.list(all=True)
+        if image.id not in before and all(tag.startswith(f"{IMAGES}:") for tag in image.tags)
+    ]
     assert FAKE_CREDENTIAL not in output
     for image in new_images:
         with contextlib.suppress(docker.errors.ImageNotFound):  # removed by another build

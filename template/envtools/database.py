@@ -17,8 +17,9 @@ from .settings import ServerSettings
 DATA = "/zenml"  # where the data volume is mounted: the SQLite database lives there
 DUMP = "/tmp/zenml-backup"  # inside the short-lived container only
 
-# What the database says before the server starts: whether it answers, and to which ZenML
-# release it was migrated (alembic's revision; ZenML ends every release with one named after it).
+# What the database says before the server starts: whether it answers, to which ZenML release
+# it was migrated (alembic's revision; ZenML ends every release with one named after it) and,
+# given ENVTOOLS_SECRETS_KEY, which secrets that key does not encrypt (SECRETS_SCAN).
 PROBE = """
 import json, os, uuid, zenml
 from sqlalchemy import create_engine, text
@@ -53,6 +54,10 @@ try:
                     found["server_id"] = uuid.UUID(str(server_id)).hex if server_id else None
                 except Exception:
                     pass  # an empty database: ZenML creates its tables on start
+    if found["version"] and not found["problem"] and os.environ.get("ENVTOOLS_SECRETS_KEY"):
+        found["secrets"] = scan_secrets(
+            url, connect_args, os.environ["ENVTOOLS_SECRETS_KEY"], "", encrypt=False
+        )
 except OperationalError as error:
     code = error.orig.args[0] if error.orig and error.orig.args else None
     problems = {1044: "database", 1045: "credentials", 1049: "database", 1698: "credentials"}
@@ -107,29 +112,26 @@ SNAPSHOT_COMMAND = ["python", "-c", SNAPSHOT]
 
 # Secrets not encrypted with the server's key: stored unencrypted (a server started before its
 # secrets store had a type), or encrypted with an earlier key (a backup's, ENVTOOLS_OLD_KEY).
-# Found, and with `encrypt` re-written with the server's key, by ZenML's own schema.
-SECRETS_KEY = """
-import json, os, sys
+# Found, and with `encrypt` re-written with the server's key, by ZenML's own schema. A function:
+# the probe before each start runs it too, in the same container.
+SECRETS_SCAN = """
 from sqlalchemy import create_engine, inspect
 from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
 from sqlmodel import Session, select
-from zenml.config.global_config import GlobalConfiguration
 from zenml.zen_stores.schemas.secret_schemas import SecretDecodeError, SecretSchema
-from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
 
 def engine_of(key):
     engine = AesGcmEngine()
     engine._update_key(key)
     return engine
 
-config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
-url, connect_args, _ = config.get_sqlalchemy_config()
-database = create_engine(url, connect_args=connect_args)
-key = engine_of(os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"])
-old = os.environ.get("ENVTOOLS_OLD_KEY")
-readers = ([engine_of(old)] if old else []) + [None]  # None: stored unencrypted
-found = {"plain": [], "rekeyed": [], "unreadable": []}
-if inspect(database).has_table(SecretSchema.__tablename__):
+def scan_secrets(url, connect_args, key, old, encrypt):
+    database = create_engine(url, connect_args=connect_args)
+    key = engine_of(key)
+    readers = ([engine_of(old)] if old else []) + [None]  # None: stored unencrypted
+    found = {"plain": [], "rekeyed": [], "unreadable": []}
+    if not inspect(database).has_table(SecretSchema.__tablename__):
+        return found
     with Session(database) as session:
         for secret in session.exec(select(SecretSchema)).all():
             if not secret.values:
@@ -145,14 +147,26 @@ if inspect(database).has_table(SecretSchema.__tablename__):
                 except SecretDecodeError:
                     continue
                 found["plain" if reader is None else "rekeyed"].append(secret.name)
-                if sys.argv[1] == "encrypt":
+                if encrypt:
                     secret.set_secret_values(values, encryption_engine=key)
                     session.add(secret)
                 break
             else:
                 found["unreadable"].append(secret.name)  # another key's: left as it is
         session.commit()
-print(json.dumps(found))
+    return found
+"""
+
+# Run after SECRETS_SCAN: its command line.
+SECRETS_KEY = """
+import json, os, sys
+from zenml.config.global_config import GlobalConfiguration
+from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
+
+config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
+url, connect_args, _ = config.get_sqlalchemy_config()
+key, old = os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"], os.environ.get("ENVTOOLS_OLD_KEY")
+print(json.dumps(scan_secrets(url, connect_args, key, old, sys.argv[1] == "encrypt")))
 """
 
 # Whether a backup is a complete ZenML database (its path and kind are the arguments): intact
@@ -262,16 +276,19 @@ def volumes(server_env: dict[str, str], volume: str) -> dict:
     return {} if store_url(server_env) else {volume: {"bind": DATA, "mode": "rw"}}
 
 
-def probe(client, image: str, settings: ServerSettings, server_env: dict, volume: str) -> dict:
+def probe(
+    client, image: str, settings: ServerSettings, server_env: dict, volume: str, secrets_key=""
+) -> dict:
     """Whether the database answers, the release its data was migrated to (None: no data
-    yet) and the image's ZenML version."""
+    yet) and the image's ZenML version; with `secrets_key`, also `secrets` as
+    secrets_to_encrypt finds them (one container, not two, before each start)."""
     import json
 
     # Read-only: no data volume is made for it.
     present = store_url(server_env) or engine.volume_exists(client, volume)
     output, _ = engine.run_once(
-        client, image, ["python", "-c", PROBE],
-        environment=environment(server_env),
+        client, image, ["python", "-c", SECRETS_SCAN + PROBE],
+        environment={**environment(server_env), "ENVTOOLS_SECRETS_KEY": secrets_key},
         volumes=volumes(server_env, volume) if present else {},
         network=settings.build.network,
     )  # fmt: skip
@@ -293,8 +310,9 @@ def secrets_to_encrypt(
     `old_key`) and `unreadable`; with `encrypt`, the first two are encrypted with `key`."""
     import json
 
+    action = "encrypt" if encrypt else "find"
     output, _ = engine.run_once(
-        client, image, ["python", "-c", SECRETS_KEY, "encrypt" if encrypt else "find"],
+        client, image, ["python", "-c", SECRETS_SCAN + SECRETS_KEY, action],
         environment={
             **environment(server_env),
             "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key,

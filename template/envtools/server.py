@@ -19,7 +19,6 @@ import shutil
 import socket
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 from docker.errors import APIError
 
 from . import EnvtoolsError, backups, database, engine, lock, registry
-from .credentials import admin_credentials, reset_credentials, service_account_key
+from .credentials import admin_credentials, api_get, reset_credentials, service_account_key
 from .imagespec import (
     Builder,
     ImageSpec,
@@ -268,15 +267,16 @@ def up(settings: ServerSettings) -> None:
             container.remove(force=True)
         require_network(client, settings.build.network)
         ensure_port_free(client, settings.host, settings.port, identity)
-        found = database.probe(client, tag, settings, server_env, volume)
+        encryption_key = secrets_key(server_env) if ADMIN_ENV.is_file() else ""
+        found = database.probe(client, tag, settings, server_env, volume, encryption_key)
         database.refuse_problem(found, server_env, settings.build.network)
         if found["version"] and not ADMIN_ENV.is_file():
             raise EnvtoolsError(lost_admin(database.describe(server_env, volume)))
         data_version, image_version = found["version"], found["image_version"]
         if database.newer(data_version, image_version):
             raise EnvtoolsError(database.downgrade_refused(data_version, image_version))
-        if data_version:
-            encrypt_plain_secrets(client, settings, tag, server_env, volume, identity)
+        if found.get("secrets", {}).get("plain"):
+            encrypt_plain_secrets(client, settings, tag, server_env, volume, identity, found)
         container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
@@ -297,15 +297,19 @@ def lost_admin(where: str) -> str:
     )
 
 
+def secrets_key(server_env: dict) -> str:
+    return admin_credentials(server_env)["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]
+
+
 def encrypt_plain_secrets(
-    client, settings: ServerSettings, tag: str, server_env: dict, volume: str, identity: str
-) -> None:
-    """Secrets an earlier server kept unencrypted are encrypted with its key, a backup first."""
-    key = admin_credentials(server_env)["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]
-    plain = database.secrets_to_encrypt(client, tag, settings, server_env, volume, key)["plain"]
-    if not plain:
-        return
+    client, settings: ServerSettings, tag: str, server_env: dict, volume: str, identity: str,
+    found: dict,
+) -> None:  # fmt: skip
+    """Secrets an earlier server kept unencrypted (the probe `found` them) are encrypted with
+    its key, a backup first."""
+    plain = found["secrets"]["plain"]
     saved = backups.backup(client, settings, tag, volume, backups_folder(identity))
+    key = secrets_key(server_env)
     database.secrets_to_encrypt(client, tag, settings, server_env, volume, key, encrypt=True)
     print(
         f"{len(plain)} secret(s) stored unencrypted ({', '.join(plain)}) are now encrypted with "
@@ -452,21 +456,9 @@ def say_other_servers(client, identity: str | None) -> None:
 
 def runs_in_flight(url: str) -> list[str]:
     """Names of the project's runs the server has as running (none if it cannot tell)."""
-    connection = read_env_file(CONNECTION)
-    if not connection.get("ZENML_STORE_API_KEY"):
-        return []
-    form = urllib.parse.urlencode({"password": connection["ZENML_STORE_API_KEY"]}).encode()
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/login", data=form, timeout=5) as response:
-            token = json.load(response)["access_token"]
-        request = urllib.request.Request(
-            f"{url}/api/v1/runs?status=running&size=20",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return [run["name"] for run in json.load(response)["items"]]
-    except (OSError, ValueError, KeyError):
-        return []
+    key = read_env_file(CONNECTION).get("ZENML_STORE_API_KEY")
+    found = api_get(url, key, "/runs?status=running&size=20") if key else None
+    return [run["name"] for run in found["items"]] if found else []
 
 
 def detach(settings: ServerSettings) -> None:

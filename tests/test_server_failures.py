@@ -1,0 +1,158 @@
+"""A dead server said in one line: bad input, a killed or crash-looping server, a run in
+flight at `down`, host and network mistakes, a server on another loopback address."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import (
+    free_port,
+    nox,
+    project_env,
+    run_count,
+    server_containers,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
+
+
+def test_bad_server_input_gets_one_line_and_changes_nothing(served):
+    project, _, port = served
+    for bad in ("0", "70000", "-5", "abc"):
+        refused = nox("-s", "server", "--", "up", f"--port={bad}", cwd=project, check=False)
+        assert refused.returncode != 0
+        assert (
+            f"--port = '{bad}' is not a port: use a number from 1 to 65535"
+            in refused.stdout + refused.stderr
+        )
+        assert "Traceback" not in refused.stdout + refused.stderr
+    moved = nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project, check=False)
+    assert moved.returncode != 0
+    assert f"already runs at http://127.0.0.1:{port}" in moved.stdout + moved.stderr
+    bad_parent = nox("-s", "server", "--", "--parent-image", "Bad Ref!!", cwd=project, check=False)
+    assert "is not an image reference" in bad_parent.stdout + bad_parent.stderr
+
+
+def test_a_dead_server_is_said_in_one_line_and_up_brings_it_back(served, docker_client):
+    project, _, port = served
+    runs = run_count(project)
+    (container,) = server_containers(docker_client, project)
+    container.kill()
+
+    refused = nox("-s", "run", cwd=project, check=False)
+    status = nox("-s", "server", "--", "status", cwd=project).stdout
+
+    assert refused.returncode != 0
+    said = refused.stdout + refused.stderr
+    assert "does not answer" in said and "nox -s server -- up" in said
+    assert "Traceback" not in said
+    assert "not reachable" in status
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    assert run_count(project) == runs
+
+
+def test_a_crash_looping_server_is_said_at_its_first_exit(served):
+    project, _, port = served
+    nox("-s", "server", "--", "down", cwd=project)
+    server_env = project / "configs" / "server.env"
+    server_env.write_text("ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES=not-a-number\n")
+    try:
+        failed = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+    finally:
+        server_env.unlink()
+    said = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "stopped before it answered" in said and "within 120 s" not in said
+    assert "jwt_token_expire_minutes" in said.lower()  # its own log says why
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_run_in_flight_is_named_when_the_server_stops(served):
+    """Item 23: `down` while a run's step works says which run and what becomes of it."""
+    project, _, port = served
+    (package,) = [path.parent for path in (project / "src").glob("*/pipelines")]
+    slow = package / "pipelines" / "in_flight.py"
+    slow.write_text(
+        "import time\n\nfrom zenml import pipeline, step\n\n\n@step\ndef wait() -> None:\n"
+        "    time.sleep(600)\n\n\n@pipeline\ndef in_flight() -> None:\n    wait()\n"
+    )
+    config = project / "configs" / "in_flight.yaml"
+    config.write_text("enable_cache: false\n")
+    log = project / "build" / "in-flight.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("w") as output:
+        running = subprocess.Popen(
+            [sys.executable, "-m", "nox", "-s", "run", "--", "--pipeline", "in_flight"],
+            cwd=project, env=project_env(), stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        for _ in range(240):
+            if "has started" in log.read_text() or running.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert "has started" in log.read_text(), log.read_text()[-2000:]
+        said = nox("-s", "server", "--", "down", cwd=project).stdout
+        assert "Run in_flight-" in said and "is in flight" in said and "keeps it as running" in said
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
+        slow.unlink()
+        config.unlink()
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_host_and_network_mistakes_are_said_before_anything_starts(served, docker_client):
+    """Item 11: a bad address, one not on this machine, a name that does not resolve, and a
+    network the engine lacks: each its own line, never "port in use", no server started."""
+    project, _, port = served
+    pyproject = project / "pyproject.toml"
+    settings = pyproject.read_text()
+    nox("-s", "server", "--", "down", cwd=project)
+    cases = {
+        "999.1.1.1": "is not an address:",
+        "192.0.2.1": "is not an address of this machine",  # TEST-NET-1: nobody's address
+        "no-such-host.invalid": "does not resolve",
+    }
+    try:
+        for host, why in cases.items():
+            pyproject.write_text(settings.replace('host = "127.0.0.1"', f'host = "{host}"'))
+            refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and why in said and "in use" not in said, said[-1500:]
+            assert not server_containers(docker_client, project)
+        if not docker_client.networks.list(names=["bridge"]):
+            bridged = 'host = "127.0.0.1"\nnetwork = "bridge"'
+            pyproject.write_text(settings.replace('host = "127.0.0.1"', bridged))
+            refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert "has no 'bridge' network" in said and "healthy" not in said, said[-1500:]
+            assert not server_containers(docker_client, project)
+    finally:
+        pyproject.write_text(settings)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_server_on_another_loopback_address_is_healthy(served, docker_client):
+    project, _, port = served
+    pyproject = project / "pyproject.toml"
+    settings = pyproject.read_text()
+    nox("-s", "server", "--", "down", cwd=project)
+    pyproject.write_text(settings.replace('host = "127.0.0.1"', 'host = "127.0.0.2"'))
+    try:
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+        (container,) = server_containers(docker_client, project)
+        for _ in range(60):  # Docker's first health probe comes after its interval
+            container.reload()
+            if container.attrs["State"]["Health"]["Status"] != "starting":
+                break
+            time.sleep(1)
+        assert container.attrs["State"]["Health"]["Status"] == "healthy"
+        assert "completed" in nox("-s", "run", cwd=project).stdout
+        nox("-s", "server", "--", "down", cwd=project)
+    finally:
+        pyproject.write_text(settings)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
