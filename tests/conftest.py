@@ -76,12 +76,21 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that start servers or build images first, so that no long module starts
-    last while the other workers idle (stable: a module's tests stay together)."""
+    """The modules that start servers or build images first, so that no long module starts
+    last while the other workers idle. Whole modules move: a module's tests keep their order
+    (some build on the state the earlier ones leave in the module's project)."""
     tiers = ("server", "docker", "slow")
-    items.sort(key=lambda item: next(
-        (tier for tier, marker in enumerate(tiers) if item.get_closest_marker(marker)), len(tiers)
-    ))  # fmt: skip
+
+    def tier(item: pytest.Item) -> int:
+        marked = (n for n, marker in enumerate(tiers) if item.get_closest_marker(marker))
+        return next(marked, len(tiers))
+
+    module_tier: dict[str, int] = {}
+    for item in items:
+        module_tier[item.module.__name__] = min(
+            tier(item), module_tier.get(item.module.__name__, 9)
+        )
+    items.sort(key=lambda item: module_tier[item.module.__name__])
 
 
 def project_env(**overrides: str) -> dict[str, str]:

@@ -191,10 +191,13 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
 
 
 def interrupted_in_step_one(project: Path) -> None:
-    """`nox -s upgrade` stopped by Ctrl-C (SIGINT to its process group) while it locks."""
+    """`nox -s upgrade` stopped by Ctrl-C (SIGINT to its process group) while it locks: with
+    a cache of its own, uv fetches what it resolves, so the lock lasts past the signal on a
+    busy machine too."""
+    cold = {"UV_CACHE_DIR": str(project.parent / "cold-uv-cache")}
     upgrading = subprocess.Popen(
         [sys.executable, "-m", "nox", "-s", "upgrade", "--", NEW],
-        cwd=project, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=project, env=project_env(**cold), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True,
     )  # fmt: skip
     said = ""

@@ -32,6 +32,7 @@ def test_a_backup_brings_back_a_deleted_run_and_the_key_still_works(served):
     assert backup.suffix == ".db" and stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert backup.is_relative_to(DATA_HOME)  # beside the artifacts, outside the project
     delete = project / "build" / "delete_newest_run.py"
+    delete.parent.mkdir(exist_ok=True)
     delete.write_text(
         "from zenml.client import Client\n"
         "client = Client()\n"
