@@ -70,6 +70,27 @@ def noop_sessions(folder: Path, repeat: int, timings: Timings) -> None:
     for figure in list(figures)[1:]:
         timings.ratio(f"{figure} / nox -l", figure, "nox -l", None if "check" in figure else 1.5)
     timings.group("no-op sessions and nox's own start-up", *figures)
+    server_restart(project, repeat, timings)
+
+
+def server_restart(project: Path, repeat: int, timings: Timings) -> None:
+    """`up` of a running server (it checks and writes nothing) and of a stopped one with data
+    (the restart users wait for): the probe, the server's start and the client's key check."""
+    import docker
+    from conftest import free_port, remove_servers
+
+    port = str(free_port())
+    nox = (sys.executable, "-m", "nox", "-s", "server", "--")
+    run(project, *nox, "up", "--port", port)  # the first start (a new database): not timed
+    try:
+        for _ in range(repeat):
+            timings.wall("server up, running", lambda: run(project, *nox, "up", "--port", port))
+            run(project, *nox, "down")
+            timings.wall("server up, stopped", lambda: run(project, *nox, "up", "--port", port))
+    finally:  # its container and data volume, found by the project's label
+        remove_servers(docker.from_env(), project)
+    timings.ratio("server up, running / nox -l", "server up, running", "nox -l")
+    timings.group("server restarts", "server up, running", "server up, stopped")
 
 
 def main() -> None:
