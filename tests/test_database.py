@@ -67,7 +67,8 @@ def test_a_mariadb_server_keeps_every_run_and_says_what_is_wrong(
         assert "Nothing was started" in output or "postgresql" in bad_url
         assert not server_containers(docker_client, project)
 
-    env_file.write_text(f"ZENML_STORE_URL={url}\n")
+    # A setting beyond the URL: the checks before each start read the store as ZenML does.
+    env_file.write_text(f"ZENML_STORE_URL={url}\nZENML_STORE_POOL_SIZE=4\n")
     nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
     status = nox("-s", "server", "--", "status", cwd=project).stdout
     assert f"MySQL/MariaDB mysql://team_runs@127.0.0.1:{mariadb.port}/team_runs" in status

@@ -17,27 +17,49 @@ from .settings import ServerSettings
 DATA = "/zenml"  # where the data volume is mounted: the SQLite database lives there
 DUMP = "/tmp/zenml-backup"  # inside the short-lived container only
 
+# How a short-lived container reaches the server's database without importing ZenML (that
+# costs seconds of CPU): the engine ZenML's SQL store makes of a plain ZENML_STORE_URL. Any
+# other ZENML_STORE_* setting (TLS, ...) or URL option goes through ZenML's own configuration.
+STORE = """
+import os
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+def store_engine(database=None):
+    url = make_url(os.environ["ZENML_STORE_URL"])
+    extra = [k for k, v in os.environ.items() if k.startswith("ZENML_STORE_") and v]
+    if extra != ["ZENML_STORE_URL"] or url.query:
+        from zenml.config.global_config import GlobalConfiguration
+        from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
+
+        stored = GlobalConfiguration().store_configuration.model_dump()
+        url, connect_args, _ = SqlZenStoreConfiguration(**stored).get_sqlalchemy_config()
+    elif url.drivername == "mysql":
+        url, connect_args = url.set(drivername="mysql+pymysql"), {}
+    else:
+        connect_args = {"check_same_thread": False, "timeout": 60}
+    if database is not None:
+        url = url.set(database=database)
+    return url, create_engine(url, connect_args=connect_args)
+"""
+
 # What the database says before the server starts: whether it answers, to which ZenML release
 # it was migrated (alembic's revision; ZenML ends every release with one named after it) and,
 # given ENVTOOLS_SECRETS_KEY, which secrets that key does not encrypt (SECRETS_SCAN).
 PROBE = """
-import json, os, uuid, zenml
-from sqlalchemy import create_engine, text
+import importlib.metadata, json, os, uuid
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
-from zenml.config.global_config import GlobalConfiguration
-from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
 
-found = {"image_version": zenml.__version__, "problem": None, "detail": "", "version": None}
-found["server_id"] = None
+found = {"image_version": importlib.metadata.version("zenml"), "problem": None, "detail": ""}
+found["version"] = found["server_id"] = None
 try:
-    config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
-    url, connect_args, _ = config.get_sqlalchemy_config()
+    url, database = store_engine()
     found["kind"] = url.get_backend_name()
     if found["kind"] == "sqlite":
-        present = os.path.exists(url.database)
-        server = create_engine(url, connect_args=connect_args) if present else None
+        server = database if os.path.exists(url.database) else None
     else:
-        server = create_engine(url.set(database=""), connect_args=connect_args)  # no database
+        _, server = store_engine(database="")  # the server, not yet the database
     if server is not None:
         with server.connect() as connection:
             if found["kind"] == "mysql":
@@ -55,9 +77,7 @@ try:
                 except Exception:
                     pass  # an empty database: ZenML creates its tables on start
     if found["version"] and not found["problem"] and os.environ.get("ENVTOOLS_SECRETS_KEY"):
-        found["secrets"] = scan_secrets(
-            url, connect_args, os.environ["ENVTOOLS_SECRETS_KEY"], "", encrypt=False
-        )
+        found["secrets"], _ = scan_secrets(database, os.environ["ENVTOOLS_SECRETS_KEY"], "")
 except OperationalError as error:
     code = error.orig.args[0] if error.orig and error.orig.args else None
     problems = {1044: "database", 1045: "credentials", 1049: "database", 1698: "credentials"}
@@ -112,61 +132,69 @@ SNAPSHOT_COMMAND = ["python", "-c", SNAPSHOT]
 
 # Secrets not encrypted with the server's key: stored unencrypted (a server started before its
 # secrets store had a type), or encrypted with an earlier key (a backup's, ENVTOOLS_OLD_KEY).
-# Found, and with `encrypt` re-written with the server's key, by ZenML's own schema. A function:
-# the probe before each start runs it too, in the same container.
+# Found by reading the table as ZenML's SecretSchema does (JSON, AES-GCM with a key, base64
+# without one), with no ZenML import: the probe before each start runs it too. Encrypted
+# again by ZenML's own schema. A function for both scripts.
 SECRETS_SCAN = """
-from sqlalchemy import create_engine, inspect
+import base64, json, uuid
+from sqlalchemy import column, inspect, select, table
 from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
-from sqlmodel import Session, select
-from zenml.zen_stores.schemas.secret_schemas import SecretDecodeError, SecretSchema
+
+SECRETS = table("secret", column("id"), column("name"), column("values"))
 
 def engine_of(key):
     engine = AesGcmEngine()
     engine._update_key(key)
     return engine
 
-def scan_secrets(url, connect_args, key, old, encrypt):
-    database = create_engine(url, connect_args=connect_args)
+def readable(values, reader):
+    try:
+        serialized = reader.decrypt(values) if reader else base64.b64decode(values).decode()
+        return isinstance(json.loads(serialized), dict)
+    except Exception:  # any failure to decode is "not with this key"
+        return False
+
+def scan_secrets(database, key, old):
+    # The names not encrypted with `key` (plain, rekeyed: read with `old`, unreadable), and
+    # for each readable one its id and the key that reads it (None: stored unencrypted).
+    found, readers = {"plain": [], "rekeyed": [], "unreadable": []}, {}
+    if not inspect(database).has_table("secret"):
+        return found, readers
     key = engine_of(key)
-    readers = ([engine_of(old)] if old else []) + [None]  # None: stored unencrypted
-    found = {"plain": [], "rekeyed": [], "unreadable": []}
-    if not inspect(database).has_table(SecretSchema.__tablename__):
-        return found
-    with Session(database) as session:
-        for secret in session.exec(select(SecretSchema)).all():
-            if not secret.values:
+    with database.connect() as connection:
+        for id, name, values in connection.execute(select(SECRETS)):
+            if not values or readable(values, key):
                 continue
-            try:
-                secret.get_secret_values(encryption_engine=key)
-                continue  # encrypted with this key
-            except SecretDecodeError:
-                pass
-            for reader in readers:
-                try:
-                    values = secret.get_secret_values(encryption_engine=reader)
-                except SecretDecodeError:
-                    continue
-                found["plain" if reader is None else "rekeyed"].append(secret.name)
-                if encrypt:
-                    secret.set_secret_values(values, encryption_engine=key)
-                    session.add(secret)
-                break
-            else:
-                found["unreadable"].append(secret.name)  # another key's: left as it is
-        session.commit()
-    return found
+            candidates = ([old] if old else []) + [None]
+            reader = next((r for r in candidates if readable(values, r and engine_of(r))), False)
+            if reader is False:
+                found["unreadable"].append(name)  # another key's: left as it is
+                continue
+            found["plain" if reader is None else "rekeyed"].append(name)
+            readers[uuid.UUID(str(id)).hex] = reader
+    return found, readers
 """
 
-# Run after SECRETS_SCAN: its command line.
+# Run after STORE and SECRETS_SCAN: its command line is "find" or "encrypt".
 SECRETS_KEY = """
 import json, os, sys
-from zenml.config.global_config import GlobalConfiguration
-from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
 
-config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
-url, connect_args, _ = config.get_sqlalchemy_config()
+_, database = store_engine()
 key, old = os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"], os.environ.get("ENVTOOLS_OLD_KEY")
-print(json.dumps(scan_secrets(url, connect_args, key, old, sys.argv[1] == "encrypt")))
+found, readers = scan_secrets(database, key, old)
+if sys.argv[1] == "encrypt" and readers:
+    from sqlalchemy.orm import Session
+    from zenml.zen_stores.schemas.secret_schemas import SecretSchema
+
+    with Session(database) as session:
+        for secret in session.scalars(select(SecretSchema)).all():
+            if secret.id.hex in readers:
+                reader = readers[secret.id.hex]
+                values = secret.get_secret_values(reader and engine_of(reader))
+                secret.set_secret_values(values, encryption_engine=engine_of(key))
+                session.add(secret)
+        session.commit()
+print(json.dumps(found))
 """
 
 # Whether a backup is a complete ZenML database (its path and kind are the arguments): intact
@@ -287,7 +315,7 @@ def probe(
     # Read-only: no data volume is made for it.
     present = store_url(server_env) or engine.volume_exists(client, volume)
     output, _ = engine.run_once(
-        client, image, ["python", "-c", SECRETS_SCAN + PROBE],
+        client, image, ["python", "-c", STORE + SECRETS_SCAN + PROBE],
         environment={**environment(server_env), "ENVTOOLS_SECRETS_KEY": secrets_key},
         volumes=volumes(server_env, volume) if present else {},
         network=settings.build.network,
@@ -312,7 +340,7 @@ def secrets_to_encrypt(
 
     action = "encrypt" if encrypt else "find"
     output, _ = engine.run_once(
-        client, image, ["python", "-c", SECRETS_SCAN + SECRETS_KEY, action],
+        client, image, ["python", "-c", STORE + SECRETS_SCAN + SECRETS_KEY, action],
         environment={
             **environment(server_env),
             "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key,
