@@ -160,13 +160,12 @@ def scan_secrets(database, key, old):
     found, readers = {"plain": [], "rekeyed": [], "unreadable": []}, {}
     if not inspect(database).has_table("secret"):
         return found, readers
-    key = engine_of(key)
+    key, candidates = engine_of(key), ([(old, engine_of(old))] if old else []) + [(None, None)]
     with database.connect() as connection:
         for id, name, values in connection.execute(select(SECRETS)):
             if not values or readable(values, key):
                 continue
-            candidates = ([old] if old else []) + [None]
-            reader = next((r for r in candidates if readable(values, r and engine_of(r))), False)
+            reader = next((k for k, engine in candidates if readable(values, engine)), False)
             if reader is False:
                 found["unreadable"].append(name)  # another key's: left as it is
                 continue
@@ -186,12 +185,13 @@ if sys.argv[1] == "encrypt" and readers:
     from sqlalchemy.orm import Session
     from zenml.zen_stores.schemas.secret_schemas import SecretSchema
 
+    server_key = engine_of(key)
     with Session(database) as session:
         for secret in session.scalars(select(SecretSchema)).all():
             if secret.id.hex in readers:
                 reader = readers[secret.id.hex]
                 values = secret.get_secret_values(reader and engine_of(reader))
-                secret.set_secret_values(values, encryption_engine=engine_of(key))
+                secret.set_secret_values(values, encryption_engine=server_key)
                 session.add(secret)
         session.commit()
 print(json.dumps(found))
