@@ -37,8 +37,8 @@ DOCKER_ANSWERS = {
 }
 # A folder name with a space and a non-ASCII character: project paths must survive both.
 SPACED_NAME = "my projé"
-# Where generated projects keep their servers' artifacts (envtools' data home) in this run.
-DATA_HOME = Path(tempfile.mkdtemp(prefix="envtools-data-"))
+# Where generated projects keep their servers' artifacts (zenlock's data home) in this run.
+DATA_HOME = Path(tempfile.mkdtemp(prefix="zenlock-data-"))
 atexit.register(shutil.rmtree, DATA_HOME, ignore_errors=True)
 # Tools of this test environment (uv, nox) come first on the generated projects' PATH.
 TOOLS_BIN = Path(sys.executable).parent
@@ -142,11 +142,12 @@ def nox(*args: str, cwd: Path, check: bool = True, **env: str) -> subprocess.Com
 
 
 def render_project(destination: Path, **answers) -> Path:
-    """Render the working tree of this repository (uncommitted changes included)."""
+    """Render the working tree of this repository (uncommitted changes included); the project
+    gets zenlock from that working tree too, unless the answers say otherwise."""
     copier.run_copy(
         str(REPO),
         destination,
-        data=answers,
+        data={"zenlock_source": "path", "zenlock_path": str(REPO), **answers},
         defaults=True,
         vcs_ref="HEAD",
         quiet=True,
@@ -454,7 +455,7 @@ def client_python(project, code: str) -> str:
     script.parent.mkdir(exist_ok=True)
     script.write_text(code)
     python = project / ".venv" / "bin" / "python"
-    return run(python, "-m", "envtools", "exec", python, script, cwd=project).stdout
+    return run(python, "-m", "zenlock", "exec", python, script, cwd=project).stdout
 
 
 def read_secret(project, name: str) -> str:

@@ -144,7 +144,7 @@ def test_generated_test_suite_passes(synced_project):
 def test_a_zenml_connection_left_in_the_shell_is_dropped_and_said(synced_project):
     """Another project's server in the shell never gets this project's runs."""
     shown = run(
-        synced_project / ".venv" / "bin" / "python", "-m", "envtools", "exec", "python", "-c",
+        synced_project / ".venv" / "bin" / "python", "-m", "zenlock", "exec", "python", "-c",
         "import os; print('store:', os.environ.get('ZENML_STORE_URL'),"
         " os.environ.get('ZENML_STORE_API_KEY'), os.environ['ZENML_ANALYTICS_OPT_IN'])",
         cwd=synced_project,

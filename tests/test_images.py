@@ -461,7 +461,7 @@ def test_no_op_builds_check_and_status_import_no_zenml(image_project):
     assert (project / "configs" / "zenml-registry.json").is_file()
     python = project / ".venv" / "bin" / "python"
     for args in (["images"], ["check", "--only", "venv", "images", "stacks"], ["server", "status"]):
-        done = run(python, "-X", "importtime", "-m", "envtools", *args, cwd=project, check=False)
+        done = run(python, "-X", "importtime", "-m", "zenlock", *args, cwd=project, check=False)
         imported = re.findall(r"\|\s+(\S+)\s*$", done.stderr, re.MULTILINE)
         assert "envtools.registry" in imported, done.stderr[-2000:]
         assert not [name for name in imported if name.split(".")[0] == "zenml"], args

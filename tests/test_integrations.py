@@ -298,7 +298,7 @@ def test_a_stopped_add_leaves_pyproject_lock_and_venv_as_they_were(project):
     """SIGTERM (a CI timeout, a closed terminal) in the middle of `add`: all or nothing."""
     before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
     adding = subprocess.Popen(
-        [project / ".venv" / "bin" / "python", "-m", "envtools", "integrations", "add", "slack"],
+        [project / ".venv" / "bin" / "python", "-m", "zenlock", "integrations", "add", "slack"],
         cwd=project,
         env=project_env(),
         stdout=subprocess.PIPE,

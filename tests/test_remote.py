@@ -197,7 +197,7 @@ def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, do
 
     def client(*args: str) -> str:
         python = project / ".venv" / "bin" / "python"
-        exec_args = ("-m", "envtools", "exec", str(python), str(script), *args)
+        exec_args = ("-m", "zenlock", "exec", str(python), str(script), *args)
         return run(python, *exec_args, cwd=project, **auth).stdout
 
     def uploads() -> int:

@@ -7,7 +7,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from . import EnvtoolsError
+from . import ZenlockError
 
 
 class Key(NamedTuple):
@@ -24,7 +24,7 @@ def parse(text: str) -> Requirement:
     try:
         return Requirement(text)
     except InvalidRequirement as error:
-        raise EnvtoolsError(f"{text!r} is not a PEP 508 requirement: {error}") from None
+        raise ZenlockError(f"{text!r} is not a PEP 508 requirement: {error}") from None
 
 
 def key(text: str) -> Key:

@@ -18,7 +18,7 @@ import contextlib
 import re
 import signal
 
-from . import EnvtoolsError, lock, registry, requirements
+from . import ZenlockError, lock, registry, requirements
 from .state import LOCK, ROOT
 
 PYPROJECT = ROOT / "pyproject.toml"
@@ -41,7 +41,7 @@ def all_or_nothing():
             for path, content in saved.items():
                 path.write_bytes(content)
             if changed:  # .venv back to the restored lock
-                with contextlib.suppress(EnvtoolsError):
+                with contextlib.suppress(ZenlockError):
                     lock.uv("sync", "--locked")
         finally:
             for number, handler in held.items():
@@ -77,7 +77,7 @@ def targets_of(server: bool) -> list[str]:
 def add(names: list[str], server: bool) -> None:
     problem = registry.unknown(names)
     if problem:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{problem} `nox -s integrations -- list` shows them all; nothing was changed."
         )
     with all_or_nothing():
@@ -98,7 +98,7 @@ def remove(names: list[str]) -> None:
     present = registry.declared()
     missing = [name for name in names if name not in present]
     if missing:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"Not declared: {', '.join(missing)} (see `nox -s integrations -- list`); "
             "nothing was changed."
         )
@@ -139,7 +139,7 @@ def sync_venv() -> None:
 def refuse_inactive(names: list[str]) -> None:
     failed = registry.inactive_in_venv(names)
     if failed:
-        raise EnvtoolsError(
+        raise ZenlockError(
             "\n".join(registry.inactive_message(found) for found in failed)
             + "\nNothing was changed: pyproject.toml, uv.lock and .venv are as they were."
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uv
 
-from . import EnvtoolsError, engine, lock, registry
+from . import ZenlockError, engine, lock, registry
 from .settings import BuildSettings
 from .state import DOCKERFILES, ROOT, SBOMS, has_conflict
 
@@ -38,13 +38,13 @@ class ImageSpec:
 
     def tag(self, base_id: str) -> str:
         if not (DOCKERFILES / self.dockerfile).is_file():
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"docker/{self.dockerfile} is missing: restore it (`git checkout -- "
                 f"docker/{self.dockerfile}`, or `nox -s update` brings the template's)."
             )
         definition = (DOCKERFILES / self.dockerfile).read_text()
         if has_conflict(definition):
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"docker/{self.dockerfile} holds merge-conflict markers (<<<<<<<): resolve "
                 "them, then run again."
             )
@@ -111,8 +111,8 @@ def build_secrets(settings: BuildSettings) -> dict[str, str | Path]:
     ca_bundle = settings.ca_bundle or os.environ.get("SSL_CERT_FILE", "")
     if ca_bundle:
         if not Path(ca_bundle).is_file():
-            raise EnvtoolsError(
-                f"CA bundle {ca_bundle} not found: fix [tool.envtools.images] ca_bundle."
+            raise ZenlockError(
+                f"CA bundle {ca_bundle} not found: fix [tool.zenlock.images] ca_bundle."
             )
         secrets["ca"] = Path(ca_bundle).resolve()
     index = "".join(
@@ -194,7 +194,7 @@ class Builder:
             print(f"  {tag}  {engine.size(self.client, tag)}  up to date", flush=True)
             return tag
         print(f"  {tag}  building ...", flush=True)
-        with tempfile.TemporaryDirectory(prefix="envtools-build-") as context:
+        with tempfile.TemporaryDirectory(prefix="zenlock-build-") as context:
             context = Path(context)
             shutil.copy2(DOCKERFILES / spec.dockerfile, context / spec.dockerfile)
             spec.write_context(context)
@@ -236,7 +236,7 @@ def activated(client, tag: str, network: str, groups, recorded: dict | None) -> 
         return record
     failed = inactive_in_image(client, tag, network, names) if names else []
     if failed:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"Image {tag} is built, but its integrations do not import there:\n"
             + "\n".join(registry.inactive_message(result) for result in failed)
         )

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
 
-from . import EnvtoolsError, engine, lock, registry
+from . import ZenlockError, engine, lock, registry
 from .imagespec import inactive_in_image
 from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files
@@ -287,7 +287,7 @@ def run_checks(only: tuple[str, ...]) -> list[Report]:
         return reports
     try:
         client = engine.connect()
-    except EnvtoolsError as error:
+    except ZenlockError as error:
         reason = str(error).splitlines()[0]
         fix = "start Docker, then nox -s check"
         return reports + [

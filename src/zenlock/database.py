@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from . import EnvtoolsError, engine
+from . import ZenlockError, engine
 from .inputs import mysql_url
 from .settings import ServerSettings
 
@@ -274,7 +274,7 @@ def store_url(server_env: dict[str, str]) -> str | None:
         return None
     if not url.startswith("mysql://"):
         scheme = url.split("://")[0] if "://" in url else "(no scheme)"
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"ZENML_STORE_URL in the server env file starts with {scheme[:20]!r}: ZenML's "
             "server stores its data in SQLite (leave it unset) or MySQL/MariaDB "
             "(mysql://USER:PASSWORD@HOST:PORT/DATABASE)."
@@ -403,7 +403,7 @@ def refuse_problem(found: dict, server_env: dict[str, str], network: str) -> Non
         "the name in ZENML_STORE_URL: a mistyped name would otherwise start an empty server.",
         "invalid": f"ZENML_STORE_URL in the server env file is not usable: {found['detail']}",
     }
-    raise EnvtoolsError(messages[problem] + " Nothing was started.")
+    raise ZenlockError(messages[problem] + " Nothing was started.")
 
 
 def newer(version: str | None, than: str | None) -> bool:
@@ -464,12 +464,12 @@ def backup_of(path: Path, server_env: dict[str, str]) -> str:
     kind = "MySQL/MariaDB" if store_url(server_env) else "SQLite"
     if is_sqlite != (kind == "SQLite"):
         made = "SQLite" if is_sqlite else "MySQL/MariaDB (or is no backup)"
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{path} is a backup of {made}; the server's database is {kind}. Nothing was changed."
         )
     version = sqlite_version(path) if is_sqlite else dumped_version(path)
     if not version:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{path} is not a complete ZenML database: no alembic revision can be read (cut "
             "off, damaged, or no backup). Nothing was changed."
         )

@@ -1,9 +1,9 @@
-"""`python -m envtools COMMAND [ARGS]`: what the nox sessions run.
+"""`zenlock COMMAND [ARGS]`: what the project's nox sessions run, in its folder.
 
 lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old lock stays
 images | server | check | integrations | stacks | upgrade [...]
-                                  see `python -m envtools COMMAND --help`
-run MODULE [ARGS]                 run the project's run module on its stack (see envtools/run.py)
+                                  see `zenlock COMMAND --help`
+run MODULE [ARGS]                 run the project's run module on its stack (see zenlock/run.py)
 exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and server
                                   connection (or a fresh, throw-away ZenML store)
 """
@@ -20,8 +20,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from . import EnvtoolsError
-from .state import keep_zenml_state_private
+from . import ZenlockError
+from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
 
 COMMANDS = (
     "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec"
@@ -33,7 +33,7 @@ def exec_command(args: list[str]) -> int:
     throwaway = args[:1] == ["--throwaway-zenml"]
     args = args[1:] if throwaway else args
     if not args:
-        raise EnvtoolsError("exec: name the command to run.")
+        raise ZenlockError("exec: name the command to run.")
     if not throwaway:
         try:
             use_project_zenml(project_zenml())
@@ -97,20 +97,20 @@ def server_must_answer(url: str | None) -> None:
     except urllib.error.HTTPError as error:
         if error.code < 500:
             return  # an older server that wants a login for it: the client says the rest
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"This project's server at {url} runs but cannot read its database (HTTP "
             f"{error.code}): start the database (`nox -s server -- status` names it); the "
             "server reconnects by itself."
         ) from None
     except (OSError, ValueError) as error:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"This project's server at {url} does not answer ({error}): start it with "
             "`nox -s server -- up`, or `nox -s server -- down` to use the local ZenML store."
         ) from None
     client_version = importlib.metadata.version("zenml")
     if server_version and server_version != client_version:
         newer = max(server_version, client_version, key=Version)
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"This project's client has ZenML {client_version}, its server {server_version}: "
             f"ZenML needs both the same. `nox -s upgrade -- {newer}` brings every environment "
             "to one version."
@@ -126,9 +126,18 @@ def stop_on_sigterm(signum, frame) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     command, *args = sys.argv[1:] or ["--help"]
+    if command in ("--version", "-V"):
+        print(f"zenlock {importlib.metadata.version('zenlock')}")
+        return
     if command not in COMMANDS:
         sys.exit(__doc__)
+    if FOUND is None:
+        sys.exit(
+            "error: no pyproject.toml with a [tool.zenlock] table in this folder or above: run "
+            "zenlock in a project made from the zenlock template (`nox -s ...` does)."
+        )
     try:
+        refuse_unknown_schema()
         if command == "exec":
             sys.exit(exec_command(args))
         # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
@@ -140,11 +149,11 @@ def main() -> None:
             bound = command in ("run", "stacks")  # they talk to the server: it must serve
             use_project_zenml(project_zenml() if bound else zenml_environment())
         try:
-            importlib.import_module(f"envtools.{command}").main(args)
+            importlib.import_module(f"zenlock.{command}").main(args)
         finally:
             if command != "lock":
                 keep_zenml_state_private()
-    except EnvtoolsError as error:
+    except ZenlockError as error:
         sys.exit(f"error: {error}")
     except SyntaxError as error:  # most often what `copier update` leaves: conflict markers
         sys.exit(

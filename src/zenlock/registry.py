@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import EnvtoolsError, lock, requirements
+from . import ZenlockError, lock, requirements
 from .lock import INTEGRATION_PREFIXES
 from .state import ROOT
 
@@ -75,7 +75,7 @@ def save() -> None:
     except (OSError, ValueError):
         pass
     SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
-    header = {"_": "Written by envtools from ZenML's integration registry; do not edit."}
+    header = {"_": "Written by zenlock from ZenML's integration registry; do not edit."}
     SNAPSHOT.write_text(json.dumps({**header, **current}, indent=1, sort_keys=True) + "\n")
 
 
@@ -172,7 +172,7 @@ def inactive_in_venv(names: list[str]) -> list[dict]:
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise EnvtoolsError(f"Activating {', '.join(names)} crashed:\n{done.stderr[-2000:]}")
+        raise ZenlockError(f"Activating {', '.join(names)} crashed:\n{done.stderr[-2000:]}")
     return [found for found in json.loads(lines[-1]) if not found["ok"]]
 
 

@@ -9,7 +9,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from . import EnvtoolsError, engine, lock, registry
+from . import ZenlockError, engine, lock, registry
 from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
 from .inputs import image_reference
 from .settings import PipelineSettings, pipeline_settings
@@ -116,5 +116,5 @@ def main(argv: list[str]) -> None:
     if args.release:
         settings = replace(settings, mode="release")
     if args.push and not settings.build.registry:
-        raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
+        raise ZenlockError("--push needs a registry: set [tool.zenlock.images] registry.")
     build_images(settings, no_cache=args.no_cache, push=args.push)

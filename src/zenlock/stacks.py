@@ -10,7 +10,7 @@ import argparse
 
 import yaml
 
-from . import EnvtoolsError, registry
+from . import ZenlockError, registry
 from .settings import default_stack
 from .stackfiles import STACKS, apply, refuse_plain_secrets, stack_files
 from .state import ROOT
@@ -22,7 +22,7 @@ def export(name: str) -> None:
     try:
         stack = Client().get_stack(name, allow_name_prefix_match=False)
     except KeyError:
-        raise EnvtoolsError(f"No stack {name!r} is registered: `zenml stack list`.") from None
+        raise ZenlockError(f"No stack {name!r} is registered: `zenml stack list`.") from None
     definition = {**stack.to_yaml(), "zenml_version": registry.zenml_version()}
     refuse_plain_secrets(Client(), definition, f"Stack {name}")
     STACKS.mkdir(parents=True, exist_ok=True)

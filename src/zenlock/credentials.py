@@ -11,7 +11,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from . import EnvtoolsError
+from . import ZenlockError
 from .state import ADMIN_ENV, API_KEY, ROOT, read_env_file, write_env_file
 
 WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
@@ -41,13 +41,13 @@ def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
         print(f"A secrets-store key was added to {ADMIN_ENV.relative_to(ROOT)}.")
     password = credentials.get("ZENML_DEFAULT_USER_PASSWORD", "")
     if password.lower() in WEAK_PASSWORDS:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"The admin password in {ADMIN_ENV} is empty or a default one: set a strong one "
             "with `nox -s server -- reset-admin`."
         )
     wanted = server_env.get("ZENML_DEFAULT_USER_PASSWORD")
     if wanted and wanted != password:
-        raise EnvtoolsError(
+        raise ZenlockError(
             "ZENML_DEFAULT_USER_PASSWORD in the server env file differs from the admin's password "
             f"in {ADMIN_ENV}: ZenML uses it only when it creates the admin. To make it the "
             "admin's password: `nox -s server -- reset-admin`."
@@ -68,7 +68,7 @@ def reset_credentials(old: dict[str, str], server_env: dict[str, str]) -> dict[s
         "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
     }
     if credentials["ZENML_DEFAULT_USER_PASSWORD"].lower() in WEAK_PASSWORDS:
-        raise EnvtoolsError("The server env file sets a weak ZENML_DEFAULT_USER_PASSWORD: fix it.")
+        raise ZenlockError("The server env file sets a weak ZENML_DEFAULT_USER_PASSWORD: fix it.")
     # The secrets' key stays: the data's secrets are encrypted with it. A lost one is replaced
     # (reset_admin says what that costs).
     credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old.get(
@@ -96,7 +96,7 @@ print(client.create_api_key(account, name=os.environ["ENVTOOLS_KEY_NAME"]).key)
 
 def zenml_python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `script` with the project's ZenML in a throw-away client config."""
-    with tempfile.TemporaryDirectory(prefix="envtools-zenml-") as config:
+    with tempfile.TemporaryDirectory(prefix="zenlock-zenml-") as config:
         (Path(config) / "script.py").write_text(script)  # ZenML wants a main module with a file
         clean = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_")}
         return subprocess.run(
@@ -122,7 +122,7 @@ def service_account_key(account: str, url: str, admin: dict[str, str]) -> str:
         ENVTOOLS_KEY_NAME=f"key-{secrets.token_hex(4)}",
     )
     if minted.returncode != 0:
-        raise EnvtoolsError(f"Creating the client's API key failed:\n{minted.stderr[-2000:]}")
+        raise ZenlockError(f"Creating the client's API key failed:\n{minted.stderr[-2000:]}")
     key = minted.stdout.strip().splitlines()[-1]
     write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
     return key

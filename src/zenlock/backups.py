@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import EnvtoolsError, database
+from . import ZenlockError, database
 from .settings import ServerSettings
 from .state import ADMIN_ENV, ROOT, read_env_file, write_env_file
 
@@ -40,7 +40,7 @@ def write_private(path: Path, content: bytes) -> None:
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{path} exists: a backup never overwrites a file. Name a new file, or a folder."
         ) from None
     with os.fdopen(descriptor, "wb") as file:
@@ -56,11 +56,11 @@ def backup(
     found = database.probe(client, image, settings, server_env, volume)
     database.refuse_problem(found, server_env, settings.build.network)
     if not found["version"]:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"The server's database ({database.describe(server_env, volume)}) holds no data yet."
         )
     if target.exists() and not target.is_dir():
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{target} exists: a backup never overwrites a file. Name a new file, or a folder."
         )
     started = time.monotonic()
@@ -100,7 +100,7 @@ def confirmed(question: str, yes: bool) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
-        raise EnvtoolsError(f"{question} Add --yes to confirm (no terminal to ask in).")
+        raise ZenlockError(f"{question} Add --yes to confirm (no terminal to ask in).")
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
@@ -121,32 +121,32 @@ def restore(
     stopped and removed first. Runs made since the backup are gone; the data replaced is
     kept in `safety_folder` first."""
     if not source.is_file():
-        raise EnvtoolsError(f"No backup at {source}.")
+        raise ZenlockError(f"No backup at {source}.")
     server_env = read_env_file(ROOT / settings.env_file)
     made_on = database.backup_of(source, server_env)
     content = source.read_bytes()
     checked = database.check_backup(client, image, settings, server_env, content)
     if checked["problem"]:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{source} is not a complete ZenML database: {checked['problem']}. Nothing was changed."
         )
     found = database.probe(client, image, settings, server_env, volume)
     database.refuse_problem(found, server_env, settings.build.network)
     theirs, ours = checked["server_id"], found["server_id"]
     if ours and theirs != ours and not another_server:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{source} is a backup of another ZenML server (id {theirs}; this project's is "
             f"{ours}): it would replace this project's runs, users and keys with that one's. "
             "Add --from-another-server if that is what you want. Nothing was changed."
         )
     if database.newer(made_on, found["image_version"]):
-        raise EnvtoolsError(database.downgrade_refused(made_on, found["image_version"]))
+        raise ZenlockError(database.downgrade_refused(made_on, found["image_version"]))
     question = (
         f"Replace the server's database ({database.describe(server_env, volume)}, ZenML "
         f"{found['version'] or 'empty'}) with {source} (ZenML {made_on})? Runs made since are lost."
     )
     if not confirmed(question, yes):
-        raise EnvtoolsError("Not restored; nothing was changed.")
+        raise ZenlockError("Not restored; nothing was changed.")
     if container:
         container.stop(timeout=15)
         container.remove()
@@ -172,7 +172,7 @@ def take_over(client, settings, image, volume, server_env, source: Path, admin: 
     if credentials.get("ZENML_DEFAULT_USER_PASSWORD"):
         try:
             database.set_admin_password(client, image, settings, server_env, volume, credentials)
-        except EnvtoolsError:
+        except ZenlockError:
             print(
                 f"The restored data has no user {credentials.get('ZENML_DEFAULT_USER_NAME')!r}: "
                 "set this project's admin on it with `nox -s server -- reset-admin`."

@@ -3,11 +3,36 @@
 import hashlib
 import os
 import secrets
+import sys
+import tomllib
 from pathlib import Path
 
-from . import EnvtoolsError
+from . import ZenlockError
 
-ROOT = Path(__file__).resolve().parents[1]
+# Projects rendered before the package kept their settings under this name; still read.
+OLD_TOOL_TABLE = "envtools"
+
+
+def declares_zenlock(pyproject: Path) -> bool:
+    try:
+        tool = tomllib.loads(pyproject.read_text()).get("tool", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "zenlock" in tool or OLD_TOOL_TABLE in tool
+
+
+def find_root(start: Path) -> Path | None:
+    """The project zenlock acts on: the nearest folder from `start` up whose pyproject.toml has
+    a [tool.zenlock] table."""
+    for folder in (start, *start.parents):
+        if declares_zenlock(folder / "pyproject.toml"):
+            return folder
+    return None
+
+
+# Found once, from the working directory (nox runs the sessions in the project's folder).
+FOUND = find_root(Path.cwd().resolve())
+ROOT = FOUND or Path.cwd().resolve()
 LOCK = ROOT / "uv.lock"
 DOCKERFILES = ROOT / "docker"
 # What `nox -s images` and `nox -s server` built, and from what; `run` and `check` read it.
@@ -26,7 +51,8 @@ SERVER_CLIENT_CONFIG = SERVER_STATE / "client"
 # Which project this folder is (`project_id()`); it moves with the folder.
 IDENTITY = SERVER_STATE / "project-id"
 # Per project id: the folder that owns it (`root`) and the server's artifacts (`local_stores`),
-# outside the project folder so that a move keeps every artifact's path.
+# outside the project folder so that a move keeps every artifact's path. It and the labels keep
+# the names of projects rendered before the package, so their servers and images are found.
 DATA_HOME = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "envtools"
 # The label whose value (`project_id()`) marks this project's server container.
 SERVER_LABEL = "envtools.server"
@@ -78,16 +104,44 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
         file.writelines(f"{key}={value}\n" for key, value in values.items())
 
 
+def tool_table(root: Path = ROOT) -> dict:
+    """[tool.zenlock] of the project's pyproject.toml; [tool.envtools] (older projects) with a
+    notice."""
+    tool = tomllib.loads((root / "pyproject.toml").read_text()).get("tool", {})
+    if "zenlock" in tool or OLD_TOOL_TABLE not in tool:
+        return tool.get("zenlock", {})
+    if not getattr(tool_table, "noticed", False):
+        tool_table.noticed = True
+        print(
+            "notice: pyproject.toml has [tool.envtools]; zenlock reads it, and `nox -s update` "
+            "renames it [tool.zenlock].",
+            file=sys.stderr,
+        )
+    return tool[OLD_TOOL_TABLE]
+
+
+# The layouts of project files (pyproject settings, configs/images.yaml, .zenml-server/) this
+# version reads. 1: the first, also of projects that still carry [tool.envtools].
+SCHEMAS = (1,)
+
+
+def refuse_unknown_schema() -> None:
+    schema = tool_table().get("schema", 1)
+    if schema not in SCHEMAS:
+        raise ZenlockError(
+            f"[tool.zenlock] schema = {schema!r}: this project was rendered by a newer template "
+            f"than this zenlock knows (schemas {', '.join(map(str, SCHEMAS))}). Move zenlock "
+            "forward: `uv lock --upgrade-package zenlock`, then `nox -s dev`."
+        )
+
+
 def analytics_choice() -> str:
     """ZenML's client analytics follow the project's answer, as its server's do
-    (`[tool.envtools.server] analytics`, off unless true), whatever the shell says."""
-    import tomllib
-
+    (`[tool.zenlock.server] analytics`, off unless true), whatever the shell says."""
     try:
-        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+        server = tool_table().get("server", {})
     except (OSError, tomllib.TOMLDecodeError):
         return "false"
-    server = pyproject.get("tool", {}).get("envtools", {}).get("server", {})
     return "true" if server.get("analytics") is True else "false"
 
 
@@ -128,7 +182,7 @@ def keep_zenml_state_private() -> None:
 
 def key_in_credentials_store(url: str, key: str) -> bool:
     """Whether ZenML's credentials store of the server's client holds this API key for `url`."""
-    import yaml  # not at the top: `nox -s lock` runs envtools where only the stdlib is
+    import yaml  # not at the top: `nox -s lock` runs zenlock where only the stdlib is
 
     try:
         stored = yaml.safe_load((SERVER_CLIENT_CONFIG / "credentials.yaml").read_text())
@@ -148,13 +202,13 @@ def project_id() -> str | None:
     is refused until `nox -s server -- detach` gives it its own."""
     state = state_of()
     if state == "copy":
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"This folder is a copy of {owner_of(IDENTITY.read_text().strip())} and would use "
             "that project's server and artifacts. Give the copy its own with `nox -s server -- "
             "detach`."
         )
     if state == "unsure":
-        raise EnvtoolsError(
+        raise ZenlockError(
             "This folder has the id of the project last seen at "
             f"{owner_of(IDENTITY.read_text().strip())}, which is gone, and its files are not "
             "that folder's (a copy, or a move to another disk). If this folder is the project "
@@ -237,7 +291,7 @@ def identity_in(folder: Path) -> str | None:
 
 
 def read_record() -> dict:
-    import yaml  # not at the top: `nox -s lock` runs envtools where only the stdlib is
+    import yaml  # not at the top: `nox -s lock` runs zenlock where only the stdlib is
 
     if not RECORD.is_file():
         return {}

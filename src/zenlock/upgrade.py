@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
-from . import EnvtoolsError, backups, database, engine, lock
+from . import ZenlockError, backups, database, engine, lock
 from .integrations import PYPROJECT, all_or_nothing
 from .server import backups_folder, current_image, data_volume, port_of
 from .settings import ServerSettings, server_settings
@@ -40,16 +40,16 @@ def pinned() -> Requirement:
         requirement = Requirement(text)
         if requirement.name == "zenml" and str(requirement.specifier).startswith("=="):
             return requirement
-    raise EnvtoolsError(
+    raise ZenlockError(
         "pyproject.toml's [project] dependencies pin no ZenML version (zenml==X): add one."
     )
 
 
-def envtools(*args: str, quiet: bool = False) -> subprocess.CompletedProcess:
+def zenlock(*args: str, quiet: bool = False) -> subprocess.CompletedProcess:
     """A step as its own process: it imports the ZenML that .venv has now."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
     done = subprocess.run(
-        [sys.executable, "-m", "envtools", *args],
+        [sys.executable, "-m", "zenlock", *args],
         cwd=ROOT,
         env=environment,
         capture_output=quiet,
@@ -65,7 +65,7 @@ def already_everywhere(current: Version, target: Version, data_version: str | No
     `target` already. Then nothing is backed up or restarted."""
     if current != target or data_version not in (None, str(target)):
         return False
-    return envtools("check", quiet=True).returncode == 0
+    return zenlock("check", quiet=True).returncode == 0
 
 
 class StepFailed(Exception):
@@ -96,7 +96,7 @@ def upgrade(target: Version) -> None:
     settings = server_settings()
     running, old_image, data_version = server_state(settings)
     if database.newer(data_version, str(target)):
-        raise EnvtoolsError(database.downgrade_refused(data_version, str(target)))
+        raise ZenlockError(database.downgrade_refused(data_version, str(target)))
     if already_everywhere(current, target, data_version):
         print(f"ZenML {target} is already everywhere (`nox -s check` agrees): nothing to do.")
         return
@@ -113,8 +113,8 @@ def upgrade(target: Version) -> None:
         try:
             with all_or_nothing():  # `uv add` writes pyproject.toml and locks
                 lock.uv("add", "--raw", "--no-sync", f"zenml{extras}=={target}")
-        except EnvtoolsError as error:
-            raise EnvtoolsError(
+        except ZenlockError as error:
+            raise ZenlockError(
                 f"ZenML {target} does not lock: {error}\nNothing was changed."
             ) from None
         print(f"pyproject.toml: zenml=={target}; uv.lock written.")
@@ -122,11 +122,11 @@ def upgrade(target: Version) -> None:
     step("2/7 .venv")
     lock.uv("sync", "--locked")
     step("3/7 integrations from ZenML's new registry")
-    envtools("integrations", "sync")
+    zenlock("integrations", "sync")
     step("4/7 pipeline images")
-    envtools("images")
+    zenlock("images")
     step("5/7 server image")
-    envtools("server")
+    zenlock("server")
 
     step("6/7 backup of the server's database")
     backup = None
@@ -142,19 +142,19 @@ def upgrade(target: Version) -> None:
     step("7/7 server on the new image")
     if running:
         try:
-            envtools("server", "down")
-            envtools("server", "up", "--port", str(port_of(running)))  # where it ran
+            zenlock("server", "down")
+            zenlock("server", "up", "--port", str(port_of(running)))  # where it ran
         except StepFailed:
-            raise EnvtoolsError(restart_failed(data_version, target, backup)) from None
+            raise ZenlockError(restart_failed(data_version, target, backup)) from None
     else:
         print("The server is not running: `nox -s server -- up` starts it on the new image.")
 
     step("check")
     kept = f" The backup of the ZenML {data_version} data: {backup}." if backup else ""
     try:
-        envtools("check")
+        zenlock("check")
     except StepFailed:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"ZenML {target} is in place, but `check` reports the differences above.{kept}"
         ) from None
     note_way_back(done=True)
@@ -191,7 +191,7 @@ def back() -> None:
     the server's data from the backup made before the migration (if it was migrated)."""
     record_file = BEFORE / "upgrade.json"
     if not record_file.is_file():
-        raise EnvtoolsError("No upgrade to go back from: build/upgrade/ holds none.")
+        raise ZenlockError("No upgrade to go back from: build/upgrade/ holds none.")
     record = json.loads(record_file.read_text())
     print(f"Back to ZenML {record['from']}, where the last upgrade started.")
     step("1/5 pyproject.toml and uv.lock")
@@ -200,25 +200,25 @@ def back() -> None:
     step("2/5 .venv")
     lock.uv("sync", "--locked")
     step("3/5 pipeline images")
-    envtools("images")
+    zenlock("images")
     step("4/5 server image")
-    envtools("server")
+    zenlock("server")
     step("5/5 the server's data")
     settings = server_settings()
     running, _, data_version = server_state(settings)
     if database.newer(data_version, record["from"]):
         if not record["backup"]:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"The server's data is of ZenML {data_version} and no backup was kept."
             )
-        envtools("server", "restore", record["backup"], "--yes")
+        zenlock("server", "restore", record["backup"], "--yes")
     elif running and running.image.tags[:1] != [current_image(engine.connect(), settings)]:
-        envtools("server", "down")  # not migrated yet: the old image serves it again
-        envtools("server", "up", "--port", str(port_of(running)))
+        zenlock("server", "down")  # not migrated yet: the old image serves it again
+        zenlock("server", "up", "--port", str(port_of(running)))
     else:
         print("The server's data is of this release already.")
     step("check")
-    envtools("check")
+    zenlock("check")
     record_file.unlink()
     print(f"ZenML {record['from']} everywhere again.")
 
@@ -238,7 +238,7 @@ def main(argv: list[str]) -> None:
         try:
             return back()
         except StepFailed as failed:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"`{failed}` failed (see above); fix it and run --back again."
             ) from None
     if not args.version:
@@ -246,11 +246,11 @@ def main(argv: list[str]) -> None:
     try:
         target = Version(args.version)
     except InvalidVersion:
-        raise EnvtoolsError(f"{args.version!r} is not a version: use e.g. 0.98.0.") from None
+        raise ZenlockError(f"{args.version!r} is not a version: use e.g. 0.98.0.") from None
     try:
         upgrade(target)
     except StepFailed as failed:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"`{failed}` failed (see above). pyproject.toml and uv.lock already ask for ZenML "
             f"{target}; the server was not touched. Fix the cause and run `nox -s upgrade -- "
             f"{target}` again, or go back with `nox -s upgrade -- --back`."

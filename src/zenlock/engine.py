@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException, ImageNotFound
 
-from . import EnvtoolsError
+from . import ZenlockError
 
 # Run by an image's own python: what is installed there, and its PEP 508 marker environment.
 INSPECT = """
@@ -56,7 +56,7 @@ def connect() -> docker.DockerClient:
         client = docker.from_env()
         client.ping()
     except DockerException as error:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"No Docker daemon is reachable ({error}).\n"
             "Start one (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), "
             "or point DOCKER_HOST at a running daemon."
@@ -81,7 +81,7 @@ def pull(client: docker.DockerClient, reference: str) -> str:
     try:
         return client.images.pull(reference).id
     except DockerException as error:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{reference} is not on this machine and could not be pulled ({error}).\n"
             "Pull or build it, or choose another parent with --parent-image."
         ) from None
@@ -130,7 +130,7 @@ def build_cli() -> str:
         major = re.search(r"version (\d+)\.", version)
         if major and int(major.group(1)) < 23:
             return cli
-    raise EnvtoolsError(
+    raise ZenlockError(
         "No docker CLI on PATH can build with BuildKit: install Docker's buildx plugin "
         "(Docker Desktop has it; on Linux the docker-buildx-plugin package), then run again."
     )
@@ -182,22 +182,22 @@ def build(
     output = "".join(log[-25:])
     unreachable = r"network bridge not found|dns error|failed to lookup address|name resolution"
     if network != "host" and re.search(unreachable, output, re.IGNORECASE):
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"Building {tag} failed: the build has no network (this engine has no bridge "
-            'network, or no DNS through it). Set network = "host" in [tool.envtools.images].'
+            'network, or no DNS through it). Set network = "host" in [tool.zenlock.images].'
         )
     if "buildkit not supported" in output.lower():
-        raise EnvtoolsError(
+        raise ZenlockError(
             "This Docker engine cannot build with BuildKit: upgrade it to 18.09 or newer "
             "(Docker 23.0 and newer use BuildKit by default)."
         )
-    raise EnvtoolsError(f"Building {tag} failed:\n{output}")
+    raise ZenlockError(f"Building {tag} failed:\n{output}")
 
 
 def push(client: docker.DockerClient, tag: str) -> str:
     """Push `tag` unless the registry already holds that very image; its reference by digest.
 
-    Credentials come from Docker's own config (`docker login`, credential helpers): envtools
+    Credentials come from Docker's own config (`docker login`, credential helpers): zenlock
     never reads, prints or stores them.
     """
     repository, _, version = tag.rpartition(":")
@@ -207,14 +207,14 @@ def push(client: docker.DockerClient, tag: str) -> str:
         return pushed
     for chunk in client.images.push(repository, version, stream=True, decode=True):
         if "error" in chunk:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"The registry refused {tag}: {chunk['error'].strip()}\n"
                 f"Log in with `docker login {repository.split('/', 1)[0]}` (or set up a "
                 "credential helper), then push again."
             )
     pushed = digest_in(client, tag)
     if not pushed:
-        raise EnvtoolsError(f"Pushing {tag} left no digest: the registry did not confirm it.")
+        raise ZenlockError(f"Pushing {tag} left no digest: the registry did not confirm it.")
     print(f"  {tag}  pushed as {pushed}", flush=True)
     return pushed
 
@@ -269,7 +269,7 @@ def run_once(
         status = container.wait()["StatusCode"]
         output = container.logs().decode(errors="replace")
         if status != 0:
-            raise EnvtoolsError("\n".join(output.strip().splitlines()[-5:]))
+            raise ZenlockError("\n".join(output.strip().splitlines()[-5:]))
         fetched = None
         if get:
             stream, _ = container.get_archive(get)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from . import EnvtoolsError, registry
+from . import ZenlockError, registry
 from .state import CONNECTION, ROOT, read_env_file
 
 STACKS = ROOT / "configs" / "stacks"
@@ -23,7 +23,7 @@ def selected(names: list[str]) -> dict[str, Path]:
     unknown = [name for name in names if name not in files]
     if unknown:
         known = ", ".join(files) or "none"
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"No stack file for {', '.join(unknown)} in configs/stacks/ (there are: {known})."
         )
     return {name: files[name] for name in names} if names else files
@@ -72,15 +72,15 @@ def read_stack(path: Path) -> dict:
     """A stack file, refused in one line naming the file and the field when it is not one."""
     where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     if path.stat().st_size > MAX_BYTES:
-        raise EnvtoolsError(f"{where} is larger than {MAX_BYTES // 1024} KiB: not a stack file.")
+        raise ZenlockError(f"{where} is larger than {MAX_BYTES // 1024} KiB: not a stack file.")
     try:
         definition = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliases) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         detail = " ".join(str(error).split())
-        raise EnvtoolsError(f"{where} is not valid YAML: {detail}") from None
+        raise ZenlockError(f"{where} is not valid YAML: {detail}") from None
     problem = stack_problem(definition)
     if problem:
-        raise EnvtoolsError(f"{where}: {problem} (the format of `zenml stack export`).")
+        raise ZenlockError(f"{where}: {problem} (the format of `zenml stack export`).")
     return definition
 
 
@@ -154,7 +154,7 @@ def apply(names: list[str]) -> None:
                 )
                 print(f"  {component_type} {component['name']}: registered")
             elif existing.flavor_name != component["flavor"]:
-                raise EnvtoolsError(
+                raise ZenlockError(
                     f"{path.relative_to(ROOT)}: {component_type} {component['name']} is "
                     f"registered with flavor {existing.flavor_name}, the file says "
                     f"{component['flavor']}: rename one of them."
@@ -203,20 +203,20 @@ def refuse_plain_secrets(client, definition: dict, where: str) -> None:
                 component["flavor"], StackComponentType(component_type)
             )
         except KeyError:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"{where}: ZenML has no {component_type} flavor {component['flavor']!r}."
             ) from None
         fields = flavor.config_schema.get("properties", {})
         for key, value in (component.get("configuration") or {}).items():
             if key not in fields:
                 close = ", ".join(sorted(fields)) or "none"
-                raise EnvtoolsError(
+                raise ZenlockError(
                     f"{where}: {component_type} {component['name']} (flavor "
                     f"{component['flavor']}) has no configuration key `{key}` (it has: {close})."
                 )
             sensitive = fields[key].get("sensitive") or credential_like(key)
             if sensitive and value not in (None, "") and not is_secret_reference(value):
-                raise EnvtoolsError(
+                raise ZenlockError(
                     f"{where}: {component_type} {component['name']} holds `{key}` in plain "
                     f"text. Keep it in a ZenML secret (`zenml secret create NAME --{key}=...`) "
                     f"and write the reference {secret_reference('NAME', key)} instead; nothing "

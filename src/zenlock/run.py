@@ -1,6 +1,6 @@
 """`nox -s run -- [--stack NAME | --docker] [ARGS]`: run the project's run module on a stack.
 
-The stack (`--stack`, `--docker` = local-docker, else `[tool.envtools.stacks] default`) is
+The stack (`--stack`, `--docker` = local-docker, else `[tool.zenlock.stacks] default`) is
 registered from its stack file first and handed to the run module, which makes it the active
 one before any pipeline module is imported: steps that read the active stack at import time
 (`Client().active_stack.experiment_tracker`) find it, locally and on the project's server.

@@ -5,7 +5,7 @@ with a random admin password (never a default one) and connects this project's c
 service account with an API key; the credentials stay in .zenml-server/, readable by you only.
 Its data is in SQLite in a Docker volume, or in MySQL/MariaDB when the server env file's
 ZENML_STORE_URL names one; `up` checks that the database answers before the server starts.
-`backup` and `restore FILE` copy the database out and back (see envtools/backups.py).
+`backup` and `restore FILE` copy the database out and back (see zenlock/backups.py).
 `reset-admin` sets new admin credentials on the server's data (after a lost admin.env);
 `detach` gives a copied project folder its own server; `claim` tells a folder whose copy and
 original both left their place that it is the one that owns the server.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from docker.errors import APIError
 
-from . import EnvtoolsError, backups, database, engine, lock, registry
+from . import ZenlockError, backups, database, engine, lock, registry
 from .credentials import admin_credentials, api_get, reset_credentials, service_account_key
 from .imagespec import (
     Builder,
@@ -77,7 +77,7 @@ def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
         return None
     folder = ROOT / settings.plugins
     if not (folder / "pyproject.toml").is_file():
-        raise EnvtoolsError(f"Server plugin package {folder} has no pyproject.toml.")
+        raise ZenlockError(f"Server plugin package {folder} has no pyproject.toml.")
     return folder, lock.read_toml(folder / "pyproject.toml")["project"]["name"]
 
 
@@ -116,7 +116,7 @@ def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
     builder = Builder(settings.build, no_cache=no_cache)
     tag = builder.ensure(server_spec(settings))
     if push and not settings.build.registry:
-        raise EnvtoolsError("--push needs a registry: set [tool.envtools.images] registry.")
+        raise ZenlockError("--push needs a registry: set [tool.zenlock.images] registry.")
     digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
     previous = read_record().get("server", {})
     record = {"tag": tag, "groups": server_groups(), "lock_sha256": lock.lock_hash()}
@@ -141,7 +141,7 @@ def built_image(client, settings: ServerSettings) -> str:
     """The server image of the current lock and plugins; an error when it is not built."""
     tag = current_image(client, settings)
     if not tag or not engine.image_id(client, tag):
-        raise EnvtoolsError(
+        raise ZenlockError(
             "No server image for the current lock and plugins: run `nox -s server`."
         )
     return tag
@@ -153,8 +153,8 @@ def ensure_port_free(client, host: str, port: int, identity: str) -> None:
     try:
         family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror:
-        raise EnvtoolsError(
-            f"[tool.envtools.server] host = {host!r} is no address of this machine (the name "
+        raise ZenlockError(
+            f"[tool.zenlock.server] host = {host!r} is no address of this machine (the name "
             "does not resolve): use 127.0.0.1 (the default) or one of its addresses."
         ) from None
     with socket.socket(family, kind) as probe:
@@ -164,14 +164,14 @@ def ensure_port_free(client, host: str, port: int, identity: str) -> None:
             probe.bind(address)
         except OSError as error:
             if error.errno == errno.EADDRNOTAVAIL:
-                raise EnvtoolsError(
-                    f"[tool.envtools.server] host = {host!r} is not an address of this "
+                raise ZenlockError(
+                    f"[tool.zenlock.server] host = {host!r} is not an address of this "
                     "machine: use 127.0.0.1 (the default) or one of its own addresses."
                 ) from None
             if error.errno == errno.EACCES:
-                raise EnvtoolsError(
+                raise ZenlockError(
                     f"Port {port} needs privileges to listen on: choose a port above 1023 with "
-                    "`nox -s server -- up --port N` or [tool.envtools.server] port."
+                    "`nox -s server -- up --port N` or [tool.zenlock.server] port."
                 ) from None
             holder = next(
                 (
@@ -182,18 +182,18 @@ def ensure_port_free(client, host: str, port: int, identity: str) -> None:
                 ),
                 "",
             )
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"Port {port} on {host} is in use: stop what listens there, or choose another "
-                f"port with `nox -s server -- up --port N` or [tool.envtools.server] port.{holder}"
+                f"port with `nox -s server -- up --port N` or [tool.zenlock.server] port.{holder}"
             ) from None
 
 
 def require_network(client, network: str) -> None:
     """Docker's network for the server exists on this engine: said before anything starts."""
     if network not in ("host", "none") and not client.networks.list(names=[network]):
-        raise EnvtoolsError(
+        raise ZenlockError(
             f'This Docker engine has no {network!r} network: set network = "host" in '
-            "[tool.envtools.images] (or [tool.envtools.server]). Nothing was started."
+            "[tool.zenlock.images] (or [tool.zenlock.server]). Nothing was started."
         )
 
 
@@ -230,7 +230,7 @@ def wait_healthy(container, url: str, timeout: float = 120) -> None:
         time.sleep(0.5)
     logs = container.logs(tail=30).decode(errors="replace")
     container.remove(force=True)
-    raise EnvtoolsError(
+    raise ZenlockError(
         f"The server {why}; container {container.status}. Its last log lines:\n{logs}"
     )
 
@@ -254,10 +254,10 @@ def up(settings: ServerSettings) -> None:
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     server_env = read_env_file(ROOT / settings.env_file)
     if container and not ADMIN_ENV.is_file():  # never write credentials the data lacks
-        raise EnvtoolsError(lost_admin(f"container {container.name}, {container.status}"))
+        raise ZenlockError(lost_admin(f"container {container.name}, {container.status}"))
     if container and container.status == "running":
         if container.labels[URL_LABEL] != url:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 f"The server already runs at {container.labels[URL_LABEL]}: to move it to {url}, "
                 "run `nox -s server -- down` first."
             )
@@ -271,10 +271,10 @@ def up(settings: ServerSettings) -> None:
         found = database.probe(client, tag, settings, server_env, volume, encryption_key)
         database.refuse_problem(found, server_env, settings.build.network)
         if found["version"] and not ADMIN_ENV.is_file():
-            raise EnvtoolsError(lost_admin(database.describe(server_env, volume)))
+            raise ZenlockError(lost_admin(database.describe(server_env, volume)))
         data_version, image_version = found["version"], found["image_version"]
         if database.newer(data_version, image_version):
-            raise EnvtoolsError(database.downgrade_refused(data_version, image_version))
+            raise ZenlockError(database.downgrade_refused(data_version, image_version))
         if found.get("secrets", {}).get("plain"):
             encrypt_plain_secrets(client, settings, tag, server_env, volume, identity, found)
         container = start(client, settings, identity, tag, url, server_env)
@@ -359,11 +359,11 @@ def start(
         )
     except APIError as error:
         if error.status_code == 409:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 "Another `nox -s server -- up` is starting this project's server: wait for it "
                 "to finish, then check with `nox -s server -- status`."
             ) from None
-        raise EnvtoolsError(f"Starting the server failed: {error.explanation}") from None
+        raise ZenlockError(f"Starting the server failed: {error.explanation}") from None
 
 
 def reset_admin(settings: ServerSettings) -> None:
@@ -377,7 +377,7 @@ def reset_admin(settings: ServerSettings) -> None:
     found = database.probe(client, tag, settings, server_env, volume)
     database.refuse_problem(found, server_env, settings.build.network)
     if not found["version"]:
-        raise EnvtoolsError(
+        raise ZenlockError(
             "This project's server has no data yet: `nox -s server -- up` creates it."
         )
     old = read_env_file(ADMIN_ENV)
@@ -389,8 +389,8 @@ def reset_admin(settings: ServerSettings) -> None:
     CONNECTION.unlink(missing_ok=True)
     try:
         said = database.set_admin_password(client, tag, settings, server_env, volume, credentials)
-    except EnvtoolsError as error:
-        raise EnvtoolsError(f"Setting the admin's password failed: {error}") from None
+    except ZenlockError as error:
+        raise ZenlockError(f"Setting the admin's password failed: {error}") from None
     write_env_file(ADMIN_ENV, credentials)
     print(said)
     print(f"New admin credentials in {ADMIN_ENV.relative_to(ROOT)}; start the server with `up`.")
@@ -413,9 +413,9 @@ def data_volume(settings: ServerSettings, identity: str, client=None) -> str:
     others = [v.name for v in client.volumes.list() if v.name.endswith(ending)]
     if others:
         name = others[0].removesuffix(ending)
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"This project's server data is in volume {others[0]}, of server name {name!r}; "
-            f"[tool.envtools.server] name now says {settings.build.name!r}, which would start "
+            f"[tool.zenlock.server] name now says {settings.build.name!r}, which would start "
             f"an empty server. Set name = {name!r} again. Nothing was changed."
         )
     return volume
@@ -464,7 +464,7 @@ def runs_in_flight(url: str) -> list[str]:
 def detach(settings: ServerSettings) -> None:
     """A copied folder's own identity: the credentials it copied stay with the original."""
     if state_of() in ("own", "moved", "new"):
-        raise EnvtoolsError(
+        raise ZenlockError(
             "This folder is not a copy: it owns its server, admin credentials and secrets key, "
             "and `detach` would leave them orphaned. `detach` is for a copied folder (a "
             "session says so there). Nothing was changed."
@@ -482,7 +482,7 @@ def claim(settings: ServerSettings) -> None:
     """This folder owns the server its id names: for a project whose copy and original both
     left the place the server last saw (a sessions says when); the other one then detaches."""
     if state_of() != "unsure":
-        raise EnvtoolsError(
+        raise ZenlockError(
             "Nothing to claim: this folder's sessions already know which server is theirs."
         )
     identity = IDENTITY.read_text().strip()
@@ -532,7 +532,7 @@ def port_of(container) -> int:
 def existing_id() -> str:
     identity = project_id()
     if identity is None:
-        raise EnvtoolsError("This project has no server yet: `nox -s server -- up` makes one.")
+        raise ZenlockError("This project has no server yet: `nox -s server -- up` makes one.")
     return identity
 
 
@@ -543,7 +543,7 @@ def backups_folder(identity: str) -> Path:
 def logs(settings: ServerSettings, follow: bool) -> None:
     container = engine.labelled_container(engine.connect(), SERVER_LABEL, project_id())
     if not container:
-        raise EnvtoolsError("No server of this project: start it with `nox -s server -- up`.")
+        raise ZenlockError("No server of this project: start it with `nox -s server -- up`.")
     if not follow:
         print(container.logs(tail=100).decode(errors="replace"), end="")
         return
@@ -600,7 +600,7 @@ def status(settings: ServerSettings) -> None:
     print(f"Database:   {stored}{reported}")
     print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
     print(f"Artifacts:  {local_stores(identity)}")
-    print(f"Analytics:  {analytics} ([tool.envtools.server] analytics)")
+    print(f"Analytics:  {analytics} ([tool.zenlock.server] analytics)")
     print(f"Client:     {connected}")
     say_other_servers(client, identity)
 

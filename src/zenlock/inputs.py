@@ -4,7 +4,7 @@ setting and the fix, before anything changes. The standard library only."""
 import ipaddress
 import re
 
-from . import EnvtoolsError
+from . import ZenlockError
 
 # Docker's reference grammar (github.com/distribution/reference):
 #   reference := name [":" tag] ["@" digest];  name := [domain "/"] path-component ["/" ...]
@@ -25,7 +25,7 @@ def image_reference(value: str, where: str) -> str:
     head, _, last = value.split("@", 1)[0].rpartition("/")
     name = f"{head}/{last.split(':')[0]}" if head else last.split(":")[0]
     if not re.fullmatch(REFERENCE, value) or len(name) > NAME_MAX:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{where} = {value!r} is not an image reference: use [HOST[:PORT]/]NAME[:TAG] with "
             "a lowercase NAME, e.g. python:3.11-slim-bookworm or ghcr.io/acme/base:1."
         )
@@ -35,7 +35,7 @@ def image_reference(value: str, where: str) -> str:
 def repository(value: str, where: str) -> str:
     """An image name without tag: a registry and namespace (HOST[:PORT][/PATH]) or a name."""
     if not re.fullmatch(NAME, value) or len(value) > NAME_MAX:
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{where} = {value!r} is not an image name: use lowercase [HOST[:PORT]/]PATH, "
             "e.g. ghcr.io/acme, 127.0.0.1:5000/team or churn-model."
         )
@@ -49,7 +49,7 @@ def port_number(value: object, where: str) -> int:
     except ValueError:
         port = 0
     if not 1 <= port <= 65535:
-        raise EnvtoolsError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
+        raise ZenlockError(f"{where} = {value!r} is not a port: use a number from 1 to 65535.")
     return port
 
 
@@ -69,7 +69,7 @@ def host_address(value: object, where: str) -> str:
         pass
     last = text.rstrip(".").rsplit(".", 1)[-1]
     if not re.fullmatch(HOSTNAME, text) or len(text) > 253 or last.isdigit():
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{where} = {value!r} is not an address: use an IP address of this machine "
             "(127.0.0.1, the default, keeps the server private) or a host name."
         )
@@ -91,7 +91,7 @@ def mysql_url(value: str, where: str) -> re.Match:
     reserved characters are not percent-encoded would otherwise show up in the message."""
     found = re.fullmatch(MYSQL_URL, value)
     if not found or (found["port"] and not 1 <= int(found["port"]) <= 65535):
-        raise EnvtoolsError(
+        raise ZenlockError(
             f"{where} is not mysql://USER:PASSWORD@HOST:PORT/DATABASE (shown nowhere: it holds a "
             "password). Percent-encode reserved characters in the user and password: "
             "/ %2F, # %23, ? %3F, @ %40, : %3A, % %25, [ %5B, ] %5D, space %20."

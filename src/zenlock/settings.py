@@ -1,7 +1,7 @@
-"""Settings of the environment tools: `[tool.envtools]` in pyproject.toml.
+"""Settings of zenlock: `[tool.zenlock]` in pyproject.toml.
 
-`[tool.envtools.images]` says how this machine builds images (parent, registry, network, CA
-bundle) and how pipelines use them; `[tool.envtools.server]` holds the server's own settings
+`[tool.zenlock.images]` says how this machine builds images (parent, registry, network, CA
+bundle) and how pipelines use them; `[tool.zenlock.server]` holds the server's own settings
 and may set its own name, parent and registry.
 """
 
@@ -9,9 +9,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import EnvtoolsError
+from . import ZenlockError
 from .inputs import host_address, image_reference, port_number, repository
-from .state import ROOT
+from .state import ROOT, tool_table
 
 MODES = ("iterate", "release")
 NETWORKS = ("bridge", "host")
@@ -49,13 +49,12 @@ class ServerSettings:
     analytics: bool  # ZenML's usage analytics from the server: an explicit choice
 
 
-def envtools_table(root: Path, name: str) -> dict:
-    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
-    return pyproject.get("tool", {}).get("envtools", {}).get(name, {})
+def zenlock_table(root: Path, name: str) -> dict:
+    return tool_table(root).get(name, {})
 
 
 def build_settings(table: dict, images: dict, default_name: str, section: str) -> BuildSettings:
-    """`table`'s own values first, then the machine-wide ones of [tool.envtools.images]."""
+    """`table`'s own values first, then the machine-wide ones of [tool.zenlock.images]."""
 
     def value(key: str, default: str = "") -> str:
         return str(table.get(key, images.get(key, default)))
@@ -68,37 +67,37 @@ def build_settings(table: dict, images: dict, default_name: str, section: str) -
         ca_bundle=value("ca_bundle"),
     )
     if settings.network not in NETWORKS:
-        raise EnvtoolsError(
-            f"[tool.envtools.images] network = {settings.network!r}: use one of {NETWORKS}."
+        raise ZenlockError(
+            f"[tool.zenlock.images] network = {settings.network!r}: use one of {NETWORKS}."
         )
     if not settings.parent:
-        raise EnvtoolsError(f"[tool.envtools.{section}] parent is empty: name a parent image.")
-    image_reference(settings.parent, f"[tool.envtools.{section}] parent")
+        raise ZenlockError(f"[tool.zenlock.{section}] parent is empty: name a parent image.")
+    image_reference(settings.parent, f"[tool.zenlock.{section}] parent")
     if settings.registry:
-        repository(settings.registry, f"[tool.envtools.{section}] registry")
-    repository(settings.name, f"[tool.envtools.{section}] name")
+        repository(settings.registry, f"[tool.zenlock.{section}] registry")
+    repository(settings.name, f"[tool.zenlock.{section}] name")
     return settings
 
 
 def pipeline_settings(root: Path = ROOT) -> PipelineSettings:
-    table = envtools_table(root, "images")
+    table = zenlock_table(root, "images")
     settings = PipelineSettings(
         build=build_settings(table, table, root.name, "images"),
         mode=table.get("mode", "iterate"),
         pipeline_groups=table.get("pipeline_groups", {}),
     )
     if settings.mode not in MODES:
-        raise EnvtoolsError(f"[tool.envtools.images] mode = {settings.mode!r}: use one of {MODES}.")
+        raise ZenlockError(f"[tool.zenlock.images] mode = {settings.mode!r}: use one of {MODES}.")
     return settings
 
 
 def server_settings(root: Path = ROOT) -> ServerSettings:
-    images, table = envtools_table(root, "images"), envtools_table(root, "server")
+    images, table = zenlock_table(root, "images"), zenlock_table(root, "server")
     default_name = f"{images.get('name', root.name)}-server"
     return ServerSettings(
         build=build_settings(table, images, default_name, "server"),
-        host=host_address(table.get("host", "127.0.0.1"), "[tool.envtools.server] host"),
-        port=port_number(table.get("port", 8238), "[tool.envtools.server] port"),
+        host=host_address(table.get("host", "127.0.0.1"), "[tool.zenlock.server] host"),
+        port=port_number(table.get("port", 8238), "[tool.zenlock.server] port"),
         env_file=table.get("env_file", "configs/server.env"),
         plugins=table.get("plugins", ""),
         analytics=table.get("analytics", False) is True,
@@ -106,11 +105,11 @@ def server_settings(root: Path = ROOT) -> ServerSettings:
 
 
 def default_stack(root: Path = ROOT) -> str | None:
-    """`[tool.envtools.stacks] default`: the stack plain `nox -s run` runs on (a stack file's
+    """`[tool.zenlock.stacks] default`: the stack plain `nox -s run` runs on (a stack file's
     `stack_name`), locally and on the project's server; None: ZenML's active stack."""
-    name = envtools_table(root, "stacks").get("default")
+    name = zenlock_table(root, "stacks").get("default")
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise EnvtoolsError(
-            f"[tool.envtools.stacks] default = {name!r}: name a stack of configs/stacks/."
+        raise ZenlockError(
+            f"[tool.zenlock.stacks] default = {name!r}: name a stack of configs/stacks/."
         )
     return name

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tomllib
 
-from . import EnvtoolsError
+from . import ZenlockError
 from .state import LOCK, ROOT
 
 # The uv export options of each kind of environment. Images never hold the project itself.
@@ -28,7 +28,7 @@ def uv_bin() -> str:
     except ImportError:
         found = os.environ.get("UV") or shutil.which("uv")
         if not found:
-            raise EnvtoolsError("uv not found: install it (https://docs.astral.sh/uv/).") from None
+            raise ZenlockError("uv not found: install it (https://docs.astral.sh/uv/).") from None
         return found
 
 
@@ -36,10 +36,10 @@ def uv(*args: str) -> str:
     result = subprocess.run([uv_bin(), *args], cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         if "needs to be updated" in result.stderr:
-            raise EnvtoolsError(
+            raise ZenlockError(
                 "uv.lock is out of date with pyproject.toml: run `nox -s lock`, then `nox -s dev`."
             )
-        raise EnvtoolsError(f"`uv {' '.join(args)}` failed:\n{result.stderr}")
+        raise ZenlockError(f"`uv {' '.join(args)}` failed:\n{result.stderr}")
     return result.stdout
 
 
@@ -164,8 +164,8 @@ def write_lock(*args: str) -> None:
     else:
         LOCK.write_bytes(previous)
     if unknown_extras:
-        raise EnvtoolsError(f"{'; '.join(unknown_extras)}: fix the extras in pyproject.toml.")
-    raise EnvtoolsError(f"`uv lock` failed, uv.lock is unchanged:\n{output.strip()}")
+        raise ZenlockError(f"{'; '.join(unknown_extras)}: fix the extras in pyproject.toml.")
+    raise ZenlockError(f"`uv lock` failed, uv.lock is unchanged:\n{output.strip()}")
 
 
 def main(argv: list[str]) -> None:
