@@ -2,14 +2,11 @@
 integration-group names, and the fix a failed activation names. Imported as shipped."""
 
 import importlib.util
-import sys
 
 import pytest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "template"))
-
-from envtools import EnvtoolsError, registry, requirements  # noqa: E402
+from zenlock import ZenlockError, registry, requirements
 
 DISCOVERY = REPO / "template" / "src" / "{{package_name}}" / "discovery.py"
 spec = importlib.util.spec_from_file_location("discovery", DISCOVERY)
@@ -63,7 +60,7 @@ def test_a_list_differs_by_a_missing_or_an_extra_entry():
 
 @pytest.mark.parametrize("text", ["", "not a requirement!", "pkg >=", "pkg[", "pkg; nope"])
 def test_a_broken_requirement_is_named(text):
-    with pytest.raises(EnvtoolsError, match="is not a PEP 508 requirement"):
+    with pytest.raises(ZenlockError, match="is not a PEP 508 requirement"):
         requirements.key(text)
 
 
@@ -188,12 +185,12 @@ GOOD_COMPONENT = "{name: default, flavor: local, configuration: {}}"
 def test_a_malformed_stack_file_is_one_line_naming_file_and_field(
     text, said, tmp_path, monkeypatch
 ):
-    from envtools import stackfiles
+    from zenlock import stackfiles
 
     monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": TYPES})
     path = tmp_path / "broken.yaml"
     path.write_bytes(text.encode("latin-1"))
-    with pytest.raises(EnvtoolsError) as refused:
+    with pytest.raises(ZenlockError) as refused:
         stackfiles.read_stack(path)
     message = str(refused.value)
     assert said in message and "broken.yaml" in message
@@ -201,16 +198,16 @@ def test_a_malformed_stack_file_is_one_line_naming_file_and_field(
 
 
 def test_a_stack_file_too_large_is_refused_unread(tmp_path, monkeypatch):
-    from envtools import stackfiles
+    from zenlock import stackfiles
 
     path = tmp_path / "big.yaml"
     path.write_text("stack_name: a\n" + "#" * (stackfiles.MAX_BYTES + 1))
-    with pytest.raises(EnvtoolsError, match="larger than 256 KiB"):
+    with pytest.raises(ZenlockError, match="larger than 256 KiB"):
         stackfiles.read_stack(path)
 
 
 def test_a_good_stack_file_reads(tmp_path, monkeypatch):
-    from envtools import stackfiles
+    from zenlock import stackfiles
 
     monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": TYPES})
     path = tmp_path / "ok.yaml"
@@ -237,6 +234,6 @@ def test_a_good_stack_file_reads(tmp_path, monkeypatch):
     ],
 )
 def test_fields_named_like_credentials_need_a_secret_reference(key, credential):
-    from envtools import stackfiles
+    from zenlock import stackfiles
 
     assert stackfiles.credential_like(key) is credential

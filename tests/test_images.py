@@ -307,8 +307,8 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
             original_pyproject.replace(
                 "[dependency-groups]\n", '[dependency-groups]\nserving = ["tqdm>=4"]\n'
             ).replace(
-                "[tool.envtools.images.pipeline_groups]\n",
-                '[tool.envtools.images.pipeline_groups]\ninference = ["serving"]\n',
+                "[tool.zenlock.images.pipeline_groups]\n",
+                '[tool.zenlock.images.pipeline_groups]\ninference = ["serving"]\n',
             )
         )
         nox("-s", "lock", cwd=project)
@@ -463,5 +463,5 @@ def test_no_op_builds_check_and_status_import_no_zenml(image_project):
     for args in (["images"], ["check", "--only", "venv", "images", "stacks"], ["server", "status"]):
         done = run(python, "-X", "importtime", "-m", "zenlock", *args, cwd=project, check=False)
         imported = re.findall(r"\|\s+(\S+)\s*$", done.stderr, re.MULTILINE)
-        assert "envtools.registry" in imported, done.stderr[-2000:]
+        assert "zenlock.registry" in imported, done.stderr[-2000:]
         assert not [name for name in imported if name.split(".")[0] == "zenml"], args

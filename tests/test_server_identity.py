@@ -129,7 +129,7 @@ def test_a_copy_and_the_moved_original_are_told_apart(served, docker_client):
 
 
 def test_a_renamed_server_is_refused_while_its_data_is_under_the_old_name(served, docker_client):
-    """Item 21: renaming [tool.envtools.server] name would start an empty server."""
+    """Item 21: renaming [tool.zenlock.server] name would start an empty server."""
     project, _, port = served
     pyproject = project / "pyproject.toml"
     settings = pyproject.read_text()

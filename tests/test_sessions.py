@@ -72,19 +72,19 @@ def test_lint_fix_formats_even_when_errors_remain(fresh_project):
     assert module.read_text() == "x = [1, 2]\n\n\ndef f():\n    return undefined_name\n"
 
 
-def test_conflict_markers_in_envtools_are_named_not_a_traceback(fresh_project):
+def test_conflict_markers_in_pyproject_are_named_not_a_traceback(fresh_project):
     project = fresh_project()
-    nox("-s", "dev", cwd=project)
-    module = project / "envtools" / "check.py"
-    module.write_text(
-        "<<<<<<< before updating\n=======\n>>>>>>> after updating\n" + module.read_text()
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        "<<<<<<< before updating\n=======\n>>>>>>> after updating\n" + pyproject.read_text()
     )
 
-    refused = nox("-s", "check", cwd=project, check=False)
+    refused = nox("-s", "lock", cwd=project, check=False)
 
     said = refused.stdout + refused.stderr
-    assert "Resolve the merge conflict (its markers) in envtools/check.py." in said
+    assert "pyproject.toml is not valid TOML" in said and "resolve any merge conflict" in said
     assert "Traceback" not in said
+    assert not (project / "uv.lock").exists()
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_conflict_markers_in_envtools_are_named_not_a_traceback(fresh_project):
     [
         "docker/pipeline.Dockerfile",
         "docker/server.Dockerfile",
-        "envtools/__main__.py",
+        "deploy/compose.yaml",
         "configs/stacks/local-docker.yaml",
     ],
 )

@@ -1,4 +1,4 @@
-"""envtools' own unit tests: fast, no rendering, imported from template/ as it is shipped."""
+"""The package zenlock's own unit tests: fast, no rendering."""
 
 import json
 import os
@@ -6,37 +6,34 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "template"))
-
-from envtools import EnvtoolsError, database, engine, inputs, lock  # noqa: E402
-from envtools.check import sbom_differences, unmet, venv_report  # noqa: E402
-from envtools.images import image_sets  # noqa: E402
-from envtools.imagespec import ImageSpec, content_hash  # noqa: E402
-from envtools.inputs import host_address, image_reference, port_number  # noqa: E402
-from envtools.settings import (  # noqa: E402
+from zenlock import ZenlockError, database, engine, imagespec, inputs, lock
+from zenlock.check import sbom_differences, unmet, venv_report
+from zenlock.images import image_sets
+from zenlock.imagespec import ImageSpec, content_hash
+from zenlock.inputs import host_address, image_reference, port_number
+from zenlock.settings import (
     BuildSettings,
     PipelineSettings,
     pipeline_settings,
     server_settings,
 )
-from envtools.state import read_env_file, write_env_file  # noqa: E402
+from zenlock.state import read_env_file, write_env_file
 
 PYPROJECT = """
-[tool.envtools.images]
+[tool.zenlock.images]
 name = "churn"
 registry = "ghcr.io/acme/"
 parent = "python:3.11-slim"
 mode = "release"
 network = "host"
-[tool.envtools.images.pipeline_groups]
+[tool.zenlock.images.pipeline_groups]
 inference = ["serving"]
-[tool.envtools.server]
+[tool.zenlock.server]
 parent = "python:3.12-slim"
 """
 
@@ -53,7 +50,9 @@ def test_content_hash_changes_with_any_input_and_only_then():
     assert content_hash("ab", "c") != content_hash("a", "bc")
 
 
-def test_tag_is_a_pure_function_of_the_spec_and_its_base():
+def test_tag_is_a_pure_function_of_the_spec_and_its_base(monkeypatch):
+    # The project's own Dockerfiles go into the tag: the template's, as a project has them.
+    monkeypatch.setattr(imagespec, "DOCKERFILES", REPO / "template" / "docker")
     spec = ImageSpec("iterate", "ghcr.io/acme/churn", "pipeline.Dockerfile", "parent", ("reqs",))
     assert spec.tag("sha256:1") == spec.tag("sha256:1")
     assert spec.tag("sha256:1") != spec.tag("sha256:2")
@@ -90,14 +89,14 @@ def test_server_settings_are_its_own_and_share_only_the_machine_wide_ones(tmp_pa
     [
         (('mode = "release"', 'mode = "fast"'), "mode = 'fast': use one of ('iterate', 'release')"),
         (('network = "host"', 'network = "none"'), "network = 'none': use one of"),
-        (('parent = "python:3.11-slim"', 'parent = ""'), "[tool.envtools.images] parent is empty"),
+        (('parent = "python:3.11-slim"', 'parent = ""'), "[tool.zenlock.images] parent is empty"),
         (('parent = "python:3.11-slim"', 'parent = "Bad Ref!!"'), "is not an image reference"),
     ],
     ids=["mode", "network", "parent", "parent-reference"],
 )
 def test_bad_settings_are_refused_with_the_choices(tmp_path, change, message):
     project = write_pyproject(tmp_path, PYPROJECT.replace(*change))
-    with pytest.raises(EnvtoolsError) as refused:
+    with pytest.raises(ZenlockError) as refused:
         pipeline_settings(project)
     assert message in str(refused.value)
 
@@ -152,20 +151,20 @@ def test_builds_need_a_docker_cli_with_buildkit(tmp_path, monkeypatch):
     if not without_buildx:
         pytest.skip("no docker CLI of 23.0+ without buildx on this machine")
     monkeypatch.setenv("PATH", str(Path(without_buildx[0]).parent))
-    with pytest.raises(EnvtoolsError, match="buildx plugin"):
+    with pytest.raises(ZenlockError, match="buildx plugin"):
         engine.build_cli()
 
 
 @pytest.mark.parametrize("value", [0, 70000, -5, "abc", "", 8.5])
 def test_a_port_is_a_number_from_1_to_65535(value):
-    with pytest.raises(EnvtoolsError, match="is not a port: use a number from 1 to 65535"):
-        port_number(value, "[tool.envtools.server] port")
+    with pytest.raises(ZenlockError, match="is not a port: use a number from 1 to 65535"):
+        port_number(value, "[tool.zenlock.server] port")
     assert port_number("8238", "--port") == 8238
 
 
 def test_server_port_and_analytics_come_from_its_table(tmp_path):
     text = PYPROJECT + 'port = "abc"\n'
-    with pytest.raises(EnvtoolsError, match=r"\[tool.envtools.server\] port = 'abc'"):
+    with pytest.raises(ZenlockError, match=r"\[tool.zenlock.server\] port = 'abc'"):
         server_settings(write_pyproject(tmp_path, text))
     assert server_settings(write_pyproject(tmp_path, PYPROJECT)).analytics is False
     text = PYPROJECT + "analytics = true\n"
@@ -225,7 +224,7 @@ def test_image_references_that_docker_accepts(value):
 
 @pytest.mark.parametrize("value", INVALID_REFERENCES)
 def test_image_references_that_docker_refuses_are_one_line_with_the_fix(value):
-    with pytest.raises(EnvtoolsError) as refused:
+    with pytest.raises(ZenlockError) as refused:
         image_reference(value, "--parent-image")
     message = str(refused.value)
     assert message.startswith("--parent-image = ") and "[HOST[:PORT]/]NAME[:TAG]" in message
@@ -252,15 +251,15 @@ def test_hosts_by_their_grammar(value):
 
 @pytest.mark.parametrize("value", INVALID_HOSTS)
 def test_bad_hosts_are_one_line_naming_the_setting(value):
-    with pytest.raises(EnvtoolsError) as refused:
-        host_address(value, "[tool.envtools.server] host")
+    with pytest.raises(ZenlockError) as refused:
+        host_address(value, "[tool.zenlock.server] host")
     message = str(refused.value)
-    assert message.startswith("[tool.envtools.server] host = ") and "is not an address" in message
+    assert message.startswith("[tool.zenlock.server] host = ") and "is not an address" in message
     assert "\n" not in message
 
 
 def test_copier_validates_parents_and_registries_with_the_same_grammar():
-    """copier.yml's validators use envtools' patterns, not copies that drift."""
+    """copier.yml's validators use zenlock's patterns, not copies that drift."""
     questions = (REPO / "copier.yml").read_text()
     assert inputs.REFERENCE in questions and inputs.NAME in questions
 
@@ -284,7 +283,7 @@ def test_a_database_url_is_shown_without_its_password_and_others_are_refused():
     assert database.store_url({"ZENML_STORE_URL": url}) == url
     assert database.store_url({}) is None  # SQLite in the data volume
     assert "s3cret" not in database.describe({"ZENML_STORE_URL": url}, "volume")
-    with pytest.raises(EnvtoolsError, match="MySQL/MariaDB"):
+    with pytest.raises(ZenlockError, match="MySQL/MariaDB"):
         database.store_url({"ZENML_STORE_URL": "postgresql://team:s3cret@db/zenml"})
 
 
@@ -295,7 +294,7 @@ RESERVED = ["/", "?", "#", "[", "]", "@", "%", " "]  # and `:` in the user
 def test_a_password_with_a_reserved_character_is_refused_without_showing_it(character):
     secret = f"Pa{character}ss-zk42"
     url = f"mysql://team:{secret}@db.example.com:3306/zenml"
-    with pytest.raises(EnvtoolsError) as refused:
+    with pytest.raises(ZenlockError) as refused:
         database.store_url({"ZENML_STORE_URL": url})
     message = str(refused.value)
     assert "percent-encode" in message.lower() and "%2F" in message
@@ -338,7 +337,7 @@ def test_database_urls_that_are_fine(url):
     ],
 )
 def test_database_urls_that_are_not(url):
-    with pytest.raises(EnvtoolsError, match="is not mysql://USER:PASSWORD@HOST:PORT/DATABASE"):
+    with pytest.raises(ZenlockError, match="is not mysql://USER:PASSWORD@HOST:PORT/DATABASE"):
         database.store_url({"ZENML_STORE_URL": url})
 
 
@@ -358,7 +357,7 @@ def test_a_backup_says_its_release_and_must_fit_the_database(tmp_path):
     dump.write_text("".join(json.dumps(part, indent=4) + "\n" for part in parts))
     mysql = {"ZENML_STORE_URL": "mysql://u:p@db/zenml"}
     assert database.backup_of(dump, mysql) == "0.97.0"
-    with pytest.raises(EnvtoolsError, match="is a backup of MySQL/MariaDB"):
+    with pytest.raises(ZenlockError, match="is a backup of MySQL/MariaDB"):
         database.backup_of(dump, {})
     import sqlite3
 
@@ -367,7 +366,7 @@ def test_a_backup_says_its_release_and_must_fit_the_database(tmp_path):
         connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
         connection.execute("INSERT INTO alembic_version VALUES ('0.98.0')")
     assert database.backup_of(sqlite_backup, {}) == "0.98.0"
-    with pytest.raises(EnvtoolsError, match="is a backup of SQLite"):
+    with pytest.raises(ZenlockError, match="is a backup of SQLite"):
         database.backup_of(sqlite_backup, mysql)
 
 
