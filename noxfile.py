@@ -28,12 +28,15 @@ def install_tooling(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Render the template with its defaults into build/demo (or `-- DIR`) and run its pipeline."""
+    """Render the template with its defaults into build/demo (or `-- DIR`) and run its pipeline;
+    the project gets zenlock from this working tree (editable)."""
     install_tooling(session)
     target = Path(session.posargs[0] if session.posargs else ROOT / "build" / "demo").resolve()
+    working_tree = ["--data", "zenlock_source=path", "--data", f"zenlock_path={ROOT}"]
     session.run(
-        "copier", "copy", "--defaults", "--overwrite", "--vcs-ref", "HEAD", str(ROOT), str(target)
-    )
+        "copier", "copy", "--defaults", "--overwrite", "--vcs-ref", "HEAD", *working_tree,
+        str(ROOT), str(target),
+    )  # fmt: skip
     session.chdir(target)
     session.run("nox", "-s", "lock", "dev", "run", env=CHILD_ENV)
     session.log(f"Project:      {target}")

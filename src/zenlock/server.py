@@ -141,9 +141,7 @@ def built_image(client, settings: ServerSettings) -> str:
     """The server image of the current lock and plugins; an error when it is not built."""
     tag = current_image(client, settings)
     if not tag or not engine.image_id(client, tag):
-        raise ZenlockError(
-            "No server image for the current lock and plugins: run `nox -s server`."
-        )
+        raise ZenlockError("No server image for the current lock and plugins: run `nox -s server`.")
     return tag
 
 

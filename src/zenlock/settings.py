@@ -5,7 +5,6 @@ bundle) and how pipelines use them; `[tool.zenlock.server]` holds the server's o
 and may set its own name, parent and registry.
 """
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 

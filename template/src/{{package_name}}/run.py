@@ -16,7 +16,9 @@ from zenml.models import PipelineRunResponse
 from zenml.pipelines.pipeline_definition import Pipeline
 from zenml.utils import source_utils
 
-from . import containers, discovery
+from zenlock import containers
+
+from . import discovery
 
 # ZenML names step code relative to its source root; ours is src/, so steps resolve as
 # `<package>.steps...` here and in every container, whatever the working directory.

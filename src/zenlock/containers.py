@@ -1,9 +1,8 @@
 """Run pipelines in this project's own images (built by `nox -s images`) on a stack whose
-steps run in containers."""
+steps run in containers. The project's run module calls it, in .venv; it imports ZenML."""
 
 import hashlib
 import os
-from pathlib import Path
 
 import yaml
 from zenml.client import Client
@@ -14,8 +13,8 @@ from zenml.orchestrators.local_docker.local_docker_orchestrator import (
     LocalDockerOrchestratorSettings,
 )
 
-IMAGES = Path("configs") / "images.yaml"
-LOCK = Path("uv.lock")
+from .state import LOCK
+from .state import RECORD as IMAGES
 
 
 def activate(stack: str) -> None:
@@ -49,7 +48,7 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
         return {}, "code runs in this process (.venv)"
     record = yaml.safe_load(IMAGES.read_text()).get("pipelines") if IMAGES.is_file() else None
     if not record:
-        raise SystemExit(f"No pipeline image recorded in {IMAGES}: run `nox -s images` first.")
+        raise SystemExit("No pipeline image recorded in configs/images.yaml: run `nox -s images`.")
     if hashlib.sha256(LOCK.read_bytes()).hexdigest() != record["lock_sha256"]:
         raise SystemExit("uv.lock changed since the images were built: run `nox -s images`.")
     by_pipeline = {name: image for image in record["images"] for name in image["pipelines"]}
