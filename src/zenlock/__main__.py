@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 
 from . import ZenlockError
+from .moved import report_dropped_edits
 from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
 
 COMMANDS = (
@@ -138,6 +139,10 @@ def main() -> None:
         )
     try:
         refuse_unknown_schema()
+        if command in ("lock", "check"):  # what a project runs first after the update
+            notice = report_dropped_edits(FOUND)
+            if notice:
+                print(notice, file=sys.stderr)
         if command == "exec":
             sys.exit(exec_command(args))
         # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
