@@ -43,6 +43,14 @@ def test_repository_workflows_pass_actionlint_and_use_real_sessions():
     actionlint(*workflows)
     used = set().union(*map(nox_sessions_in, workflows))
     assert used and used <= listed_sessions(REPO)
+    # A tag builds the package, checks it, and publishes it by trusted publishing (no token).
+    release = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())["jobs"]
+    built = " ".join(step.get("run", "") for step in release["package"]["steps"])
+    assert "uv build" in built and "twine check --strict" in built and "uv version" in built
+    assert release["publish"]["needs"] == "package"
+    assert release["publish"]["permissions"] == {"id-token": "write"}
+    published = [step.get("run", "") for step in release["publish"]["steps"]]
+    assert any("uv publish --trusted-publishing always" in command for command in published)
 
 
 def test_every_ci_job_that_tests_provisions_alike_and_one_gate_waits_for_all():
