@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 from . import ZenlockError
-from .moved import report_dropped_edits
+from .moved import remove_leftovers, report_dropped_edits
 from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
 
 COMMANDS = (
@@ -143,6 +143,8 @@ def main() -> None:
             notice = report_dropped_edits(FOUND)
             if notice:
                 print(notice, file=sys.stderr)
+            if command == "lock":
+                remove_leftovers(FOUND)
         if command == "exec":
             sys.exit(exec_command(args))
         # lock runs before .venv exists (no ZenML there); detach and claim are how a folder

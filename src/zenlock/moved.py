@@ -4,6 +4,7 @@ not; a file that held the user's own edits is named, so that they are not lost u
 
 import hashlib
 import json
+import shutil
 import subprocess
 from importlib.resources import files
 from pathlib import Path
@@ -22,7 +23,7 @@ def was_vendored(path: str) -> bool:
 def dropped_edits(root: Path) -> list[str]:
     """Engine files the last commit has, the working tree no longer has, and whose committed
     content is no template version: the user's edits, removed by the update."""
-    if (root / "envtools").is_dir() or not (root / ".git").exists():
+    if (root / "envtools" / "__main__.py").is_file() or not (root / ".git").exists():
         return []
     listing = subprocess.run(
         ["git", "ls-tree", "-r", "HEAD", "--", "envtools", "src"],
@@ -51,3 +52,10 @@ def report_dropped_edits(root: Path) -> str | None:
         "does that work now. They stay in git (`git show HEAD:PATH`); carry over what you "
         "still need (a fix is welcome upstream)."
     )
+
+
+def remove_leftovers(root: Path) -> None:
+    """What Python left in envtools/ (its bytecode) once the update removed the sources."""
+    folder = root / "envtools"
+    if folder.is_dir() and all(path.name == "__pycache__" for path in folder.iterdir()):
+        shutil.rmtree(folder)
