@@ -1,7 +1,9 @@
 """Fast tables: requirements compared by meaning, pipelines found by reading source, the
 integration-group names, and the fix a failed activation names. Imported as shipped."""
 
+import ast
 import importlib.util
+import re
 
 import pytest
 from conftest import REPO
@@ -127,6 +129,44 @@ def test_integration_groups_have_one_naming(group, owner, monkeypatch):
     assert registry.integration_of_group(group) == owner
     if owner:
         assert registry.group_name(*owner) == group
+
+
+def test_only_the_registry_module_spells_an_integration_group():
+    """One home for the naming: every other module asks `registry` for a group's name."""
+    spelled = [
+        path.name
+        for path in (REPO / "src" / "zenlock").glob("*.py")
+        if path.name != "registry.py" and re.search(r"[\"']integration-", path.read_text())
+    ]
+    assert not spelled
+
+
+def test_no_command_imports_another_and_each_layer_only_those_below():
+    """ground < tools < services < commands, read from the package's own imports."""
+    layers = {
+        "ground": {"state", "settings", "inputs", "requirements", "moved"},
+        "tools": {"lock", "engine", "registry", "activation"},
+        "services": {
+            "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
+            "containers",
+        },
+        "commands": {"images", "server", "check", "integrations", "stacks", "upgrade", "run"},
+    }  # fmt: skip
+    rank = {module: n for n, members in enumerate(layers.values()) for module in members}
+    package = REPO / "src" / "zenlock"
+    assert set(rank) | {"__init__", "__main__"} == {path.stem for path in package.glob("*.py")}
+    for module, level in rank.items():
+        tree = ast.parse((package / f"{module}.py").read_text())
+        imported = {
+            name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+            for name in ([node.module] if node.module else [a.name for a in node.names])
+            if name in rank
+        }
+        above = {name for name in imported if rank[name] > level}
+        same_command = {name for name in imported if rank[name] == level == 3}
+        assert not above and not same_command, (module, above | same_command)
 
 
 @pytest.mark.parametrize(

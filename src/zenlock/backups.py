@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import ZenlockError, database
 from .settings import ServerSettings
-from .state import ADMIN_ENV, ROOT, read_env_file, write_env_file
+from .state import ADMIN_ENV, DATA_HOME, ROOT, read_env_file, write_env_file
 
 KEY_SUFFIX = ".key"  # beside each backup: the secrets key its secrets are encrypted with
 
@@ -195,3 +195,7 @@ def take_over(client, settings, image, volume, server_env, source: Path, admin: 
             f"{', '.join(found['unreadable'])} (no {source.name}{KEY_SUFFIX} beside the backup). "
             "Create them again (`zenml secret create`)."
         )
+
+
+def backups_folder(identity: str) -> Path:
+    return DATA_HOME / identity / "backups"

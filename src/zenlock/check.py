@@ -24,6 +24,7 @@ from rich.table import Table
 
 from . import ZenlockError, engine, lock, registry
 from .imagespec import inactive_in_image
+from .serverspec import server_groups
 from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files
 from .state import (
@@ -111,11 +112,9 @@ def check_stacks() -> list[Report]:
     environment = default_environment() | {"sys_platform": "linux", "platform_system": "Linux"}
     sets = {
         "pipelines": lock.pins(
-            lock.selection("iterate", lock.integration_groups("pipelines")), environment
+            lock.selection("iterate", registry.integration_groups("pipelines")), environment
         ),
-        "server": lock.pins(
-            lock.selection("server", ["server", *lock.integration_groups("server")]), environment
-        ),
+        "server": lock.pins(lock.selection("server", server_groups()), environment),
     }
     reports = []
     for stack, path in files.items():

@@ -13,6 +13,7 @@ from zenml.orchestrators.local_docker.local_docker_orchestrator import (
     LocalDockerOrchestratorSettings,
 )
 
+from . import registry
 from .state import LOCK
 from .state import RECORD as IMAGES
 
@@ -89,7 +90,7 @@ def refuse_missing_integrations(stack, image: dict) -> None:
         integration = flavor.integration
         if integration in (None, "", "built-in"):
             continue
-        if f"integration-{integration.replace('_', '-')}" not in image["groups"]:
+        if registry.group_name("pipelines", integration) not in image["groups"]:
             raise SystemExit(
                 f"Stack {stack.name}: {component.type.value} {component.name} needs ZenML's "
                 f"{integration} integration, which image {image['tag']} lacks: "

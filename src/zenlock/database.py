@@ -506,3 +506,21 @@ def dumped_version(path: Path) -> str | None:
             if found.get("table") == "alembic_version" and found.get("data"):
                 return found["data"][0].get("version_num")
     return None
+
+
+def data_volume(settings: ServerSettings, identity: str, client=None) -> str:
+    """The volume of the server's data (SQLite, the secrets); with `client`, checked to be
+    where the data is: a renamed server would otherwise start empty beside it."""
+    volume = f"{settings.build.name}-{identity}-data"
+    if client is None or engine.volume_exists(client, volume):
+        return volume
+    ending = f"-{identity}-data"
+    others = [v.name for v in client.volumes.list() if v.name.endswith(ending)]
+    if others:
+        name = others[0].removesuffix(ending)
+        raise ZenlockError(
+            f"This project's server data is in volume {others[0]}, of server name {name!r}; "
+            f"[tool.zenlock.server] name now says {settings.build.name!r}, which would start "
+            f"an empty server. Set name = {name!r} again. Nothing was changed."
+        )
+    return volume

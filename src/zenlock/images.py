@@ -75,7 +75,7 @@ def build_images(
     recorded = {
         image["tag"]: image for image in read_record().get("pipelines", {}).get("images", [])
     }
-    for groups, pipelines in image_sets(settings, lock.integration_groups("pipelines")).items():
+    for groups, pipelines in image_sets(settings, registry.integration_groups("pipelines")).items():
         tag = builder.ensure(dependencies_spec(settings, groups))
         if settings.mode == "release":
             tag = builder.ensure(release_spec(settings, tag))

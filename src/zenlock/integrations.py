@@ -14,39 +14,10 @@ pandas it does not support) is refused like a failed resolution, and pyproject.t
 """
 
 import argparse
-import contextlib
 import re
-import signal
 
 from . import ZenlockError, lock, registry, requirements
-from .state import LOCK, ROOT
-
-PYPROJECT = ROOT / "pyproject.toml"
-
-
-STOPS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def all_or_nothing():
-    """pyproject.toml, uv.lock and .venv as they were if anything in the block fails."""
-    saved = {path: path.read_bytes() for path in (PYPROJECT, LOCK) if path.exists()}
-    try:
-        yield
-    except BaseException:
-        # A second Ctrl-C or SIGTERM (nox sends one) must not stop the way back half-way.
-        held = {number: signal.signal(number, signal.SIG_IGN) for number in STOPS}
-        try:
-            changed = any(path.read_bytes() != content for path, content in saved.items())
-            for path, content in saved.items():
-                path.write_bytes(content)
-            if changed:  # .venv back to the restored lock
-                with contextlib.suppress(ZenlockError):
-                    lock.uv("sync", "--locked")
-        finally:
-            for number, handler in held.items():
-                signal.signal(number, handler)
-        raise
+from .lock import PYPROJECT, all_or_nothing
 
 
 def empty_group(group: str) -> None:

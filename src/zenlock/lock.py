@@ -3,11 +3,13 @@
 Only the standard library at import time: `nox -s lock` runs this before .venv exists.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -43,11 +45,6 @@ def uv(*args: str) -> str:
     return result.stdout
 
 
-# The dependency groups `nox -s integrations` writes, one per ZenML integration: for the
-# pipeline images (and .venv), and for the server image too.
-INTEGRATION_PREFIXES = {"pipelines": "integration-", "server": "server-integration-"}
-
-
 def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
     """uv export options for an environment: `venv` (every group), a pipeline image kind
     ([project] dependencies and `groups`), or `server` (only `groups`)."""
@@ -62,14 +59,6 @@ def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
 
 def dependency_groups() -> dict[str, list]:
     return read_toml(ROOT / "pyproject.toml").get("dependency-groups", {})
-
-
-def integration_groups(target: str) -> list[str]:
-    """The integration groups that go into `target`'s images: `pipelines` or `server`."""
-    prefix = INTEGRATION_PREFIXES[target]
-    return sorted(
-        name for name, entries in dependency_groups().items() if name.startswith(prefix) and entries
-    )
 
 
 def export(options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:
@@ -171,3 +160,31 @@ def write_lock(*args: str) -> None:
 def main(argv: list[str]) -> None:
     """`nox -s lock [-- uv lock options]`."""
     write_lock(*argv)
+
+
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def all_or_nothing():
+    """pyproject.toml, uv.lock and .venv as they were if anything in the block fails."""
+    saved = {path: path.read_bytes() for path in (PYPROJECT, LOCK) if path.exists()}
+    try:
+        yield
+    except BaseException:
+        # A second Ctrl-C or SIGTERM (nox sends one) must not stop the way back half-way.
+        held = {number: signal.signal(number, signal.SIG_IGN) for number in STOPS}
+        try:
+            changed = any(path.read_bytes() != content for path, content in saved.items())
+            for path, content in saved.items():
+                path.write_bytes(content)
+            if changed:  # .venv back to the restored lock
+                with contextlib.suppress(ZenlockError):
+                    uv("sync", "--locked")
+        finally:
+            for number, handler in held.items():
+                signal.signal(number, handler)
+        raise

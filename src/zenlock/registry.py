@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from . import ZenlockError, lock, requirements
-from .lock import INTEGRATION_PREFIXES
 from .state import ROOT
 
 SNAPSHOT = ROOT / "configs" / "zenml-registry.json"
@@ -90,6 +89,21 @@ def requirements_of(integration: str) -> list[str]:
 def component_types() -> list[str]:
     """ZenML's stack component types (orchestrator, artifact_store, ...)."""
     return snapshot()["component_types"]
+
+
+# The dependency groups `nox -s integrations` writes, one per ZenML integration: for the
+# pipeline images (and .venv), and for the server image too.
+INTEGRATION_PREFIXES = {"pipelines": "integration-", "server": "server-integration-"}
+
+
+def integration_groups(target: str) -> list[str]:
+    """The integration groups that go into `target`'s images: `pipelines` or `server`."""
+    prefix = INTEGRATION_PREFIXES[target]
+    return sorted(
+        name
+        for name, entries in lock.dependency_groups().items()
+        if name.startswith(prefix) and entries
+    )
 
 
 def group_name(target: str, integration: str) -> str:

@@ -26,29 +26,26 @@ from pathlib import Path
 from docker.errors import APIError
 
 from . import ZenlockError, backups, database, engine, lock, registry
+from .backups import backups_folder
 from .credentials import admin_credentials, api_get, reset_credentials, service_account_key
-from .imagespec import (
-    Builder,
-    ImageSpec,
-    activated,
-    locked_spec,
-    planned_tag,
-    tree_contents,
-)
+from .database import data_volume
+from .imagespec import Builder, activated
 from .inputs import image_reference, port_number
+from .serverspec import built_image, current_image, server_groups, server_spec
 from .settings import ServerSettings, server_settings
 from .state import (
     ADMIN_ENV,
     API_KEY,
     CONNECTION,
-    DATA_HOME,
     IDENTITY,
     ROOT,
     SERVER_CLIENT_CONFIG,
     SERVER_LABEL,
+    URL_LABEL,
     claim_id,
     local_stores,
     owner_of,
+    port_of,
     project_id,
     read_env_file,
     read_record,
@@ -67,48 +64,7 @@ SECURE_DEFAULTS = {
     "ZENML_SERVER_LOGIN_RATE_LIMIT_DAY": "1000",
     "ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES": "60",
 }
-URL_LABEL = "envtools.server-url"  # where `up` made it listen, for `status` and a second `up`
 CONTAINER_PORT = 8080
-
-
-def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
-    """The local plugin package the server imports (its folder and distribution name)."""
-    if not settings.plugins:
-        return None
-    folder = ROOT / settings.plugins
-    if not (folder / "pyproject.toml").is_file():
-        raise ZenlockError(f"Server plugin package {folder} has no pyproject.toml.")
-    return folder, lock.read_toml(folder / "pyproject.toml")["project"]["name"]
-
-
-def server_spec(settings: ServerSettings) -> ImageSpec:
-    """The parent plus the locked `server` group; the plugin package goes in as a wheel."""
-    plugin = plugin_package(settings)
-    leave_out = ["--no-emit-package", plugin[1]] if plugin else []
-    selection = lock.selection("server", server_groups())
-    requirements = lock.export([*selection, *leave_out])
-
-    def add_plugin_wheel(context: Path) -> None:
-        (context / "wheels").mkdir()
-        if plugin:
-            lock.uv(
-                "build", "--wheel", "--quiet", "--out-dir", str(context / "wheels"), str(plugin[0])
-            )
-
-    return locked_spec(
-        "server",
-        settings.build,
-        "server.Dockerfile",
-        requirements,
-        *(tree_contents(plugin[0]) if plugin else ()),
-        sbom=lock.sbom(selection),  # the plugin package included
-        add_files=add_plugin_wheel,
-    )
-
-
-def server_groups() -> list[str]:
-    """The `server` group and the integrations the server imports (`-- add NAME --server`)."""
-    return ["server", *lock.integration_groups("server")]
 
 
 def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
@@ -130,19 +86,6 @@ def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
     )
     registry.save()
     update_record(server={**record, **({"digest": digest} if digest else {})})
-
-
-def current_image(client, settings: ServerSettings) -> str | None:
-    """The server image of the current lock and plugins, if built here (never pulls)."""
-    return planned_tag(client, server_spec(settings))
-
-
-def built_image(client, settings: ServerSettings) -> str:
-    """The server image of the current lock and plugins; an error when it is not built."""
-    tag = current_image(client, settings)
-    if not tag or not engine.image_id(client, tag):
-        raise ZenlockError("No server image for the current lock and plugins: run `nox -s server`.")
-    return tag
 
 
 def ensure_port_free(client, host: str, port: int, identity: str) -> None:
@@ -401,24 +344,6 @@ def reset_admin(settings: ServerSettings) -> None:
         )
 
 
-def data_volume(settings: ServerSettings, identity: str, client=None) -> str:
-    """The volume of the server's data (SQLite, the secrets); with `client`, checked to be
-    where the data is: a renamed server would otherwise start empty beside it."""
-    volume = f"{settings.build.name}-{identity}-data"
-    if client is None or engine.volume_exists(client, volume):
-        return volume
-    ending = f"-{identity}-data"
-    others = [v.name for v in client.volumes.list() if v.name.endswith(ending)]
-    if others:
-        name = others[0].removesuffix(ending)
-        raise ZenlockError(
-            f"This project's server data is in volume {others[0]}, of server name {name!r}; "
-            f"[tool.zenlock.server] name now says {settings.build.name!r}, which would start "
-            f"an empty server. Set name = {name!r} again. Nothing was changed."
-        )
-    return volume
-
-
 def down(settings: ServerSettings) -> None:
     client = engine.connect()
     identity = project_id()
@@ -522,20 +447,11 @@ def restore(settings: ServerSettings, source: str, yes: bool, another_server: bo
         print("Start the server with `nox -s server -- up` (it migrates the data if needed).")
 
 
-def port_of(container) -> int:
-    """The host port a server container was started on (`up --port`, or the setting)."""
-    return int(container.labels[URL_LABEL].rsplit(":", 1)[1])
-
-
 def existing_id() -> str:
     identity = project_id()
     if identity is None:
         raise ZenlockError("This project has no server yet: `nox -s server -- up` makes one.")
     return identity
-
-
-def backups_folder(identity: str) -> Path:
-    return DATA_HOME / identity / "backups"
 
 
 def logs(settings: ServerSettings, follow: bool) -> None:

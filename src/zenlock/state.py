@@ -56,6 +56,7 @@ IDENTITY = SERVER_STATE / "project-id"
 DATA_HOME = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "envtools"
 # The label whose value (`project_id()`) marks this project's server container.
 SERVER_LABEL = "envtools.server"
+URL_LABEL = "envtools.server-url"  # where `up` made it listen, for `status` and a second `up`
 
 
 # How a merge conflict that `copier update` leaves inline starts (not spelt out: this file
@@ -309,3 +310,8 @@ def update_record(**sections) -> None:
     kept = {name: value for name, value in read_record().items() if name in RECORD_SECTIONS}
     record = {**kept, **sections}
     RECORD.write_text(header + yaml.safe_dump(record, sort_keys=False))
+
+
+def port_of(container) -> int:
+    """The host port a server container was started on (`up --port`, or the setting)."""
+    return int(container.labels[URL_LABEL].rsplit(":", 1)[1])

@@ -24,10 +24,12 @@ from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
 from . import ZenlockError, backups, database, engine, lock
-from .integrations import PYPROJECT, all_or_nothing
-from .server import backups_folder, current_image, data_volume, port_of
+from .backups import backups_folder
+from .database import data_volume
+from .lock import PYPROJECT, all_or_nothing
+from .serverspec import current_image
 from .settings import ServerSettings, server_settings
-from .state import LOCK, ROOT, SERVER_LABEL, project_id, read_env_file
+from .state import LOCK, ROOT, SERVER_LABEL, port_of, project_id, read_env_file
 
 # Where an upgrade keeps what `--back` needs: the files it changes, as they were, and a record.
 BEFORE = ROOT / "build" / "upgrade"

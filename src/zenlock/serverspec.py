@@ -1,0 +1,62 @@
+"""The server's image: the parent plus the lock's `server` group, the integrations the server
+imports (`-- add NAME --server`) and the project's plugin package, as a wheel."""
+
+from pathlib import Path
+
+from . import ZenlockError, engine, lock, registry
+from .imagespec import ImageSpec, locked_spec, planned_tag, tree_contents
+from .settings import ServerSettings
+from .state import ROOT
+
+
+def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
+    """The local plugin package the server imports (its folder and distribution name)."""
+    if not settings.plugins:
+        return None
+    folder = ROOT / settings.plugins
+    if not (folder / "pyproject.toml").is_file():
+        raise ZenlockError(f"Server plugin package {folder} has no pyproject.toml.")
+    return folder, lock.read_toml(folder / "pyproject.toml")["project"]["name"]
+
+
+def server_spec(settings: ServerSettings) -> ImageSpec:
+    """The parent plus the locked `server` group; the plugin package goes in as a wheel."""
+    plugin = plugin_package(settings)
+    leave_out = ["--no-emit-package", plugin[1]] if plugin else []
+    selection = lock.selection("server", server_groups())
+    requirements = lock.export([*selection, *leave_out])
+
+    def add_plugin_wheel(context: Path) -> None:
+        (context / "wheels").mkdir()
+        if plugin:
+            lock.uv(
+                "build", "--wheel", "--quiet", "--out-dir", str(context / "wheels"), str(plugin[0])
+            )
+
+    return locked_spec(
+        "server",
+        settings.build,
+        "server.Dockerfile",
+        requirements,
+        *(tree_contents(plugin[0]) if plugin else ()),
+        sbom=lock.sbom(selection),  # the plugin package included
+        add_files=add_plugin_wheel,
+    )
+
+
+def server_groups() -> list[str]:
+    """The `server` group and the integrations the server imports (`-- add NAME --server`)."""
+    return ["server", *registry.integration_groups("server")]
+
+
+def current_image(client, settings: ServerSettings) -> str | None:
+    """The server image of the current lock and plugins, if built here (never pulls)."""
+    return planned_tag(client, server_spec(settings))
+
+
+def built_image(client, settings: ServerSettings) -> str:
+    """The server image of the current lock and plugins; an error when it is not built."""
+    tag = current_image(client, settings)
+    if not tag or not engine.image_id(client, tag):
+        raise ZenlockError("No server image for the current lock and plugins: run `nox -s server`.")
+    return tag
