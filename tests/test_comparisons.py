@@ -144,7 +144,7 @@ def test_only_the_registry_module_spells_an_integration_group():
 def test_no_command_imports_another_and_each_layer_only_those_below():
     """ground < tools < services < commands, read from the package's own imports."""
     layers = {
-        "ground": {"state", "settings", "inputs", "requirements", "moved"},
+        "ground": {"state", "settings", "inputs", "requirements", "moved", "scripts"},
         "tools": {"lock", "engine", "registry", "activation"},
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",

@@ -16,7 +16,9 @@ def test_the_package_builds_passes_twine_and_runs_from_its_wheel(tmp_path):
     run(sys.executable, "-m", "twine", "check", "--strict", wheel, sdist, cwd=REPO)
 
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"zenlock/__main__.py", "zenlock/data/vendored.json"} <= set(names)
+    assert {"zenlock/__main__.py", "zenlock/data/vendored.json", "zenlock/inside/probe.py"} <= set(
+        names
+    )
     assert not [name for name in names if name.startswith(("template/", "tests/", "docs/"))]
 
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from . import ZenlockError
+from .scripts import script
 from .state import ADMIN_ENV, API_KEY, ROOT, read_env_file, write_env_file
 
 WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
@@ -77,23 +78,6 @@ def reset_credentials(old: dict[str, str], server_env: dict[str, str]) -> dict[s
     return credentials
 
 
-# Run by the project's python against the server as the admin: the client's service account and
-# one fresh API key; older keys of the account are deleted, so no unused key stays valid.
-MINT_KEY = """
-import os
-from zenml.client import Client
-
-client, account = Client(), os.environ["ENVTOOLS_ACCOUNT"]
-try:
-    client.get_service_account(account)
-except KeyError:
-    client.create_service_account(name=account)
-for old in client.list_api_keys(account, size=1000).items:
-    client.delete_api_key(account, old.id)
-print(client.create_api_key(account, name=os.environ["ENVTOOLS_KEY_NAME"]).key)
-"""
-
-
 def zenml_python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `script` with the project's ZenML in a throw-away client config."""
     with tempfile.TemporaryDirectory(prefix="zenlock-zenml-") as config:
@@ -114,7 +98,7 @@ def service_account_key(account: str, url: str, admin: dict[str, str]) -> str:
         if api_get(url, key, "/stacks?size=1") is not None:
             return key
     minted = zenml_python(
-        MINT_KEY,
+        script("mint_key"),
         ZENML_STORE_URL=url,
         ZENML_STORE_USERNAME=admin["ZENML_DEFAULT_USER_NAME"],
         ZENML_STORE_PASSWORD=admin["ZENML_DEFAULT_USER_PASSWORD"],

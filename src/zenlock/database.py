@@ -12,259 +12,14 @@ from packaging.version import InvalidVersion, Version
 
 from . import ZenlockError, engine
 from .inputs import mysql_url
+from .scripts import script
 from .settings import ServerSettings
 
 DATA = "/zenml"  # where the data volume is mounted: the SQLite database lives there
 DUMP = "/tmp/zenml-backup"  # inside the short-lived container only
 
-# How a short-lived container reaches the server's database without importing ZenML (that
-# costs seconds of CPU): the engine ZenML's SQL store makes of a plain ZENML_STORE_URL. Any
-# other ZENML_STORE_* setting (TLS, ...) or URL option goes through ZenML's own configuration.
-STORE = """
-import os
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
-def store_engine(database=None):
-    url = make_url(os.environ["ZENML_STORE_URL"])
-    extra = [k for k, v in os.environ.items() if k.startswith("ZENML_STORE_") and v]
-    if extra != ["ZENML_STORE_URL"] or url.query:
-        from zenml.config.global_config import GlobalConfiguration
-        from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
-
-        stored = GlobalConfiguration().store_configuration.model_dump()
-        url, connect_args, _ = SqlZenStoreConfiguration(**stored).get_sqlalchemy_config()
-    elif url.drivername == "mysql":
-        url, connect_args = url.set(drivername="mysql+pymysql"), {}
-    else:
-        connect_args = {"check_same_thread": False, "timeout": 60}
-    if database is not None:
-        url = url.set(database=database)
-    return url, create_engine(url, connect_args=connect_args)
-"""
-
-# What the database says before the server starts: whether it answers, to which ZenML release
-# it was migrated (alembic's revision; ZenML ends every release with one named after it) and,
-# given ENVTOOLS_SECRETS_KEY, which secrets that key does not encrypt (SECRETS_SCAN).
-PROBE = """
-import importlib.metadata, json, os, uuid
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
-
-found = {"image_version": importlib.metadata.version("zenml"), "problem": None, "detail": ""}
-found["version"] = found["server_id"] = None
-try:
-    url, database = store_engine()
-    found["kind"] = url.get_backend_name()
-    if found["kind"] == "sqlite":
-        server = database if os.path.exists(url.database) else None
-    else:
-        _, server = store_engine(database="")  # the server, not yet the database
-    if server is not None:
-        with server.connect() as connection:
-            if found["kind"] == "mysql":
-                query = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = :name"
-                if connection.execute(text(query), {"name": url.database}).first() is None:
-                    found["problem"] = "database"
-            if not found["problem"]:
-                schema = f"`{url.database}`." if found["kind"] == "mysql" else ""
-                query = f"SELECT version_num FROM {schema}alembic_version"
-                try:
-                    found["version"] = connection.execute(text(query)).scalar()
-                    query = f"SELECT id FROM {schema}server_settings"
-                    server_id = connection.execute(text(query)).scalar()
-                    found["server_id"] = uuid.UUID(str(server_id)).hex if server_id else None
-                except Exception:
-                    pass  # an empty database: ZenML creates its tables on start
-    if found["version"] and not found["problem"] and os.environ.get("ENVTOOLS_SECRETS_KEY"):
-        found["secrets"], _ = scan_secrets(database, os.environ["ENVTOOLS_SECRETS_KEY"], "")
-except OperationalError as error:
-    code = error.orig.args[0] if error.orig and error.orig.args else None
-    problems = {1044: "database", 1045: "credentials", 1049: "database", 1698: "credentials"}
-    found["problem"] = problems.get(code, "unreachable")
-    found["detail"] = str(error.orig.args[-1]) if error.orig and error.orig.args else str(error)
-except Exception as error:
-    found["problem"], found["detail"] = "invalid", f"{type(error).__name__}: {error}"
-print(json.dumps(found))
-"""
-
-# SQLite's online backup: a consistent copy while the server writes.
-SNAPSHOT = f"""
-import os, sqlite3
-source = os.environ["ZENML_STORE_URL"].removeprefix("sqlite:///")
-sqlite3.connect(source).backup(sqlite3.connect("{DUMP}"))
-"""
-
-# ZenML's dump-file backup engine (MySQL: every table read in one transaction, InnoDB's
-# snapshot; restore drops the database and makes it again; SQLite: the file is copied back),
-# with binary columns as base64: ZenML's own writes them as UTF-8 text, which the compressed
-# API results it keeps are not.
-DUMP_ENGINE = """
-import base64, json, sys
-from zenml.config.global_config import GlobalConfiguration
-from zenml.utils.json_utils import pydantic_encoder
-from zenml.zen_stores.migrations.backup.sqlalchemy import FileDatabaseBackupEngine
-from zenml.zen_stores.sql_zen_store import SqlZenStoreConfiguration
-
-class BinarySafeDump(FileDatabaseBackupEngine):
-    def store_database_data(self, data, **kwargs):
-        def encode(value):
-            if isinstance(value, bytes):
-                return {"__base64__": base64.b64encode(value).decode()}
-            return pydantic_encoder(value)
-        json.dump(data, kwargs["dump_file"], indent=4, default=encode)
-        kwargs["dump_file"].write("\\n")
-
-    def load_database_data(self, **kwargs):
-        for part in super().load_database_data(**kwargs):
-            for row in part.get("data", []):
-                for key, value in row.items():
-                    if isinstance(value, dict) and list(value) == ["__base64__"]:
-                        row[key] = base64.b64decode(value["__base64__"])
-            yield part
-
-config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
-dump = BinarySafeDump(config, location=sys.argv[2])  # action, location
-dump.backup_database(overwrite=True) if sys.argv[1] == "backup" else dump.restore_database()
-"""
-
-SNAPSHOT_COMMAND = ["python", "-c", SNAPSHOT]
-
-# Secrets not encrypted with the server's key: stored unencrypted (a server started before its
-# secrets store had a type), or encrypted with an earlier key (a backup's, ENVTOOLS_OLD_KEY).
-# Found by reading the table as ZenML's SecretSchema does (JSON, AES-GCM with a key, base64
-# without one), with no ZenML import: the probe before each start runs it too. Encrypted
-# again by ZenML's own schema. A function for both scripts.
-SECRETS_SCAN = """
-import base64, json, uuid
-from sqlalchemy import column, inspect, select, table
-from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
-
-SECRETS = table("secret", column("id"), column("name"), column("values"))
-
-def engine_of(key):
-    engine = AesGcmEngine()
-    engine._update_key(key)
-    return engine
-
-def readable(values, reader):
-    try:
-        serialized = reader.decrypt(values) if reader else base64.b64decode(values).decode()
-        return isinstance(json.loads(serialized), dict)
-    except Exception:  # any failure to decode is "not with this key"
-        return False
-
-def scan_secrets(database, key, old):
-    # The names not encrypted with `key` (plain, rekeyed: read with `old`, unreadable), and
-    # for each readable one its id and the key that reads it (None: stored unencrypted).
-    found, readers = {"plain": [], "rekeyed": [], "unreadable": []}, {}
-    if not inspect(database).has_table("secret"):
-        return found, readers
-    key, candidates = engine_of(key), ([(old, engine_of(old))] if old else []) + [(None, None)]
-    with database.connect() as connection:
-        for id, name, values in connection.execute(select(SECRETS)):
-            if not values or readable(values, key):
-                continue
-            reader = next((k for k, engine in candidates if readable(values, engine)), False)
-            if reader is False:
-                found["unreadable"].append(name)  # another key's: left as it is
-                continue
-            found["plain" if reader is None else "rekeyed"].append(name)
-            readers[uuid.UUID(str(id)).hex] = reader
-    return found, readers
-"""
-
-# Run after STORE and SECRETS_SCAN: its command line is "find" or "encrypt".
-SECRETS_KEY = """
-import json, os, sys
-
-_, database = store_engine()
-key, old = os.environ["ZENML_SECRETS_STORE_ENCRYPTION_KEY"], os.environ.get("ENVTOOLS_OLD_KEY")
-found, readers = scan_secrets(database, key, old)
-if sys.argv[1] == "encrypt" and readers:
-    from sqlalchemy.orm import Session
-    from zenml.zen_stores.schemas.secret_schemas import SecretSchema
-
-    server_key = engine_of(key)
-    with Session(database) as session:
-        for secret in session.scalars(select(SecretSchema)).all():
-            if secret.id.hex in readers:
-                reader = readers[secret.id.hex]
-                values = secret.get_secret_values(reader and engine_of(reader))
-                secret.set_secret_values(values, encryption_engine=server_key)
-                session.add(secret)
-        session.commit()
-print(json.dumps(found))
-"""
-
-# Whether a backup is a complete ZenML database (its path and kind are the arguments): intact
-# (SQLite's integrity check; every part of a dump readable), with alembic's revision, the
-# server's id and the tables of its release (all of ZenML's schema when the release is the
-# image's; for an older one, the tables every release has).
-CHECK_BACKUP = """
-import json, sqlite3, sys, uuid
-import zenml
-import zenml.zen_stores.schemas  # noqa: F401 - defines every table of this release
-from sqlmodel import SQLModel
-
-CORE = {"alembic_version", "server_settings", "user", "stack", "stack_component", "pipeline_run"}
-path, kind = sys.argv[1], sys.argv[2]
-found = {"problem": None, "version": None, "server_id": None}
-tables, rows = set(), {}
-try:
-    if kind == "sqlite":
-        database = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        damage = [row[0] for row in database.execute("PRAGMA integrity_check").fetchall()]
-        if damage != ["ok"]:
-            found["problem"] = "SQLite's integrity check fails (" + "; ".join(damage[:2]) + ")"
-        names = "SELECT name FROM sqlite_master WHERE type = 'table'"
-        tables = {row[0] for row in database.execute(names)}
-        for table in {"alembic_version", "server_settings"} & tables:
-            cursor = database.execute(f"SELECT * FROM {table}")
-            names = [column[0] for column in cursor.description]
-            rows[table] = [dict(zip(names, row)) for row in cursor]
-    else:
-        with open(path) as dump:
-            part = ""
-            for line in dump:
-                part += line
-                if line.rstrip() == "}":
-                    found_part = json.loads(part)
-                    part = ""
-                    tables.add(found_part["table"])
-                    rows.setdefault(found_part["table"], []).extend(found_part.get("data", []))
-        if part.strip():
-            found["problem"] = "the dump ends in the middle of a table"
-except (sqlite3.Error, ValueError, KeyError, TypeError) as error:
-    found["problem"] = f"it cannot be read ({type(error).__name__}: {error})"
-if not found["problem"]:
-    versions = rows.get("alembic_version") or [{}]
-    found["version"] = versions[0].get("version_num")
-    settings = rows.get("server_settings") or [{}]
-    if settings[0].get("id"):
-        found["server_id"] = uuid.UUID(str(settings[0]["id"])).hex
-    wanted = set(SQLModel.metadata.tables) if found["version"] == zenml.__version__ else CORE
-    missing = sorted(wanted - tables)
-    if not found["version"]:
-        found["problem"] = "it has no alembic revision"
-    elif missing:
-        found["problem"] = f"it lacks tables of ZenML {found['version']}: {', '.join(missing[:5])}"
-print(json.dumps(found))
-"""
-
-# The admin's password set by ZenML's SQL store itself (the REST API would want the old one).
-SET_ADMIN = """
-import os
-from zenml.config.global_config import GlobalConfiguration
-from zenml.models import UserUpdate
-from zenml.zen_stores.sql_zen_store import SqlZenStore, SqlZenStoreConfiguration
-
-config = SqlZenStoreConfiguration(**GlobalConfiguration().store_configuration.model_dump())
-store = SqlZenStore(config=config, skip_default_registrations=True)
-admin = store.get_user(os.environ["ENVTOOLS_ADMIN"])
-store.update_user(admin.id, UserUpdate(password=os.environ["ENVTOOLS_PASSWORD"]))
-print("password set for", admin.name)
-"""
+SNAPSHOT_COMMAND = ["python", "-c", script("snapshot"), DUMP]
 
 
 def store_url(server_env: dict[str, str]) -> str | None:
@@ -315,7 +70,7 @@ def probe(
     # Read-only: no data volume is made for it.
     present = store_url(server_env) or engine.volume_exists(client, volume)
     output, _ = engine.run_once(
-        client, image, ["python", "-c", STORE + SECRETS_SCAN + PROBE],
+        client, image, ["python", "-c", script("store", "secrets_scan", "probe")],
         environment={**environment(server_env), "ENVTOOLS_SECRETS_KEY": secrets_key},
         volumes=volumes(server_env, volume) if present else {},
         network=settings.build.network,
@@ -340,7 +95,7 @@ def secrets_to_encrypt(
 
     action = "encrypt" if encrypt else "find"
     output, _ = engine.run_once(
-        client, image, ["python", "-c", STORE + SECRETS_SCAN + SECRETS_KEY, action],
+        client, image, ["python", "-c", script("store", "secrets_scan", "secrets_key"), action],
         environment={
             **environment(server_env),
             "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key,
@@ -361,7 +116,7 @@ def check_backup(
 
     kind = "mysql" if store_url(server_env) else "sqlite"
     output, _ = engine.run_once(
-        client, image, ["python", "-c", CHECK_BACKUP, DUMP, kind],
+        client, image, ["python", "-c", script("check_backup"), DUMP, kind],
         environment=environment(server_env), volumes={}, network="none", put=(DUMP, content),
     )  # fmt: skip
     return json.loads(output.strip().splitlines()[-1])
@@ -372,7 +127,7 @@ def set_admin_password(
 ) -> str:
     """Give the admin in the database the password of `admin` (ZENML_DEFAULT_USER_*)."""
     output, _ = engine.run_once(
-        client, image, ["python", "-c", SET_ADMIN],
+        client, image, ["python", "-c", script("set_admin")],
         environment={
             **environment(server_env),
             "ENVTOOLS_ADMIN": admin["ZENML_DEFAULT_USER_NAME"],
@@ -428,11 +183,9 @@ def downgrade_refused(data_version: str, wanted: str) -> str:
 
 def dump(client, image: str, settings: ServerSettings, server_env: dict, volume: str) -> bytes:
     """A consistent copy of the database: SQLite's file, or ZenML's dump of MySQL/MariaDB."""
-    script = (
-        ["python", "-c", DUMP_ENGINE, "backup", DUMP] if store_url(server_env) else SNAPSHOT_COMMAND
-    )
+    mysql = ["python", "-c", script("dump_engine"), "backup", DUMP]
     _, content = engine.run_once(
-        client, image, script,
+        client, image, mysql if store_url(server_env) else SNAPSHOT_COMMAND,
         environment=environment(server_env), volumes=volumes(server_env, volume),
         network=settings.build.network, get=DUMP,
     )  # fmt: skip
@@ -450,7 +203,7 @@ def load(
     dropped and made again from the dump."""
     engine.run_once(
         client, image,
-        ["python", "-c", DUMP_ENGINE, "restore", DUMP],
+        ["python", "-c", script("dump_engine"), "restore", DUMP],
         environment=environment(server_env), volumes=volumes(server_env, volume),
         network=settings.build.network, put=(DUMP, content),
     )  # fmt: skip

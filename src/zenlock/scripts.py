@@ -1,0 +1,10 @@
+"""The scripts zenlock runs with another environment's python (an image's, the server's, the
+project's): real files in zenlock/inside/, shipped with the package and linted like it. A script
+may be joined after others whose names it uses (`script("store", "probe")`)."""
+
+from importlib.resources import files
+
+
+def script(*names: str) -> str:
+    folder = files("zenlock").joinpath("inside")
+    return "\n".join(folder.joinpath(f"{name}.py").read_text() for name in names)
