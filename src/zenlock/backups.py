@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from . import ZenlockError, database
-from .settings import ServerSettings
-from .state import ADMIN_ENV, DATA_HOME, ROOT, read_env_file, write_env_file
+from .database import Database
+from .state import ADMIN_ENV, DATA_HOME, read_env_file, write_env_file
 
 KEY_SUFFIX = ".key"  # beside each backup: the secrets key its secrets are encrypted with
 
@@ -47,36 +47,31 @@ def write_private(path: Path, content: bytes) -> None:
         file.write(content)
 
 
-def backup(
-    client, settings: ServerSettings, image: str, volume: str, target: Path, label: str = ""
-) -> Path:
+def backup(data: Database, target: Path, label: str = "") -> Path:
     """A consistent copy of the server's database, written to `target` (a file, or a folder
     to name one in, with `label` in the name); the server keeps running."""
-    server_env = read_env_file(ROOT / settings.env_file)
-    found = database.probe(client, image, settings, server_env, volume)
-    database.refuse_problem(found, server_env, settings.build.network)
+    found = data.probe()
+    database.refuse_problem(found, data.server_env, data.network)
     if not found["version"]:
-        raise ZenlockError(
-            f"The server's database ({database.describe(server_env, volume)}) holds no data yet."
-        )
+        raise ZenlockError(f"The server's database ({data.describe()}) holds no data yet.")
     if target.exists() and not target.is_dir():
         raise ZenlockError(
             f"{target} exists: a backup never overwrites a file. Name a new file, or a folder."
         )
     started = time.monotonic()
-    content = database.dump(client, image, settings, server_env, volume)
+    content = data.dump()
     if target.is_dir() or not target.suffix:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-zenml-{found['version']}{label}"
-        suffix = database.suffix(server_env)
+        suffix = database.suffix(data.server_env)
         folder, target = target, target / (name + suffix)
         for number in range(2, 100):  # two backups in one second
             if not target.exists():
                 break
             target = folder / f"{name}-{number}{suffix}"
     write_private(target.resolve(), content)
-    keep_key(target, read_env_file(ROOT / settings.env_file) | read_env_file(ADMIN_ENV))
+    keep_key(target, data.server_env | read_env_file(ADMIN_ENV))
     print(
-        f"Backed up {database.describe(server_env, volume)} (ZenML {found['version']}) to "
+        f"Backed up {data.describe()} (ZenML {found['version']}) to "
         f"{target} ({len(content) / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; "
         "readable by you only)."
     )
@@ -105,10 +100,7 @@ def confirmed(question: str, yes: bool) -> bool:
 
 
 def restore(
-    client,
-    settings: ServerSettings,
-    image: str,
-    volume: str,
+    data: Database,
     source: Path,
     *,
     yes: bool,
@@ -122,16 +114,15 @@ def restore(
     kept in `safety_folder` first."""
     if not source.is_file():
         raise ZenlockError(f"No backup at {source}.")
-    server_env = read_env_file(ROOT / settings.env_file)
-    made_on = database.backup_of(source, server_env)
+    made_on = database.backup_of(source, data.server_env)
     content = source.read_bytes()
-    checked = database.check_backup(client, image, settings, server_env, content)
+    checked = data.check_backup(content)
     if checked["problem"]:
         raise ZenlockError(
             f"{source} is not a complete ZenML database: {checked['problem']}. Nothing was changed."
         )
-    found = database.probe(client, image, settings, server_env, volume)
-    database.refuse_problem(found, server_env, settings.build.network)
+    found = data.probe()
+    database.refuse_problem(found, data.server_env, data.network)
     theirs, ours = checked["server_id"], found["server_id"]
     if ours and theirs != ours and not another_server:
         raise ZenlockError(
@@ -142,7 +133,7 @@ def restore(
     if database.newer(made_on, found["image_version"]):
         raise ZenlockError(database.downgrade_refused(made_on, found["image_version"]))
     question = (
-        f"Replace the server's database ({database.describe(server_env, volume)}, ZenML "
+        f"Replace the server's database ({data.describe()}, ZenML "
         f"{found['version'] or 'empty'}) with {source} (ZenML {made_on})? Runs made since are lost."
     )
     if not confirmed(question, yes):
@@ -153,25 +144,25 @@ def restore(
         print(f"Stopped {container.name}.")
     safety = None
     if found["version"]:
-        safety = backup(client, settings, image, volume, safety_folder, "-before-restore")
+        safety = backup(data, safety_folder, "-before-restore")
     started = time.monotonic()
-    database.load(client, image, settings, server_env, volume, content)
+    data.load(content)
     print(f"Restored {source} (ZenML {made_on}) in {time.monotonic() - started:.1f} s.")
     if safety:
         print(
             f"The data it replaced is in {safety}: `nox -s server -- restore {safety} --yes` "
             "undoes this."
         )
-    take_over(client, settings, image, volume, server_env, source, admin)
+    take_over(data, source, admin)
 
 
-def take_over(client, settings, image, volume, server_env, source: Path, admin: dict) -> None:
+def take_over(data: Database, source: Path, admin: dict) -> None:
     """The restored data under this project's credentials: its admin password (the backup
     may hold an older one) and its secrets key (the backup's, kept beside it, may differ)."""
-    credentials = {**server_env, **admin}
+    credentials = {**data.server_env, **admin}
     if credentials.get("ZENML_DEFAULT_USER_PASSWORD"):
         try:
-            database.set_admin_password(client, image, settings, server_env, volume, credentials)
+            data.set_admin_password(credentials)
         except ZenlockError:
             print(
                 f"The restored data has no user {credentials.get('ZENML_DEFAULT_USER_NAME')!r}: "
@@ -183,9 +174,7 @@ def take_over(client, settings, image, volume, server_env, source: Path, admin: 
     old_key = read_env_file(source.with_name(source.name + KEY_SUFFIX)).get(
         "ZENML_SECRETS_STORE_ENCRYPTION_KEY", ""
     )
-    found = database.secrets_to_encrypt(
-        client, image, settings, server_env, volume, key, old_key=old_key, encrypt=True
-    )
+    found = data.secrets_to_encrypt(key, old_key=old_key, encrypt=True)
     if found["rekeyed"] or found["plain"]:
         names = ", ".join(found["rekeyed"] + found["plain"])
         print(f"Secrets now encrypted with this project's key: {names}.")

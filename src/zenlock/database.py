@@ -6,7 +6,10 @@ Short-lived containers of the server image probe, dump and load it with ZenML's 
 ZenML version the server sees.
 """
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -14,12 +17,10 @@ from . import ZenlockError, engine
 from .inputs import mysql_url
 from .scripts import script
 from .settings import ServerSettings
+from .state import ROOT, read_env_file
 
 DATA = "/zenml"  # where the data volume is mounted: the SQLite database lives there
 DUMP = "/tmp/zenml-backup"  # inside the short-lived container only
-
-
-SNAPSHOT_COMMAND = ["python", "-c", script("snapshot"), DUMP]
 
 
 def store_url(server_env: dict[str, str]) -> str | None:
@@ -57,86 +58,6 @@ def environment(server_env: dict[str, str]) -> dict[str, str]:
 
 def volumes(server_env: dict[str, str], volume: str) -> dict:
     return {} if store_url(server_env) else {volume: {"bind": DATA, "mode": "rw"}}
-
-
-def probe(
-    client, image: str, settings: ServerSettings, server_env: dict, volume: str, secrets_key=""
-) -> dict:
-    """Whether the database answers, the release its data was migrated to (None: no data
-    yet) and the image's ZenML version; with `secrets_key`, also `secrets` as
-    secrets_to_encrypt finds them (one container, not two, before each start)."""
-    import json
-
-    # Read-only: no data volume is made for it.
-    present = store_url(server_env) or engine.volume_exists(client, volume)
-    output, _ = engine.run_once(
-        client, image, ["python", "-c", script("store", "secrets_scan", "probe")],
-        environment={**environment(server_env), "ENVTOOLS_SECRETS_KEY": secrets_key},
-        volumes=volumes(server_env, volume) if present else {},
-        network=settings.build.network,
-    )  # fmt: skip
-    return json.loads(output.strip().splitlines()[-1])
-
-
-def secrets_to_encrypt(
-    client,
-    image: str,
-    settings: ServerSettings,
-    server_env: dict,
-    volume: str,
-    key: str,
-    *,
-    old_key: str = "",
-    encrypt: bool = False,
-) -> dict[str, list[str]]:
-    """The names of the secrets not encrypted with `key`: `plain`, `rekeyed` (readable with
-    `old_key`) and `unreadable`; with `encrypt`, the first two are encrypted with `key`."""
-    import json
-
-    action = "encrypt" if encrypt else "find"
-    output, _ = engine.run_once(
-        client, image, ["python", "-c", script("store", "secrets_scan", "secrets_key"), action],
-        environment={
-            **environment(server_env),
-            "ZENML_SECRETS_STORE_ENCRYPTION_KEY": key,
-            "ENVTOOLS_OLD_KEY": old_key,
-        },
-        volumes=volumes(server_env, volume),
-        network=settings.build.network,
-    )  # fmt: skip
-    return json.loads(output.strip().splitlines()[-1])
-
-
-def check_backup(
-    client, image: str, settings: ServerSettings, server_env: dict, content: bytes
-) -> dict:
-    """What a backup is, read by the image's ZenML without touching the database: `problem`
-    (None: a complete ZenML database), its release and the id of the server it came from."""
-    import json
-
-    kind = "mysql" if store_url(server_env) else "sqlite"
-    output, _ = engine.run_once(
-        client, image, ["python", "-c", script("check_backup"), DUMP, kind],
-        environment=environment(server_env), volumes={}, network="none", put=(DUMP, content),
-    )  # fmt: skip
-    return json.loads(output.strip().splitlines()[-1])
-
-
-def set_admin_password(
-    client, image: str, settings: ServerSettings, server_env: dict, volume: str, admin: dict
-) -> str:
-    """Give the admin in the database the password of `admin` (ZENML_DEFAULT_USER_*)."""
-    output, _ = engine.run_once(
-        client, image, ["python", "-c", script("set_admin")],
-        environment={
-            **environment(server_env),
-            "ENVTOOLS_ADMIN": admin["ZENML_DEFAULT_USER_NAME"],
-            "ENVTOOLS_PASSWORD": admin["ZENML_DEFAULT_USER_PASSWORD"],
-        },
-        volumes=volumes(server_env, volume),
-        network=settings.build.network,
-    )  # fmt: skip
-    return output.strip().splitlines()[-1]
 
 
 def refuse_problem(found: dict, server_env: dict[str, str], network: str) -> None:
@@ -181,32 +102,99 @@ def downgrade_refused(data_version: str, wanted: str) -> str:
     )
 
 
-def dump(client, image: str, settings: ServerSettings, server_env: dict, volume: str) -> bytes:
-    """A consistent copy of the database: SQLite's file, or ZenML's dump of MySQL/MariaDB."""
-    mysql = ["python", "-c", script("dump_engine"), "backup", DUMP]
-    _, content = engine.run_once(
-        client, image, mysql if store_url(server_env) else SNAPSHOT_COMMAND,
-        environment=environment(server_env), volumes=volumes(server_env, volume),
-        network=settings.build.network, get=DUMP,
-    )  # fmt: skip
-    return content
+@dataclass(frozen=True, eq=False)
+class Database:
+    """The server's database as short-lived containers of `image` reach it: SQLite in the
+    data `volume`, or the MySQL/MariaDB that the server env's ZENML_STORE_URL names."""
+
+    client: Any
+    image: str
+    network: str
+    server_env: dict[str, str]
+    volume: str
+
+    def describe(self) -> str:
+        return describe(self.server_env, self.volume)
+
+    def run(self, *command: str, env: dict | None = None, **options) -> tuple[str, bytes]:
+        options.setdefault("volumes", volumes(self.server_env, self.volume))
+        options.setdefault("network", self.network)
+        return engine.run_once(
+            self.client, self.image, ["python", "-c", *command],
+            environment={**environment(self.server_env), **(env or {})}, **options,
+        )  # fmt: skip
+
+    def probe(self, secrets_key: str = "") -> dict:
+        """Whether the database answers, the release its data was migrated to (None: no data
+        yet) and the image's ZenML version; with `secrets_key`, also `secrets` as
+        secrets_to_encrypt finds them (one container, not two, before each start)."""
+        # Read-only: no data volume is made for it.
+        present = store_url(self.server_env) or engine.volume_exists(self.client, self.volume)
+        output, _ = self.run(
+            script("store", "secrets_scan", "probe"),
+            env={"ENVTOOLS_SECRETS_KEY": secrets_key},
+            **({} if present else {"volumes": {}}),
+        )
+        return last_json(output)
+
+    def secrets_to_encrypt(
+        self, key: str, *, old_key: str = "", encrypt: bool = False
+    ) -> dict[str, list[str]]:
+        """The names of the secrets not encrypted with `key`: `plain`, `rekeyed` (readable
+        with `old_key`) and `unreadable`; with `encrypt`, the first two are encrypted with
+        `key`."""
+        output, _ = self.run(
+            script("store", "secrets_scan", "secrets_key"),
+            "encrypt" if encrypt else "find",
+            env={"ZENML_SECRETS_STORE_ENCRYPTION_KEY": key, "ENVTOOLS_OLD_KEY": old_key},
+        )
+        return last_json(output)
+
+    def check_backup(self, content: bytes) -> dict:
+        """What a backup is, read by the image's ZenML without touching the database:
+        `problem` (None: a complete ZenML database), its release and the id of the server it
+        came from."""
+        kind = "mysql" if store_url(self.server_env) else "sqlite"
+        output, _ = self.run(
+            script("check_backup"), DUMP, kind, volumes={}, network="none", put=(DUMP, content)
+        )
+        return last_json(output)
+
+    def set_admin_password(self, admin: dict) -> str:
+        """Give the admin in the database the password of `admin` (ZENML_DEFAULT_USER_*)."""
+        output, _ = self.run(
+            script("set_admin"),
+            env={
+                "ENVTOOLS_ADMIN": admin["ZENML_DEFAULT_USER_NAME"],
+                "ENVTOOLS_PASSWORD": admin["ZENML_DEFAULT_USER_PASSWORD"],
+            },
+        )
+        return output.strip().splitlines()[-1]
+
+    def dump(self) -> bytes:
+        """A consistent copy: SQLite's file, or ZenML's dump of MySQL/MariaDB."""
+        command = ("dump_engine", "backup") if store_url(self.server_env) else ("snapshot",)
+        _, content = self.run(script(command[0]), *command[1:], DUMP, get=DUMP)
+        return content
+
+    def load(self, content: bytes) -> None:
+        """Replace the data with a backup: SQLite's file is copied over; a MySQL database is
+        dropped and made again from the dump."""
+        self.run(script("dump_engine"), "restore", DUMP, put=(DUMP, content))
+
+
+def of_server(client, image: str, settings: ServerSettings, volume: str) -> Database:
+    """The project's server database (the server env file's settings), as `image` reads it."""
+    server_env = read_env_file(ROOT / settings.env_file)
+    return Database(client, image, settings.build.network, server_env, volume)
+
+
+def last_json(output: str):
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def suffix(server_env: dict[str, str]) -> str:
     return ".json" if store_url(server_env) else ".db"
-
-
-def load(
-    client, image: str, settings: ServerSettings, server_env: dict, volume: str, content: bytes
-) -> None:
-    """Replace the database with a backup: SQLite's file is copied over; a MySQL database is
-    dropped and made again from the dump."""
-    engine.run_once(
-        client, image,
-        ["python", "-c", script("dump_engine"), "restore", DUMP],
-        environment=environment(server_env), volumes=volumes(server_env, volume),
-        network=settings.build.network, put=(DUMP, content),
-    )  # fmt: skip
 
 
 def backup_of(path: Path, server_env: dict[str, str]) -> str:

@@ -193,7 +193,8 @@ def up(settings: ServerSettings) -> None:
     volume = data_volume(settings, identity, client)
     tag = built_image(client, settings)
     container = engine.labelled_container(client, SERVER_LABEL, identity)
-    server_env = read_env_file(ROOT / settings.env_file)
+    data = database.of_server(client, tag, settings, volume)
+    server_env = data.server_env
     if container and not ADMIN_ENV.is_file():  # never write credentials the data lacks
         raise ZenlockError(lost_admin(f"container {container.name}, {container.status}"))
     if container and container.status == "running":
@@ -209,15 +210,15 @@ def up(settings: ServerSettings) -> None:
         require_network(client, settings.build.network)
         ensure_port_free(client, settings.host, settings.port, identity)
         encryption_key = secrets_key(server_env) if ADMIN_ENV.is_file() else ""
-        found = database.probe(client, tag, settings, server_env, volume, encryption_key)
-        database.refuse_problem(found, server_env, settings.build.network)
+        found = data.probe(encryption_key)
+        database.refuse_problem(found, server_env, data.network)
         if found["version"] and not ADMIN_ENV.is_file():
-            raise ZenlockError(lost_admin(database.describe(server_env, volume)))
+            raise ZenlockError(lost_admin(data.describe()))
         data_version, image_version = found["version"], found["image_version"]
         if database.newer(data_version, image_version):
             raise ZenlockError(database.downgrade_refused(data_version, image_version))
         if found.get("secrets", {}).get("plain"):
-            encrypt_plain_secrets(client, settings, tag, server_env, volume, identity, found)
+            encrypt_plain_secrets(data, identity, found)
         container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
@@ -242,16 +243,12 @@ def secrets_key(server_env: dict) -> str:
     return admin_credentials(server_env)["ZENML_SECRETS_STORE_ENCRYPTION_KEY"]
 
 
-def encrypt_plain_secrets(
-    client, settings: ServerSettings, tag: str, server_env: dict, volume: str, identity: str,
-    found: dict,
-) -> None:  # fmt: skip
+def encrypt_plain_secrets(data: database.Database, identity: str, found: dict) -> None:
     """Secrets an earlier server kept unencrypted (the probe `found` them) are encrypted with
     its key, a backup first."""
     plain = found["secrets"]["plain"]
-    saved = backups.backup(client, settings, tag, volume, backups_folder(identity))
-    key = secrets_key(server_env)
-    database.secrets_to_encrypt(client, tag, settings, server_env, volume, key, encrypt=True)
+    saved = backups.backup(data, backups_folder(identity))
+    data.secrets_to_encrypt(secrets_key(data.server_env), encrypt=True)
     print(
         f"{len(plain)} secret(s) stored unencrypted ({', '.join(plain)}) are now encrypted with "
         f"the server's key; the backup before: {saved}."
@@ -314,22 +311,22 @@ def reset_admin(settings: ServerSettings) -> None:
     tag = built_image(client, settings)
     identity = claim_id()
     volume = data_volume(settings, identity, client)
-    server_env = read_env_file(ROOT / settings.env_file)
-    found = database.probe(client, tag, settings, server_env, volume)
-    database.refuse_problem(found, server_env, settings.build.network)
+    data = database.of_server(client, tag, settings, volume)
+    found = data.probe()
+    database.refuse_problem(found, data.server_env, data.network)
     if not found["version"]:
         raise ZenlockError(
             "This project's server has no data yet: `nox -s server -- up` creates it."
         )
     old = read_env_file(ADMIN_ENV)
-    credentials = reset_credentials(old, server_env)
+    credentials = reset_credentials(old, data.server_env)
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     if container:
         container.remove(force=True)
         print(f"Stopped {container.name}.")
     CONNECTION.unlink(missing_ok=True)
     try:
-        said = database.set_admin_password(client, tag, settings, server_env, volume, credentials)
+        said = data.set_admin_password(credentials)
     except ZenlockError as error:
         raise ZenlockError(f"Setting the admin's password failed: {error}") from None
     write_env_file(ADMIN_ENV, credentials)
@@ -425,7 +422,7 @@ def backup(settings: ServerSettings, target: str | None) -> None:
     image = container.image.id if running else built_image(client, settings)
     folder = Path(target) if target else backups_folder(identity)
     volume = data_volume(settings, identity, client)
-    backups.backup(client, settings, image, volume, folder)
+    backups.backup(database.of_server(client, image, settings, volume), folder)
 
 
 def restore(settings: ServerSettings, source: str, yes: bool, another_server: bool) -> None:
@@ -436,7 +433,7 @@ def restore(settings: ServerSettings, source: str, yes: bool, another_server: bo
     tag = built_image(client, settings)
     volume = data_volume(settings, identity, client)
     backups.restore(
-        client, settings, tag, volume, Path(source),
+        database.of_server(client, tag, settings, volume), Path(source),
         yes=yes, another_server=another_server, container=container,
         safety_folder=backups_folder(identity), admin=read_env_file(ADMIN_ENV),
     )  # fmt: skip

@@ -29,7 +29,7 @@ from .database import data_volume
 from .lock import PYPROJECT, all_or_nothing
 from .serverspec import current_image
 from .settings import ServerSettings, server_settings
-from .state import LOCK, ROOT, SERVER_LABEL, port_of, project_id, read_env_file
+from .state import LOCK, ROOT, SERVER_LABEL, port_of, project_id
 
 # Where an upgrade keeps what `--back` needs: the files it changes, as they were, and a record.
 BEFORE = ROOT / "build" / "upgrade"
@@ -86,9 +86,9 @@ def server_state(settings: ServerSettings) -> tuple:
     image = running.image.id if running else current_image(client, settings)
     if not image or not engine.image_id(client, image):
         return running, None, None  # never built here: no data this machine can read
-    server_env = read_env_file(ROOT / settings.env_file)
-    found = database.probe(client, image, settings, server_env, data_volume(settings, identity))
-    database.refuse_problem(found, server_env, settings.build.network)
+    data = database.of_server(client, image, settings, data_volume(settings, identity))
+    found = data.probe()
+    database.refuse_problem(found, data.server_env, data.network)
     return running, image, found["version"]
 
 
@@ -136,7 +136,8 @@ def upgrade(target: Version) -> None:
         identity = project_id()
         volume = data_volume(settings, identity)
         folder = backups_folder(identity)
-        backup = backups.backup(engine.connect(), settings, old_image, volume, folder)
+        data = database.of_server(engine.connect(), old_image, settings, volume)
+        backup = backups.backup(data, folder)
         note_way_back(backup=str(backup))
     else:
         print("The server has no data yet: nothing to back up.")
