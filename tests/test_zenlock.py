@@ -6,6 +6,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -384,3 +385,40 @@ def test_an_sbom_is_compared_with_what_is_installed_where_its_markers_apply():
         {"package": "extra", "locked": "-", "found": "1"},
         {"package": "six", "locked": "1.17.0", "found": "0.0.1"},
     ]
+
+
+@pytest.mark.parametrize(
+    "command", ["lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run",
+                "exec"],
+)  # fmt: skip
+def test_every_command_has_help_and_changes_nothing(tmp_path, command):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n\n[tool.zenlock]\nschema = 1\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "zenlock", command, "--help"],
+        cwd=tmp_path, capture_output=True, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ZENML_")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "usage" in (done.stdout + done.stderr).lower()  # uv's own for lock
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pyproject.toml"]
+
+
+def test_a_schema_this_zenlock_does_not_know_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.zenlock]\nschema = 99\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "zenlock", "check"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "schema = 99" in done.stderr and "uv lock --upgrade-package zenlock" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_older_project_is_read_from_tool_envtools_with_a_notice(tmp_path, capsys):
+    from zenlock import state
+
+    (tmp_path / "pyproject.toml").write_text("[tool.envtools.server]\nport = 9000\n")
+    assert state.find_root(tmp_path) == tmp_path
+    assert state.tool_table(tmp_path) == {"server": {"port": 9000}}
+    assert "[tool.envtools]" in capsys.readouterr().err

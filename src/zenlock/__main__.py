@@ -1,4 +1,4 @@
-"""`zenlock COMMAND [ARGS]`: what the project's nox sessions run, in its folder.
+"""usage: zenlock COMMAND [ARGS] -- what the project's nox sessions run, in its folder.
 
 lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old lock stays
 images | server | check | integrations | stacks | upgrade [...]
@@ -130,8 +130,14 @@ def main() -> None:
     if command in ("--version", "-V"):
         print(f"zenlock {importlib.metadata.version('zenlock')}")
         return
+    if command in ("-h", "--help"):
+        print(__doc__)
+        return
     if command not in COMMANDS:
-        sys.exit(__doc__)
+        sys.exit(f"error: no command {command!r}.\n\n{__doc__}")
+    if command in ("run", "exec") and (not args or args[0] in ("-h", "--help")):
+        print(__doc__)  # their own options come after MODULE or CMD
+        return
     if FOUND is None:
         sys.exit(
             "error: no pyproject.toml with a [tool.zenlock] table in this folder or above: run "
@@ -149,7 +155,9 @@ def main() -> None:
             sys.exit(exec_command(args))
         # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
         # says whose server it uses, which zenml_environment() refuses to guess.
-        if command != "lock" and args[:1] not in (["detach"], ["claim"]):
+        # Help sets up and writes nothing (run's and exec's options are their MODULE's, CMD's).
+        asks_help = command not in ("run", "exec") and bool({"-h", "--help"} & set(args))
+        if command != "lock" and args[:1] not in (["detach"], ["claim"]) and not asks_help:
             from .state import zenml_environment
 
             # Before anything imports ZenML: the project's state, never ~/.config/zenml.
@@ -158,7 +166,7 @@ def main() -> None:
         try:
             importlib.import_module(f"zenlock.{command}").main(args)
         finally:
-            if command != "lock":
+            if command != "lock" and not asks_help:
                 keep_zenml_state_private()
     except ZenlockError as error:
         sys.exit(f"error: {error}")
