@@ -2,18 +2,12 @@
 integration-group names, and the fix a failed activation names. Imported as shipped."""
 
 import ast
-import importlib.util
 import re
 
 import pytest
 from conftest import REPO
 
-from zenlock import ZenlockError, registry, requirements
-
-DISCOVERY = REPO / "template" / "src" / "{{package_name}}" / "discovery.py"
-spec = importlib.util.spec_from_file_location("discovery", DISCOVERY)
-discovery = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(discovery)
+from zenlock import ZenlockError, discovery, registry, requirements
 
 
 @pytest.mark.parametrize(
@@ -148,7 +142,7 @@ def test_no_command_imports_another_and_each_layer_only_those_below():
         "tools": {"lock", "engine", "registry", "activation"},
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
-            "containers",
+            "containers", "discovery",
         },
         "commands": {"images", "server", "check", "integrations", "stacks", "upgrade", "run"},
     }  # fmt: skip

@@ -11,19 +11,17 @@ import argparse
 import importlib
 from pathlib import Path
 
+from zenlock import containers, discovery
 from zenml.client import Client
 from zenml.models import PipelineRunResponse
 from zenml.pipelines.pipeline_definition import Pipeline
 from zenml.utils import source_utils
 
-from zenlock import containers
-
-from . import discovery
-
 # ZenML names step code relative to its source root; ours is src/, so steps resolve as
 # `<package>.steps...` here and in every container, whatever the working directory.
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 DOCKER_STACK = "local-docker"  # configs/stacks/local-docker.yaml: `--docker` runs on it
+PIPELINES = Path(__file__).resolve().parent / "pipelines"
 
 
 def load(pipeline_name: str, module_name: str) -> Pipeline:
@@ -55,7 +53,7 @@ def run(
     process run in this project's images.
     """
     source_utils.set_custom_source_root(str(SOURCE_ROOT))
-    available, broken = discovery.discover()
+    available, broken = discovery.discover(PIPELINES, f"{__package__}.pipelines")
     if pipeline_name not in available:
         found = ", ".join(sorted(available)) or "none"
         unreadable = "".join(f"; {module} unreadable: {why}" for module, why in broken.items())
@@ -92,7 +90,7 @@ def describe(pipeline_run: PipelineRunResponse) -> str:
 
 
 def main() -> None:
-    available, broken = discovery.discover()
+    available, broken = discovery.discover(PIPELINES, f"{__package__}.pipelines")
     unreadable = "".join(f"\n  {module}: {why}" for module, why in broken.items())
     parser = argparse.ArgumentParser(
         description=__doc__,

@@ -1,11 +1,9 @@
-"""Pipelines found by reading the source of `pipelines/`: nothing is imported, so no module
-runs before its pipeline's stack is active, and a broken module hides only its own pipelines.
-The standard library only."""
+"""Pipelines found by reading the source of a project's `pipelines/`: nothing is imported, so
+no module runs before its pipeline's stack is active, and a broken module hides only its own
+pipelines. The standard library only."""
 
 import ast
 from pathlib import Path
-
-PIPELINES = Path(__file__).resolve().parent / "pipelines"
 
 
 def pipelines_in(source: str) -> list[str]:
@@ -37,10 +35,9 @@ def pipelines_in(source: str) -> list[str]:
     return found
 
 
-def discover(
-    folder: Path = PIPELINES, package: str = f"{__package__}.pipelines"
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Pipeline name -> module, and module -> why it cannot be read; nothing is imported."""
+def discover(folder: Path, package: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Pipeline name -> module of the modules under `folder` (the package `package`), and
+    module -> why it cannot be read; nothing is imported."""
     found, broken = {}, {}
     for path in sorted(folder.rglob("*.py")):
         parts = path.relative_to(folder).with_suffix("").parts
