@@ -1,6 +1,7 @@
 """`copier update` from a tagged older template keeps the user's edits and migrates answers."""
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import copier
@@ -90,9 +91,14 @@ def versioned_template(tmp_path_factory) -> Path:
     return template
 
 
+# The tags here are this tree's, and no release is on the package index: the working tree's
+# zenlock (a render at a release tag would pin zenlock==VERSION from the index).
+ENGINE = {"zenlock_source": "path", "zenlock_path": str(REPO)}
+
+
 def project_from_v1(template: Path, destination: Path) -> Path:
     copier.run_copy(
-        str(template), destination, data={"build_network": "host"}, defaults=True,
+        str(template), destination, data={"build_network": "host", **ENGINE}, defaults=True,
         vcs_ref="0.1.0", quiet=True,
     )  # fmt: skip
     git_commit(destination, "generated from 0.1.0")
@@ -213,3 +219,26 @@ def test_update_session_stops_at_conflict_markers(versioned_template, tmp_path):
     assert refused.returncode != 0
     assert "Resolve the merge conflicts in pyproject.toml" in refused.stdout + refused.stderr
     assert "<<<<<<<" in pyproject.read_text()
+
+
+def test_zenlock_comes_from_the_index_at_a_release_and_from_the_repository_before(
+    versioned_template, tmp_path
+):
+    """The default source: a render at the release tag of zenlock's version pins it from the
+    package index; a render of any other commit gets the template repository at that commit,
+    which uv really fetches and builds (`nox -s lock`, before .venv exists)."""
+    at_release = tmp_path / "release"
+    copier.run_copy(str(versioned_template), at_release, defaults=True, vcs_ref="0.1.0", quiet=True)
+    pyproject = tomllib.loads((at_release / "pyproject.toml").read_text())
+    assert "zenlock==0.1.0" in pyproject["dependency-groups"]["dev"]
+    assert "zenlock" not in pyproject["tool"]["uv"].get("sources", {})
+
+    later = tmp_path / "later"
+    copier.run_copy(str(versioned_template), later, defaults=True, vcs_ref="0.2.0", quiet=True)
+    commit = run("git", "rev-parse", "0.2.0^{commit}", cwd=versioned_template).stdout.strip()
+    source = tomllib.loads((later / "pyproject.toml").read_text())["tool"]["uv"]["sources"]
+    assert source["zenlock"] == {"git": versioned_template.as_uri(), "rev": commit}
+    nox("-s", "lock", cwd=later)
+    locked = tomllib.loads((later / "uv.lock").read_text())["package"]
+    (zenlock,) = [package for package in locked if package["name"] == "zenlock"]
+    assert zenlock["source"]["git"].endswith(commit)
