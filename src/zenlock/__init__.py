@@ -1,10 +1,15 @@
-"""What the nox sessions run: every environment of the project derived from uv.lock.
+"""zenlock: every environment of a ZenML project derived from its uv.lock (`zenlock --help`).
 
-Base modules: `state` (paths, env files, the project's identity and ZenML environment),
-`settings` (`[tool.zenlock]`), `lock` (uv lock and export), `engine` (Docker), `imagespec`
-(what goes into an image and its tag), `registry` (ZenML's integration registry), `stackfiles`
-(configs/stacks/), `credentials` (the server's). Commands on that base: `images`, `server`,
-`check`, `integrations`, `stacks` (`zenlock`).
+Four layers, each importing only those below it (tests/test_comparisons.py holds them to it):
+- ground: `state` (the project found from the working directory, its files and identity),
+  `settings` ([tool.zenlock]), `inputs` (validation by grammar), `requirements`, `scripts`
+  (the files in inside/ that run with another environment's python), `moved`;
+- tools: `lock` (uv), `engine` (Docker), `registry` (ZenML's integration registry and the
+  integration groups' names), `activation`;
+- services: `imagespec`, `serverspec`, `database` and `backups`, `credentials`, `stackfiles`,
+  `containers` and `discovery` (for the project's run module);
+- commands: `images`, `server`, `check`, `integrations`, `stacks`, `upgrade`, `run`; none
+  imports another (`upgrade` runs the others as processes).
 """
 
 
