@@ -121,6 +121,8 @@ def test_missing_images_and_missing_docker_are_reported_not_crashes(fresh_projec
         "uv",
         "run",
         "--no-sync",
+        "python",
+        "-m",
         "zenlock",
         "check",
         cwd=project,
