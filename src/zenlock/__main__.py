@@ -20,6 +20,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
+from packaging.version import Version
+
 from . import ZenlockError
 from .moved import remove_leftovers, report_dropped_edits
 from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
@@ -80,8 +82,6 @@ def server_must_answer(url: str | None) -> None:
     """A session bound to the project's server fails at once, with the fix, when the server
     is down, cannot read its database, or runs another ZenML than the client (ZenML's rule).
     Without a connection, a project that has a server says that its runs go elsewhere."""
-    from packaging.version import Version  # not at the top: `lock` runs with the stdlib only
-
     from .state import ADMIN_ENV
 
     if not url:

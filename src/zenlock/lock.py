@@ -1,7 +1,4 @@
-"""uv.lock: lock, export what each environment installs, read its pins.
-
-Only the standard library at import time: `nox -s lock` runs this before .venv exists.
-"""
+"""uv.lock: lock, export what each environment installs, read its pins."""
 
 import contextlib
 import hashlib

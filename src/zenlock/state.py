@@ -7,6 +7,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import yaml
+
 from . import ZenlockError
 
 # Projects rendered before the package kept their settings under this name; still read.
@@ -183,8 +185,6 @@ def keep_zenml_state_private() -> None:
 
 def key_in_credentials_store(url: str, key: str) -> bool:
     """Whether ZenML's credentials store of the server's client holds this API key for `url`."""
-    import yaml  # not at the top: `nox -s lock` runs zenlock where only the stdlib is
-
     try:
         stored = yaml.safe_load((SERVER_CLIENT_CONFIG / "credentials.yaml").read_text())
     except (OSError, yaml.YAMLError):
@@ -292,8 +292,6 @@ def identity_in(folder: Path) -> str | None:
 
 
 def read_record() -> dict:
-    import yaml  # not at the top: `nox -s lock` runs zenlock where only the stdlib is
-
     if not RECORD.is_file():
         return {}
     return yaml.safe_load(RECORD.read_text()) or {}
