@@ -17,10 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import docker
+import yaml
+from packaging.utils import canonicalize_name
 from report import Timings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import DOCKER_ANSWERS, PARENT_IMAGE, project_env, render_project  # noqa: E402
+from conftest import (  # noqa: E402
+    DOCKER_ANSWERS,
+    PARENT_IMAGE,
+    inspect_image,
+    locked_pins,
+    project_env,
+    render_project,
+)
 
 HERE = Path(__file__).resolve().parent
 # The benchmark's own names, so it removes its images without touching anyone else's.
@@ -30,12 +39,30 @@ ZENML_IMAGE = f"{NAME}-zenml"
 PIP_IMAGE = f"{NAME}-pip"
 LARGER_SET = ["sklearn", "pandas", "polars", "xgboost"]  # polars brings pyarrow
 IMPORT = "import zenml.client, sklearn"
+FLOOR = "download + install floor: uv pip install, no cache, no image"
 # Small, pure-Python, not in the default lock: one of them per round of "one package added".
 ONE_MORE_PACKAGE = ("tqdm", "tabulate", "termcolor", "pyfiglet", "tomli-w")
 EXPORT = [
-    "uv", "export", "--frozen", "--format=requirements-txt", "--no-dev",
-    "--no-default-groups", "--no-emit-project", "--no-hashes", "--no-header", "--quiet",
+    "uv", "export", "--frozen", "--format=requirements-txt", "--no-emit-project", "--no-hashes",
+    "--no-header", "--quiet",
 ]  # fmt: skip
+# What the other builders install besides the selection: their installers.
+INSTALLERS = {"pip", "setuptools", "wheel", "uv"}
+
+
+def image_selection(project: Path) -> list[str]:
+    """uv export options of what the project's default pipeline image holds: [project] and the
+    groups its record (configs/images.yaml, written by `nox -s images`) names."""
+    record = yaml.safe_load((project / "configs" / "images.yaml").read_text())
+    default = next(i for i in record["pipelines"]["images"] if "default" in i["pipelines"])
+    return ["--no-default-groups", *(f"--group={group}" for group in default["groups"])]
+
+
+def default_tag(project: Path) -> str:
+    """The tag of the default pipeline image that `nox -s images` last built or found."""
+    record = yaml.safe_load((project / "configs" / "images.yaml").read_text())
+    return next(i for i in record["pipelines"]["images"] if "default" in i["pipelines"])["tag"]
+
 
 # One parent for all three builders. ZenML's Dockerfile runs `pip install uv` and
 # `uv pip install` into the active environment, so the parent needs a venv with pip (ZenML's
@@ -58,8 +85,9 @@ RUN pip install --no-cache-dir -r /tmp/requirements.txt
 """
 PIP_SERVER_DOCKERFILE = """\
 FROM {parent}
+COPY requirements.txt /tmp/requirements.txt
 COPY wheels/ /tmp/wheels/
-RUN pip install --no-cache-dir {requirements} /tmp/wheels/*.whl
+RUN pip install --no-cache-dir -r /tmp/requirements.txt /tmp/wheels/*.whl
 """
 
 
@@ -129,6 +157,25 @@ class Bench:
             if tag.startswith(f"{repository}:")
         }
 
+    def same_set(self, figure: str, tag: str, project: Path, selection: list[str] | None = None,
+                 extra: dict | None = None) -> None:  # fmt: skip
+        """Prove `tag` holds exactly what `selection` (default: the project's default pipeline
+        image's) takes from the lock, plus `extra` (name -> version), and the other builders'
+        installers: a figure whose image differs is an error, not a number."""
+        found = inspect_image(self.client, tag)
+        selection = selection or image_selection(project)
+        expected = {**locked_pins(project, found["environment"], *selection), **(extra or {})}
+        installed = {canonicalize_name(n): v for n, v in found["installed"].items()}
+        installed = {n: v for n, v in installed.items() if n in expected or n not in INSTALLERS}
+        if installed != expected:
+            differ = sorted(
+                f"{name}: {installed.get(name, '-')} instead of {expected.get(name, '-')}"
+                for name in installed.keys() | expected.keys()
+                if installed.get(name) != expected.get(name)
+            )
+            raise SystemExit(f"{figure}: {tag} does not hold the selection: {', '.join(differ)}")
+        self.timings.same_set(figure)
+
     def prune_cache_mounts(self) -> None:
         """Empty BuildKit's cache mounts (uv's cache), so that a cold build downloads again.
 
@@ -151,6 +198,17 @@ class Bench:
                 self.timings.add(figure, measure())
             after(index)
 
+    def checked(self, figure: str, tag: Callable[[], str], project: Path,
+                measure: Callable[[], float], **same_set) -> Callable[[], float]:  # fmt: skip
+        """`measure`, then (untimed) the same-set check of the image it built."""
+
+        def run() -> float:
+            seconds = measure()
+            self.same_set(figure, tag(), project, **same_set)
+            return seconds
+
+        return run
+
     def wall(self, action: Callable[[], object]) -> Callable[[], float]:
         def measure() -> float:
             start = time.perf_counter()
@@ -170,6 +228,11 @@ class Bench:
             BENCH_PARENT,
             f"{ZENML_IMAGE}:{tag}",
             *flags,
+            *(
+                f"--group={option.split('=', 1)[1]}"
+                for option in image_selection(project)
+                if option.startswith("--group=")
+            ),
             cwd=project,
             env=self.zenml_env,
         )
@@ -192,9 +255,21 @@ class Bench:
         context = self.folder / f"pip-{name}"
         shutil.rmtree(context, ignore_errors=True)
         context.mkdir()
-        (context / "requirements.txt").write_text(self.run(*EXPORT, cwd=project))
+        requirements = self.run(*EXPORT, *image_selection(project), cwd=project)
+        (context / "requirements.txt").write_text(requirements)
         (context / "Dockerfile").write_text(PIP_PIPELINE_DOCKERFILE.format(parent=BENCH_PARENT))
         return context
+
+    def floor(self, context: Path) -> None:
+        """The download and install alone: uv, no cache, into a fresh venv on this host (the
+        image's Python and platform), no bytecode, no image."""
+        target = self.folder / "floor-venv"
+        shutil.rmtree(target, ignore_errors=True)
+        self.run("uv", "venv", "--quiet", "--python", "3.11", target, cwd=context)
+        python = target / "bin" / "python"
+        self.run("uv", "pip", "install", "--quiet", "--no-cache", "--no-deps", "--python", python,
+                 "-r", context / "requirements.txt", cwd=context)  # fmt: skip
+        shutil.rmtree(target)
 
     def cold_builds(self, project: Path, slug: str, label: str) -> tuple[str, str, str]:
         """`nox -s images -- --no-cache`, ZenML's builder and pip, each from nothing."""
@@ -204,19 +279,24 @@ class Bench:
         )
         context = self.pip_context(project, slug)
         ours, zenml, pip = figures
+        floor = FLOOR if label == "pipeline image" else f"{label}, {FLOOR}"
 
         def clean_ours() -> None:
             self.remove_images(slug)
             self.prune_cache_mounts()
 
         build_ours = self.wall(lambda: self.nox(project, "-s", "images", "--", "--no-cache"))
+        build_pip = self.wall(lambda: self.docker_build(context, f"{PIP_IMAGE}:{slug}", True))
         self.rounds(
             [
-                (ours, clean_ours, build_ours),
+                (ours, clean_ours,
+                 self.checked(ours, lambda: default_tag(project), project, build_ours)),
                 (zenml, lambda: self.remove_images(ZENML_IMAGE),
-                 self.zenml(zenml, project, slug, "--no-cache")),
+                 self.checked(zenml, lambda: f"{ZENML_IMAGE}:{slug}", project,
+                              self.zenml(zenml, project, slug, "--no-cache"))),
                 (pip, lambda: self.remove_images(PIP_IMAGE),
-                 self.wall(lambda: self.docker_build(context, f"{PIP_IMAGE}:{slug}", True))),
+                 self.checked(pip, lambda: f"{PIP_IMAGE}:{slug}", project, build_pip)),
+                (floor, lambda: None, self.wall(lambda: self.floor(context))),
             ]
         )  # fmt: skip
         return figures
@@ -236,6 +316,7 @@ class Bench:
         self.docker_build(context, BENCH_PARENT, no_cache=False)
         project = self.render("project")
         self.nox(project, "-s", "dev")
+        self.nox(project, "-s", "images")  # its record names what the image selects
         package = next((project / "src").iterdir()).name
         return project, package
 
@@ -243,13 +324,14 @@ class Bench:
         """1, 7, 4, 3: cold, container start + import, no-op, release code change, one package."""
         t = self.timings
         ours, zenml, pip = self.cold_builds(project, NAME, "pipeline image")
-        t.group("Pipeline image, cold", ours, zenml, pip)
-        t.ratio("cold pipeline image / ZenML builder", ours, zenml, 0.6)
+        t.group("Pipeline image, cold", ours, zenml, pip, FLOOR)
+        t.ratio("cold pipeline image, no cache anywhere / ZenML builder", ours, zenml, 1.0)
         t.ratio("cold pipeline image / pip Dockerfile", ours, pip)
+        t.ratio("download + install floor / ZenML builder", FLOOR, zenml)
 
         # Step container start + import, in the images just built.
         images = {
-            "zenlock image": next(tag for tag in self.tags(NAME) if ":iterate-" in tag),
+            "zenlock image": default_tag(project),
             "ZenML-built image": f"{ZENML_IMAGE}:{NAME}",
             "pip-built image": f"{PIP_IMAGE}:{NAME}",
         }
@@ -262,21 +344,27 @@ class Bench:
         ]  # fmt: skip
         self.rounds(start)
         t.group("Step container start + import", *(figure for figure, _, _ in start))
-        t.ratio("container start + import / ZenML-built image", start[0][0], start[1][0])
+        t.ratio("container start + import / ZenML-built image", start[0][0], start[1][0], 0.5)
 
         # No-op: nothing changed since each contender's last ordinary (cached) build.
         self.nox(project, "-s", "images")
         self.zenml_build(project, NAME)
         noop_ours, noop_zenml = "no-op: nox -s images", "no-op: ZenML builder"
+        noop = self.wall(lambda: self.nox(project, "-s", "images"))
         self.rounds(
             [
-                (noop_ours, lambda: None, self.wall(lambda: self.nox(project, "-s", "images"))),
-                (noop_zenml, lambda: None, self.zenml(noop_zenml, project, NAME)),
+                (noop_ours, lambda: None,
+                 self.checked(noop_ours, lambda: default_tag(project), project, noop)),
+                (noop_zenml, lambda: None,
+                 self.checked(noop_zenml, lambda: f"{ZENML_IMAGE}:{NAME}", project,
+                              self.zenml(noop_zenml, project, NAME))),
+                ("nox -l", lambda: None, self.wall(lambda: self.nox(project, "-l"))),
             ]
-        )
-        t.group("Nothing changed", noop_ours, noop_zenml)
-        t.ratio("no-op / ZenML builder", noop_ours, noop_zenml, 0.1)
-        t.ratio("no-op / ZenML, whole process", noop_ours, f"{noop_zenml} (whole process)")
+        )  # fmt: skip
+        t.group("Nothing changed", noop_ours, noop_zenml, "nox -l")
+        t.ratio("no-op / ZenML, whole process", noop_ours, f"{noop_zenml} (whole process)", 0.1)
+        t.ratio("no-op / ZenML builder call", noop_ours, noop_zenml)
+        t.ratio("no-op nox -s images / nox -l", noop_ours, "nox -l", 1.5)
 
         # Release: code baked in; one edit of a step per round, both rebuild after it.
         self.nox(project, "-s", "images", "--", "--release")
@@ -285,26 +373,33 @@ class Bench:
         original = step.read_text()
         release_ours = "release, code change: nox -s images -- --release"
         release_zenml = "release, code change: ZenML builder (code included)"
+        release = self.wall(lambda: self.nox(project, "-s", "images", "--", "--release"))
         self.rounds(
             [
                 (release_ours, lambda: None,
-                 self.wall(lambda: self.nox(project, "-s", "images", "--", "--release"))),
+                 self.checked(release_ours, lambda: default_tag(project), project, release)),
                 (release_zenml, lambda: None,
-                 self.zenml(release_zenml, project, "release", "--include-code")),
+                 self.checked(release_zenml, lambda: f"{ZENML_IMAGE}:release", project,
+                              self.zenml(release_zenml, project, "release", "--include-code"))),
             ],
             before=lambda index: step.write_text(original + f"\n# code change {index}\n"),
         )  # fmt: skip
         step.write_text(original)
         t.group("Release image after a code change", release_ours, release_zenml)
-        t.ratio("release code change / ZenML builder", release_ours, release_zenml, 0.15)
         t.ratio("release code change / ZenML, whole process", release_ours,
-                f"{release_zenml} (whole process)")  # fmt: skip
+                f"{release_zenml} (whole process)", 0.15)  # fmt: skip
+        t.ratio("release code change / ZenML builder call", release_ours, release_zenml)
 
-        # One package more in [project].dependencies, locked; reverted after each round.
+        self.one_package_added(project, NAME, "one package added")
+
+    def one_package_added(self, project: Path, slug: str, label: str) -> None:
+        """One package more in [project].dependencies, locked, then each builder's ordinary
+        (cached) build; reverted after each round."""
         pyproject, lock = project / "pyproject.toml", project / "uv.lock"
         saved = pyproject.read_text(), lock.read_bytes()
         self.nox(project, "-s", "images")
-        keep = self.tags(NAME)
+        self.zenml_build(project, slug)  # ZenML's cache holds the unchanged image's layers
+        keep, keep_zenml = self.tags(slug), self.tags(ZENML_IMAGE)
 
         def add_package(round_: int) -> None:
             # Another package each round: BuildKit's build cache would replay an earlier one.
@@ -317,32 +412,39 @@ class Bench:
         def revert(_: int) -> None:
             pyproject.write_text(saved[0])
             lock.write_bytes(saved[1])
-            self.remove_images(NAME, keep)
-            self.remove_images(ZENML_IMAGE, {f"{ZENML_IMAGE}:{NAME}", f"{ZENML_IMAGE}:release"})
+            self.remove_images(slug, keep)
+            self.remove_images(ZENML_IMAGE, keep_zenml)
 
-        change_ours = "one package added: nox -s images"
-        change_zenml = "one package added: ZenML builder"
+        ours, zenml = f"{label}: nox -s images", f"{label}: ZenML builder"
+        build_ours = self.wall(lambda: self.nox(project, "-s", "images"))
         self.rounds(
             [
-                (change_ours, lambda: None, self.wall(lambda: self.nox(project, "-s", "images"))),
-                (change_zenml, lambda: None, self.zenml(change_zenml, project, "change")),
+                (ours, lambda: None,
+                 self.checked(ours, lambda: default_tag(project), project, build_ours)),
+                (zenml, lambda: None,
+                 self.checked(zenml, lambda: f"{ZENML_IMAGE}:{slug}-change", project,
+                              self.zenml(zenml, project, f"{slug}-change"))),
             ],
             before=add_package,
             after=revert,
         )  # fmt: skip
-        t.group("One package added", change_ours, change_zenml)
-        t.ratio("one-package change / ZenML builder", change_ours, change_zenml, 0.3)
+        self.timings.group(label.capitalize(), ours, zenml)
+        self.timings.ratio(f"{label} / ZenML builder call", ours, zenml, 0.3)
+        self.timings.ratio(f"{label} / ZenML, whole process", ours, f"{zenml} (whole process)")
 
     def larger_set(self) -> None:
         """2: pandas, polars, pyarrow and xgboost added; the same three cold builds."""
         slug = f"{NAME}-larger"
         project = self.render("larger", slug, ml_integrations=LARGER_SET)
         self.nox(project, "-s", "dev")
+        self.nox(project, "-s", "images")
         ours, zenml, pip = self.cold_builds(project, slug, "larger dependency set")
         self.timings.group(
-            "Pipeline image with pandas, polars, pyarrow, xgboost; cold", ours, zenml, pip
-        )
-        self.timings.ratio("larger set, cold / ZenML builder", ours, zenml, 0.6)
+            "Pipeline image with pandas, polars, pyarrow, xgboost; cold", ours, zenml, pip,
+            f"larger dependency set, {FLOOR}",
+        )  # fmt: skip
+        self.timings.ratio("larger set, cold / ZenML builder", ours, zenml, 1.0)
+        self.one_package_added(project, slug, "larger set, one package added")
         self.remove_images(slug)
 
     def server(self, project: Path) -> None:
@@ -350,24 +452,35 @@ class Bench:
         context = self.folder / "pip-server"
         self.run("uv", "build", "--wheel", "--quiet", "--out-dir", context / "wheels",
                  project / "plugins", cwd=project)  # fmt: skip
-        groups = tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]
+        # The server image's selection (its record names the groups), the plugin as a wheel.
+        self.nox(project, "-s", "server")
+        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["server"]
         plugin = f"{NAME}-plugins"
-        requirements = " ".join(f"'{r}'" for r in groups["server"] if r != plugin)
-        (context / "Dockerfile").write_text(
-            PIP_SERVER_DOCKERFILE.format(parent=BENCH_PARENT, requirements=requirements)
-        )
+        selection = [*(f"--only-group={group}" for group in record["groups"]),
+                     "--no-emit-project", f"--no-emit-package={plugin}"]  # fmt: skip
+        (context / "requirements.txt").write_text(self.run(*EXPORT, *selection, cwd=project))
+        (context / "Dockerfile").write_text(PIP_SERVER_DOCKERFILE.format(parent=BENCH_PARENT))
+        plugin_version = tomllib.loads((project / "plugins" / "pyproject.toml").read_text())
+        same_set = {"selection": selection,
+                    "extra": {plugin: plugin_version["project"]["version"]}}  # fmt: skip
         ours, pip = "server image, cold: nox -s server -- --no-cache", "server image, cold: pip"
+
+        def server_tag() -> str:
+            images = yaml.safe_load((project / "configs" / "images.yaml").read_text())
+            return images["server"]["tag"]
 
         def clean_ours() -> None:
             self.remove_images(f"{NAME}-server")
             self.prune_cache_mounts()
 
         build_ours = self.wall(lambda: self.nox(project, "-s", "server", "--", "--no-cache"))
+        build_pip = self.wall(lambda: self.docker_build(context, f"{PIP_IMAGE}:server", True))
         self.rounds(
             [
-                (ours, clean_ours, build_ours),
+                (ours, clean_ours,
+                 self.checked(ours, server_tag, project, build_ours, **same_set)),
                 (pip, lambda: self.remove_images(PIP_IMAGE),
-                 self.wall(lambda: self.docker_build(context, f"{PIP_IMAGE}:server", True))),
+                 self.checked(pip, lambda: f"{PIP_IMAGE}:server", project, build_pip, **same_set)),
             ]
         )  # fmt: skip
         self.timings.group("Server image, cold", ours, pip)

@@ -22,10 +22,15 @@ class Timings:
         self.runs: dict[str, list[float]] = {}
         self.ratios: list[tuple[str, str, str, float | None]] = []
         self.groups: list[tuple[str, list[str]]] = []
+        self.same_sets: set[str] = set()
 
     def add(self, figure: str, seconds: float) -> None:
         self.runs.setdefault(figure, []).append(seconds)
         print(f"{seconds:8.2f} s  {figure}", flush=True)
+
+    def same_set(self, figure: str) -> None:
+        """Every image `figure` built holds the same package set as the others' (checked)."""
+        self.same_sets.update({figure, f"{figure} (whole process)"})
 
     def wall(self, figure: str, action: Callable[[], object]) -> None:
         start = time.perf_counter()
@@ -51,6 +56,7 @@ class Timings:
                 "min": round(min(times), 3),
                 "median": round(statistics.median(times), 3),
                 "max": round(max(times), 3),
+                **({"same_set": True} if figure in self.same_sets else {}),
             }
             for figure, times in self.runs.items()
         }
@@ -126,11 +132,16 @@ def markdown(summary: dict, command: str) -> str:
         for figure in group:
             median = figures[figure]["median"]
             lines.append(f"| {figure} | {median:.2f} s | {bar(median, largest)} |")
-    lines += ["", "| figure | runs | min | median | max |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "| figure | runs | min | median | max | same package set |",
+        "| --- | ---: | ---: | ---: | ---: | :---: |",
+    ]
     for figure, stats in figures.items():
         lines.append(
             f"| {figure} | {len(stats['runs'])} | {stats['min']:.2f} s "
-            f"| {stats['median']:.2f} s | {stats['max']:.2f} s |"
+            f"| {stats['median']:.2f} s | {stats['max']:.2f} s "
+            f"| {'✓ checked' if stats.get('same_set') else ''} |"
         )
     return "\n".join(lines) + "\n"
 

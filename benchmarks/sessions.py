@@ -110,6 +110,9 @@ def main() -> None:
         action="store_true",
         help="write benchmarks/results.md, which docs/benchmarks.md shows",
     )
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "build", help="where bench.json and bench.md go"
+    )
     args = parser.parse_args()
     repeat = 1 if args.quick else args.repeat
     timings = Timings()
@@ -122,9 +125,9 @@ def main() -> None:
 
             compare(Path(folder), repeat, timings)
     command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
-    write(timings, ROOT / "build", command.strip())
+    write(timings, args.output, command.strip())
     if args.docs:
-        shutil.copy(ROOT / "build" / "bench.md", ROOT / "benchmarks" / "results.md")
+        shutil.copy(args.output / "bench.md", ROOT / "benchmarks" / "results.md")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Build one pipeline image with ZenML's own builder; run with the generated project's python.
 
-    .venv/bin/python zenml_build.py PROJECT PARENT TAG [--no-cache] [--include-code]
+    .venv/bin/python zenml_build.py PROJECT PARENT TAG [--no-cache] [--include-code] [--group G]...
 
 What a ZenML user gets from `DockerSettings` on a stack with a `local` image builder, called
 directly so that ZenML's build reuse (a lookup of earlier builds in its store) cannot skip
@@ -20,8 +20,9 @@ from zenml.utils import source_utils
 from zenml.utils.pipeline_docker_image_builder import PipelineDockerImageBuilder
 
 STACK = "bench-local-builder"
-# The [project] dependencies from uv.lock, the same pins `nox -s images` installs. ZenML's
-# default export would add the dev and server groups and the editable plugin path.
+# The [project] dependencies and the image's groups (--group) from uv.lock: the pins `nox -s
+# images` installs. ZenML's default export would add the dev and server groups and the
+# editable plugin path.
 EXPORT = [
     "uv", "export", "--directory", "{directory}", "--frozen", "--format=requirements-txt",
     "--no-dev", "--no-default-groups", "--no-emit-project", "--no-hashes", "--quiet",
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("tag", help="repository:tag of the image")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--include-code", action="store_true", help="bake src/ into the image")
+    parser.add_argument("--group", action="append", default=[], help="a dependency group more")
     args = parser.parse_args()
     repository, tag = args.tag.rsplit(":", 1)
     stack = bench_stack()
@@ -63,7 +65,7 @@ def main() -> None:
         parent_image=args.parent,
         python_package_installer="uv",
         pyproject_path=str(args.project / "pyproject.toml"),
-        pyproject_export_command=EXPORT,
+        pyproject_export_command=[*EXPORT, *(f"--group={group}" for group in args.group)],
         install_stack_requirements=False,
         target_repository=repository,
         # host networking: this machine has no bridge network. rm: no leftover containers.

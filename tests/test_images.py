@@ -332,12 +332,49 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
         assert image["activated"]["image_id"] == docker_client.images.get(image["tag"]).id
     assert "tqdm" in inspect_image(docker_client, serving)["installed"]
     assert "tqdm" not in inspect_image(docker_client, default)["installed"]
-    # The parent's layers are shared; the user layer too when Docker's build cache offers it.
+    # A package more rebuilds the project's layer (and the SBOM's) only: the parent, ZenML's
+    # closure and the integrations' packages are the very layers of the default image.
     parent = docker_client.images.get(DOCKER_ANSWERS["pipeline_parent_image"])
     parent_layers = parent.attrs["RootFS"]["Layers"]
-    for tag in (shared, serving):
-        layers = docker_client.images.get(tag).attrs["RootFS"]["Layers"]
-        assert layers[: len(parent_layers)] == parent_layers
+    layers = {
+        tag: docker_client.images.get(tag).attrs["RootFS"]["Layers"] for tag in (shared, serving)
+    }
+    assert layers[shared][: len(parent_layers)] == parent_layers
+    assert layers[serving][:-2] == layers[shared][:-2]
+    assert layers[serving][-2] != layers[shared][-2]
+
+
+# Run in an image as its user: which of the venv's modules a step's start imports lack a .pyc.
+COMPILED_IMPORTS = """
+import importlib.util, json, os, sys
+import zenml.client, zenml.entrypoints.step_entrypoint_configuration, sklearn.base
+from zenml.integrations.sklearn.materializers import sklearn_materializer
+files = [
+    module.__file__ for module in list(sys.modules.values())
+    if (getattr(module, "__file__", None) or "").startswith("/opt/venv/")
+    and module.__file__.endswith(".py")
+]
+missing = [file for file in files if not os.path.exists(importlib.util.cache_from_source(file))]
+sources = pycs = 0
+for folder, _, names in os.walk("/opt/venv"):
+    sources += sum(name.endswith(".py") for name in names)
+    pycs += sum(name.endswith(".pyc") for name in names)
+print(json.dumps({"imported": len(files), "missing": missing, "sources": sources, "pycs": pycs}))
+"""
+
+
+def test_what_a_step_imports_is_compiled_and_not_all_of_site_packages(image_project, docker_client):
+    """Bytecode where it pays: every module that a step's start imports from the venv has
+    its .pyc in the image (the step's user could not write one), and far from every module."""
+    _, _, tag = image_project
+    found = json.loads(
+        docker_client.containers.run(
+            tag, ["python", "-c", COMPILED_IMPORTS], remove=True, network_mode="host",
+            environment={"ZENML_CONFIG_PATH": "/tmp/zenml", "ZENML_ANALYTICS_OPT_IN": "false"},
+        ).decode().strip().splitlines()[-1]
+    )  # fmt: skip
+    assert found["imported"] > 500 and found["missing"] == []
+    assert found["pycs"] < found["sources"] / 2, found
 
 
 def test_images_without_docker_say_how_to_start_it(tmp_path):

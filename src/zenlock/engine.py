@@ -84,6 +84,21 @@ def run_python(client: docker.DockerClient, tag: str, network: str, source: str,
     return output.decode().strip().splitlines()[-1]
 
 
+def read_file(client: docker.DockerClient, tag: str, path: str) -> bytes | None:
+    """The bytes of file `path` in image `tag`, or None: read from a container that is
+    created, never started, and removed."""
+    container = client.containers.create(tag, ["true"], entrypoint=[])
+    try:
+        stream, _ = container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+            member = archive.extractfile(archive.getmembers()[0])
+            return member.read() if member else None
+    except docker.errors.NotFound:
+        return None
+    finally:
+        container.remove(force=True)
+
+
 def build_cli() -> str:
     """A docker CLI that builds with BuildKit: one with buildx, or a pre-23.0 CLI (built in)."""
     for folder in dict.fromkeys(os.environ.get("PATH", "").split(os.pathsep)):

@@ -9,13 +9,16 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from . import ZenlockError, engine, lock, registry
+from . import ZenlockError, engine, lock, registry, scripts
 from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
 from .inputs import image_reference
 from .settings import PipelineSettings, pipeline_settings
 from .state import ROOT, read_record, update_record
 
 SOURCE = ROOT / "src"
+PYPROJECT = ROOT / "pyproject.toml"
+# zenlock's scripts that install each layer of the venv, in the build context's zenlock/.
+INSTALLER = ("install-layer.sh", "precompile.py")
 
 
 def image_sets(
@@ -29,20 +32,70 @@ def image_sets(
     return sets
 
 
+# What a step's container imports before the step's own code: compiled in the first layer.
+STEP_MODULES = (
+    "zenml.client",
+    "zenml.entrypoints.entrypoint",
+    "zenml.entrypoints.step_entrypoint_configuration",
+    "zenml.orchestrators.step_launcher",
+    "zenml.orchestrators.step_runner",
+)
+
+
+def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
+    """The build context's layers/ (see docker/pipeline.Dockerfile): ZenML's closure, what
+    the integration groups among `groups` add, and the rest; with what each compiles."""
+    declared = lock.dependency_groups()
+    integration_groups = [group for group in groups if registry.integration_of_group(group)]
+    own = [
+        *lock.read_toml(PYPROJECT)["project"].get("dependencies", []),
+        *(entry for group in groups if group not in integration_groups
+          for entry in declared.get(group, []) if isinstance(entry, str)),
+    ]  # fmt: skip
+    integration_roots = [
+        entry for group in integration_groups for entry in declared.get(group, [])
+        if isinstance(entry, str)
+    ]  # fmt: skip
+    zenml, integrations, project = lock.layered(requirements, ["zenml"], integration_roots)
+    return {
+        "1-zenml/requirements.txt": zenml,
+        "1-zenml/modules.txt": "\n".join(STEP_MODULES) + "\n",
+        "2-integrations/requirements.txt": integrations,
+        "2-integrations/integrations.txt": "".join(
+            f"{name}\n" for name in registry.integrations_in(groups)
+        ),
+        "3-project/requirements.txt": project,
+        "3-project/packages.txt": "".join(f"{requirement}\n" for requirement in own),
+    }
+
+
 def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> ImageSpec:
     """The parent plus the apt packages of the integrations, the locked [project]
     dependencies and `groups`: the iterate image."""
     selection = lock.selection("iterate", groups)
     requirements = lock.export(selection)
     apt_packages = "".join(f"{package}\n" for package in registry.apt_packages_in(groups))
+    installer = {name: scripts.text(name) for name in INSTALLER}
+    installer["activation.py"] = registry.ACTIVATION.read_text()
+
+    def add_files(context: Path) -> None:
+        (context / "apt-packages.txt").write_text(apt_packages)
+        for name, content in installer.items():
+            (context / "zenlock").mkdir(exist_ok=True)
+            (context / "zenlock" / name).write_text(content)
+        for name, content in layer_files(groups, requirements).items():
+            (context / "layers" / name).parent.mkdir(parents=True, exist_ok=True)
+            (context / "layers" / name).write_text(content)
+
     return locked_spec(
         "iterate",
         settings.build,
         "pipeline.Dockerfile",
         requirements,
         apt_packages,
+        *installer.values(),
         sbom=lock.sbom(selection),
-        add_files=lambda context: (context / "apt-packages.txt").write_text(apt_packages),
+        add_files=add_files,
     )
 
 

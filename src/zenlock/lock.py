@@ -11,6 +11,9 @@ import subprocess
 import sys
 import tomllib
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from . import ZenlockError
 from .state import LOCK, ROOT
 
@@ -85,13 +88,60 @@ def sbom(options: list[str]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
+def dependency_closure(roots: list[str]) -> set[str]:
+    """The names of the requirements `roots` and of all they need in uv.lock, for any marker
+    (a superset does no harm: it only sorts the export's lines into layers)."""
+    packages: dict[str, list[dict]] = {}
+    for package in read_toml(LOCK).get("package", []):
+        packages.setdefault(package["name"], []).append(package)
+    wanted = [
+        (canonicalize_name(parsed.name), tuple(parsed.extras)) for parsed in map(Requirement, roots)
+    ]
+    seen: set[tuple[str, str]] = set()
+    found: set[str] = set()
+    while wanted:
+        name, extras = wanted.pop()
+        for part in ("", *extras):
+            if (name, part) in seen:
+                continue
+            seen.add((name, part))
+            found.add(name)
+            for package in packages.get(name, []):
+                needs = (
+                    package.get("optional-dependencies", {}).get(part, [])
+                    if part
+                    else (package.get("dependencies", []))
+                )
+                wanted += [(need["name"], tuple(need.get("extra", ()))) for need in needs]
+    return found
+
+
+def requirement_entries(requirements: str) -> list[tuple[str, str]]:
+    """(name, text) of each requirement of a `uv export` (a line and its --hash lines)."""
+    entries: list[tuple[str, str]] = []
+    for line in requirements.splitlines(keepends=True):
+        if line[:1].isspace() and entries:
+            entries[-1] = (entries[-1][0], entries[-1][1] + line)
+        elif line.strip() and not line.startswith("#"):
+            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
+            entries.append((canonicalize_name(name.group(0)) if name else "", line))
+    return entries
+
+
+def layered(requirements: str, *roots: list[str]) -> list[str]:
+    """`requirements` in len(roots) + 1 parts: the first holds what roots[0] needs, the next
+    what roots[1] needs beyond that, ..., the last everything else."""
+    closures = [dependency_closure(layer) if layer else set() for layer in roots]
+    parts = [""] * (len(roots) + 1)
+    for name, text in requirement_entries(requirements):
+        index = next((i for i, closure in enumerate(closures) if name in closure), len(roots))
+        parts[index] += text
+    return parts
+
+
 def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
     """Package -> version that the lock installs for `options` on an interpreter whose PEP 508
     marker environment is `environment`."""
-    # Not at the top: `nox -s lock` imports this module where packaging may be missing.
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
     expected = {}
     # --frozen: a check reads the lock as it is (and reports a stale one on its own).
     for line in export(options, hashes=False, frozen=True).splitlines():

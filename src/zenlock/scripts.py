@@ -8,3 +8,8 @@ from importlib.resources import files
 def script(*names: str) -> str:
     folder = files("zenlock").joinpath("inside")
     return "\n".join(folder.joinpath(f"{name}.py").read_text() for name in names)
+
+
+def text(name: str) -> str:
+    """One file of zenlock/inside/ (a shell script too), as text."""
+    return files("zenlock").joinpath("inside", name).read_text()

@@ -1,8 +1,9 @@
 # Pipeline image: the locked [project] dependencies and ZenML integrations, nothing else.
-# Built by `nox -s images` with BuildKit from a build context of requirements.txt (`uv
-# export`, with hashes), the apt packages of the integrations and the uv binary; an extra CA
-# bundle (TLS-intercepting proxies) and package-index credentials arrive as secrets. All of
-# them are mounted for the install step only: none is in any layer.
+# Built by `nox -s images` with BuildKit from a build context of the lock's requirements
+# (`uv export`, with hashes) in layers, the apt packages of the integrations, the uv binary
+# and zenlock's install scripts; an extra CA bundle (TLS-intercepting proxies) and
+# package-index credentials arrive as secrets. All of them are mounted for the install steps
+# only: none is in any layer.
 ARG PARENT_IMAGE
 FROM ${PARENT_IMAGE}
 # Non-root. /app is where ZenML puts step code; it is world-writable because ZenML's local
@@ -18,20 +19,31 @@ RUN --mount=type=bind,source=apt-packages.txt,target=/tmp/apt-packages.txt \
             < /tmp/apt-packages.txt \
         && rm -rf /var/lib/apt/lists/*; \
     fi
-# uv's cache is a BuildKit cache mount: a dependency change downloads only what changed.
-RUN --mount=type=bind,source=uv,target=/usr/local/bin/uv \
-    --mount=type=bind,source=requirements.txt,target=/tmp/requirements.txt \
-    --mount=type=secret,id=ca \
-    --mount=type=secret,id=index \
+# The venv in three layers, the most stable first: ZenML and what it needs, then the ZenML
+# integrations' packages, then the project's own. A dependency change rebuilds from the first
+# layer it touches; those below stay. Each installs its share of the lock (hash-pinned,
+# no resolution) and compiles to bytecode what a step imports from it, not all of
+# site-packages; the second activates the integrations as a step would. uv and the layer's
+# files are mounted for the step only; uv's cache is a BuildKit cache mount, so a rebuild
+# downloads only what changed.
+RUN --mount=type=bind,source=zenlock,target=/tmp/zenlock \
+    --mount=type=bind,source=uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=layers/1-zenml,target=/tmp/layer \
+    --mount=type=secret,id=ca --mount=type=secret,id=index \
     --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
-    set -eu; \
-    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
-    if [ -s /run/secrets/index ]; then set -a; . /run/secrets/index; set +a; fi; \
-    export UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never; \
-    uv venv --quiet --python python3 /opt/venv; \
-    uv pip install --quiet --python /opt/venv/bin/python --require-hashes --no-deps \
-        -r /tmp/requirements.txt; \
-    chmod -R go-w /opt/venv
+    sh /tmp/zenlock/install-layer.sh
+RUN --mount=type=bind,source=zenlock,target=/tmp/zenlock \
+    --mount=type=bind,source=uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=layers/2-integrations,target=/tmp/layer \
+    --mount=type=secret,id=ca --mount=type=secret,id=index \
+    --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
+    sh /tmp/zenlock/install-layer.sh
+RUN --mount=type=bind,source=zenlock,target=/tmp/zenlock \
+    --mount=type=bind,source=uv,target=/usr/local/bin/uv \
+    --mount=type=bind,source=layers/3-project,target=/tmp/layer \
+    --mount=type=secret,id=ca --mount=type=secret,id=index \
+    --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
+    sh /tmp/zenlock/install-layer.sh
 # What is installed, as CycloneDX (`uv export` of the same selection): read by `nox -s check`.
 COPY sbom.cdx.json /opt/sbom.cdx.json
 ENV PATH=/opt/venv/bin:${PATH} VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1
