@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import REPO
 
-from zenlock import ZenlockError, discovery, registry, requirements
+from zenlock import ZenlockError, discovery, lock, registry, requirements
 
 
 @pytest.mark.parametrize(
@@ -271,3 +271,62 @@ def test_fields_named_like_credentials_need_a_secret_reference(key, credential):
     from zenlock import stackfiles
 
     assert stackfiles.credential_like(key) is credential
+
+
+# A lock's [[package]] entries, as tomllib reads uv.lock: zenml needs click and pydantic,
+# pydantic needs itself back through a cycle, `fastapi[all]` needs uvicorn only with the extra,
+# and two forks of numpy (one per Python) each need something else.
+PACKAGES = {
+    "zenml": [{"name": "zenml", "dependencies": [{"name": "click"}, {"name": "pydantic"}]}],
+    "click": [{"name": "click"}],
+    "pydantic": [{"name": "pydantic", "dependencies": [{"name": "pydantic-core"}]}],
+    "pydantic-core": [{"name": "pydantic-core", "dependencies": [{"name": "pydantic"}]}],
+    "fastapi": [
+        {
+            "name": "fastapi",
+            "dependencies": [{"name": "starlette"}],
+            "optional-dependencies": {"all": [{"name": "uvicorn", "extra": ["standard"]}]},
+        }
+    ],
+    "starlette": [{"name": "starlette"}],
+    "uvicorn": [
+        {"name": "uvicorn", "optional-dependencies": {"standard": [{"name": "httptools"}]}}
+    ],
+    "httptools": [{"name": "httptools"}],
+    "numpy": [
+        {"name": "numpy", "dependencies": [{"name": "old-helper"}]},
+        {"name": "numpy", "dependencies": [{"name": "new-helper"}]},
+    ],
+    "old-helper": [{"name": "old-helper"}],
+    "new-helper": [{"name": "new-helper"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("roots", "closure"),
+    [
+        (["zenml"], {"zenml", "click", "pydantic", "pydantic-core"}),
+        (["ZenML==0.98.0"], {"zenml", "click", "pydantic", "pydantic-core"}),
+        (["fastapi"], {"fastapi", "starlette"}),
+        (["fastapi[all]>=0.1"], {"fastapi", "starlette", "uvicorn", "httptools"}),
+        (["numpy; python_version < '3.12'"], {"numpy", "old-helper", "new-helper"}),
+        (["not-in-the-lock"], {"not-in-the-lock"}),
+        ([], set()),
+    ],
+)
+def test_a_dependency_closure_follows_extras_cycles_and_forks(roots, closure):
+    assert lock.dependency_closure(roots, PACKAGES) == closure
+
+
+def test_an_export_splits_into_entries_with_their_hash_lines():
+    export = (
+        "# a comment\n"
+        "click==8.3.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
+        "\n"
+        "Pydantic_Core==2.41.0 ; python_version >= '3.11' \\\n    --hash=sha256:cc\n"
+        "zope.interface==7.0\n"
+    )
+    entries = lock.requirement_entries(export)
+    assert [name for name, _ in entries] == ["click", "pydantic-core", "zope-interface"]
+    assert "".join(text for _, text in entries).count("--hash") == 3
+    assert entries[0][1] == "click==8.3.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"

@@ -16,9 +16,8 @@ def test_the_package_builds_passes_twine_and_runs_from_its_wheel(tmp_path):
     run(sys.executable, "-m", "twine", "check", "--strict", wheel, sdist, cwd=REPO)
 
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"zenlock/__main__.py", "zenlock/data/vendored.json", "zenlock/inside/probe.py"} <= set(
-        names
-    )
+    shipped = {"__main__.py", "data/vendored.json", "inside/probe.py", "inside/install-layer.sh"}
+    assert {f"zenlock/{name}" for name in shipped} <= set(names)
     assert not [name for name in names if name.startswith(("template/", "tests/", "docs/"))]
 
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]

@@ -9,6 +9,9 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from . import ZenlockError, engine, lock, registry, scripts
 from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
 from .inputs import image_reference
@@ -42,6 +45,10 @@ STEP_MODULES = (
 )
 
 
+def requirement_name(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)
+
+
 def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
     """The build context's layers/ (see docker/pipeline.Dockerfile): ZenML's closure, what
     the integration groups among `groups` add, and the rest; with what each compiles."""
@@ -57,6 +64,9 @@ def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
         if isinstance(entry, str)
     ]  # fmt: skip
     zenml, integrations, project = lock.layered(requirements, ["zenml"], integration_roots)
+    # The layers below compiled what their packages import already.
+    in_project_layer = {name for name, _ in lock.requirement_entries(project)}
+    own = [entry for entry in own if requirement_name(entry) in in_project_layer]
     return {
         "1-zenml/requirements.txt": zenml,
         "1-zenml/modules.txt": "\n".join(STEP_MODULES) + "\n",

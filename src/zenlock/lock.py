@@ -88,12 +88,10 @@ def sbom(options: list[str]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def dependency_closure(roots: list[str]) -> set[str]:
-    """The names of the requirements `roots` and of all they need in uv.lock, for any marker
-    (a superset does no harm: it only sorts the export's lines into layers)."""
-    packages: dict[str, list[dict]] = {}
-    for package in read_toml(LOCK).get("package", []):
-        packages.setdefault(package["name"], []).append(package)
+def dependency_closure(roots: list[str], packages: dict[str, list[dict]]) -> set[str]:
+    """The names of the requirements `roots` and of all they need in the lock's `packages`
+    (name -> entries), for any marker: a superset does no harm, it only sorts the export's
+    lines into layers."""
     wanted = [
         (canonicalize_name(parsed.name), tuple(parsed.extras)) for parsed in map(Requirement, roots)
     ]
@@ -107,11 +105,10 @@ def dependency_closure(roots: list[str]) -> set[str]:
             seen.add((name, part))
             found.add(name)
             for package in packages.get(name, []):
-                needs = (
-                    package.get("optional-dependencies", {}).get(part, [])
-                    if part
-                    else (package.get("dependencies", []))
-                )
+                if part:
+                    needs = package.get("optional-dependencies", {}).get(part, [])
+                else:
+                    needs = package.get("dependencies", [])
                 wanted += [(need["name"], tuple(need.get("extra", ()))) for need in needs]
     return found
 
@@ -120,9 +117,11 @@ def requirement_entries(requirements: str) -> list[tuple[str, str]]:
     """(name, text) of each requirement of a `uv export` (a line and its --hash lines)."""
     entries: list[tuple[str, str]] = []
     for line in requirements.splitlines(keepends=True):
+        if not line.strip() or line.startswith("#"):
+            continue
         if line[:1].isspace() and entries:
             entries[-1] = (entries[-1][0], entries[-1][1] + line)
-        elif line.strip() and not line.startswith("#"):
+        else:
             name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
             entries.append((canonicalize_name(name.group(0)) if name else "", line))
     return entries
@@ -131,7 +130,10 @@ def requirement_entries(requirements: str) -> list[tuple[str, str]]:
 def layered(requirements: str, *roots: list[str]) -> list[str]:
     """`requirements` in len(roots) + 1 parts: the first holds what roots[0] needs, the next
     what roots[1] needs beyond that, ..., the last everything else."""
-    closures = [dependency_closure(layer) if layer else set() for layer in roots]
+    packages: dict[str, list[dict]] = {}
+    for package in read_toml(LOCK).get("package", []):
+        packages.setdefault(package["name"], []).append(package)
+    closures = [dependency_closure(layer, packages) for layer in roots]
     parts = [""] * (len(roots) + 1)
     for name, text in requirement_entries(requirements):
         index = next((i for i, closure in enumerate(closures) if name in closure), len(roots))

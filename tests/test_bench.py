@@ -1,0 +1,41 @@
+"""The benchmark's harness in its quick form (one run per figure): it finishes, and every image
+it times holds the very package set of the others. The numbers are printed, none asserted."""
+
+import json
+import sys
+
+import pytest
+from conftest import REPO, run
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+# The comparisons of docs/benchmarks.md: each must be measured on images checked alike.
+COMPARED = (
+    "pipeline image, cold: nox -s images -- --no-cache",
+    "pipeline image, cold: ZenML builder",
+    "pipeline image, cold: pip Dockerfile",
+    "no-op: nox -s images",
+    "no-op: ZenML builder",
+    "release, code change: nox -s images -- --release",
+    "release, code change: ZenML builder (code included)",
+    "one package added: nox -s images",
+    "one package added: ZenML builder",
+    "server image, cold: nox -s server -- --no-cache",
+    "server image, cold: pip",
+    "larger dependency set, cold: nox -s images -- --no-cache",
+    "larger dependency set, cold: ZenML builder",
+    "larger set, one package added: nox -s images",
+    "larger set, one package added: ZenML builder",
+)
+
+
+def test_the_quick_benchmark_compares_the_same_package_sets(tmp_path):
+    bench = REPO / "benchmarks" / "sessions.py"
+    run(sys.executable, bench, "docker", "--quick", "--output", tmp_path, cwd=REPO)
+    summary = json.loads((tmp_path / "bench.json").read_text())
+    figures = summary["figures"]
+    assert {figure for figure in COMPARED if figures[figure].get("same_set")} == set(COMPARED)
+    assert all(ratio["ratio"] > 0 for ratio in summary["ratios"])
+    targets = {ratio["name"] for ratio in summary["ratios"] if ratio["target"]}
+    assert len(targets) >= 9, targets
+    assert (tmp_path / "bench.md").read_text().count("✓ checked") >= len(COMPARED)
