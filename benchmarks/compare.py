@@ -457,7 +457,7 @@ class Bench:
         record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["server"]
         plugin = f"{NAME}-plugins"
         selection = [*(f"--only-group={group}" for group in record["groups"]),
-                     "--no-emit-project", f"--no-emit-package={plugin}"]  # fmt: skip
+                     f"--no-emit-package={plugin}"]  # fmt: skip
         (context / "requirements.txt").write_text(self.run(*EXPORT, *selection, cwd=project))
         (context / "Dockerfile").write_text(PIP_SERVER_DOCKERFILE.format(parent=BENCH_PARENT))
         plugin_version = tomllib.loads((project / "plugins" / "pyproject.toml").read_text())
