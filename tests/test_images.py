@@ -377,10 +377,12 @@ def test_what_a_step_imports_is_compiled_and_not_all_of_site_packages(image_proj
     assert found["pycs"] < found["sources"] / 2, found
 
 
-def test_images_without_docker_say_how_to_start_it(tmp_path):
+# Image reads go over a Unix socket without the SDK; any other host is the SDK's alone.
+@pytest.mark.parametrize("host", ["unix:///nonexistent.sock", "tcp://127.0.0.1:9"])
+def test_images_without_docker_say_how_to_start_it(tmp_path, host):
     project = render_project(tmp_path / "project")
     nox("-s", "dev", cwd=project)
-    refused = nox("-s", "images", cwd=project, check=False, DOCKER_HOST="unix:///nonexistent.sock")
+    refused = nox("-s", "images", cwd=project, check=False, DOCKER_HOST=host)
     assert refused.returncode != 0
     output = refused.stdout + refused.stderr
     assert "No Docker daemon is reachable" in output and "Start one" in output

@@ -1,49 +1,125 @@
 """The Docker engine: connect, find, push and read what an image holds (docker SDK); build
 with BuildKit (the docker CLI: the SDK drives only the classic builder)."""
 
+import http.client
 import io
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tarfile
 from pathlib import Path
-
-import docker
-from docker.errors import DockerException, ImageNotFound
+from urllib.parse import quote
 
 from . import ZenlockError
 from .scripts import script
 
-
-def connect() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except DockerException as error:
-        raise ZenlockError(
-            f"No Docker daemon is reachable ({error}).\n"
-            "Start one (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), "
-            "or point DOCKER_HOST at a running daemon."
-        ) from None
-    return client
+UNREACHABLE = (
+    "No Docker daemon is reachable ({error}).\n"
+    "Start one (Docker Desktop, `sudo systemctl start docker`, or `dockerd`), "
+    "or point DOCKER_HOST at a running daemon."
+)
 
 
-def image_id(client: docker.DockerClient, reference: str) -> str | None:
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=60)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+class Engine:
+    """A Docker engine. What an image is (`image`) is read over the engine's Unix socket with
+    the standard library: importing the docker SDK takes longer than a whole no-op build.
+    Everything else is the SDK's client (`engine.containers`, ...), imported on first use."""
+
+    def __init__(self) -> None:
+        host = os.environ.get("DOCKER_HOST", "")
+        # The SDK's default; tcp://, ssh:// and npipe:// hosts are the SDK's alone.
+        self.socket_path: str | None = "/var/run/docker.sock"
+        if host:
+            self.socket_path = host.removeprefix("unix://") if host.startswith("unix://") else None
+        self._sdk = None
+
+    @property
+    def sdk(self):
+        if self._sdk is None:
+            import docker
+
+            self._sdk = docker.from_env()
+        return self._sdk
+
+    def __getattr__(self, name: str):  # containers, volumes, images, api: the SDK's
+        return getattr(self.sdk, name)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        connection = UnixConnection(self.socket_path)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def ping(self) -> None:
+        if self.socket_path is None:
+            from docker.errors import DockerException
+
+            try:
+                self.sdk.ping()
+            except DockerException as error:
+                raise ZenlockError(UNREACHABLE.format(error=error)) from None
+            return
+        try:
+            status, body = self.get("/_ping")
+        except OSError as error:
+            raise ZenlockError(UNREACHABLE.format(error=error)) from None
+        if status != 200:
+            raise ZenlockError(UNREACHABLE.format(error=f"{status} {body.decode()[:200]}"))
+
+    def image(self, reference: str) -> dict | None:
+        """The engine's inspection of a local image, or None when it is not on this machine."""
+        if self.socket_path is None:
+            from docker.errors import ImageNotFound
+
+            try:
+                return self.sdk.images.get(reference).attrs
+            except ImageNotFound:
+                return None
+        status, body = self.get(f"/images/{quote(reference, safe='/:')}/json")
+        if status == 404:
+            return None
+        if status != 200:
+            raise ZenlockError(f"The Docker engine could not inspect {reference}: {body[:300]}")
+        return json.loads(body)
+
+
+def connect() -> Engine:
+    engine = Engine()
+    engine.ping()
+    return engine
+
+
+def image_id(client: Engine, reference: str) -> str | None:
     """The local image's id; None when it is not on this machine (never pulls)."""
-    try:
-        return client.images.get(reference).id
-    except ImageNotFound:
-        return None
+    found = client.image(reference)
+    return found["Id"] if found else None
 
 
-def pull(client: docker.DockerClient, reference: str) -> str:
+def pull(client: Engine, reference: str) -> str:
     """The image's id, pulled first when it is not on this machine (builds only)."""
     found = image_id(client, reference)
     if found:
         return found
     print(f"Pulling {reference} ...", flush=True)
+    from docker.errors import DockerException
+
     try:
         return client.images.pull(reference).id
     except DockerException as error:
@@ -53,11 +129,11 @@ def pull(client: docker.DockerClient, reference: str) -> str:
         ) from None
 
 
-def volume_exists(client: docker.DockerClient, name: str) -> bool:
+def volume_exists(client: Engine, name: str) -> bool:
     return bool(client.volumes.list(filters={"name": f"^{name}$"}))
 
 
-def labelled_container(client: docker.DockerClient, label: str, value: str | None):
+def labelled_container(client: Engine, label: str, value: str | None):
     """The container (running or not) that carries `label=value`, or None."""
     if value is None:
         return None
@@ -65,12 +141,12 @@ def labelled_container(client: docker.DockerClient, label: str, value: str | Non
     return found[0] if found else None
 
 
-def inspect(client: docker.DockerClient, tag: str, network: str) -> dict:
+def inspect(client: Engine, tag: str, network: str) -> dict:
     """What `tag` holds, read by its own python in a short-lived container."""
     return json.loads(run_python(client, tag, network, script("inspect_python")))
 
 
-def run_python(client: docker.DockerClient, tag: str, network: str, source: str, *args: str):
+def run_python(client: Engine, tag: str, network: str, source: str, *args: str):
     """The last line `source` prints, run by the image's python in a short-lived container
     (ZenML, if it imports, keeps its state in the container's /tmp)."""
     output = client.containers.run(
@@ -84,16 +160,18 @@ def run_python(client: docker.DockerClient, tag: str, network: str, source: str,
     return output.decode().strip().splitlines()[-1]
 
 
-def read_file(client: docker.DockerClient, tag: str, path: str) -> bytes | None:
+def read_file(client: Engine, tag: str, path: str) -> bytes | None:
     """The bytes of file `path` in image `tag`, or None: read from a container that is
     created, never started, and removed."""
+    from docker.errors import NotFound
+
     container = client.containers.create(tag, ["true"], entrypoint=[])
     try:
         stream, _ = container.get_archive(path)
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
             member = archive.extractfile(archive.getmembers()[0])
             return member.read() if member else None
-    except docker.errors.NotFound:
+    except NotFound:
         return None
     finally:
         container.remove(force=True)
@@ -175,7 +253,7 @@ def build(
     raise ZenlockError(f"Building {tag} failed:\n{output}")
 
 
-def push(client: docker.DockerClient, tag: str) -> str:
+def push(client: Engine, tag: str) -> str:
     """Push `tag` unless the registry already holds that very image; its reference by digest.
 
     Credentials come from Docker's own config (`docker login`, credential helpers): zenlock
@@ -200,33 +278,35 @@ def push(client: docker.DockerClient, tag: str) -> str:
     return pushed
 
 
-def digest_in(client: docker.DockerClient, tag: str) -> str | None:
+def digest_in(client: Engine, tag: str) -> str | None:
     """`repository@sha256:...` of `tag` as its registry last confirmed it, if ever pushed."""
     repository = tag.rpartition(":")[0]
-    digests = client.images.get(tag).attrs.get("RepoDigests") or []
+    digests = client.image(tag).get("RepoDigests") or []
     return next((d for d in digests if d.split("@", 1)[0] == repository), None)
 
 
-def repo_digest(client: docker.DockerClient, reference: str) -> str | None:
+def repo_digest(client: Engine, reference: str) -> str | None:
     """`sha256:...` of `reference` in the registry it came from, if it came from one."""
-    digests = client.images.get(reference).attrs.get("RepoDigests") or []
+    digests = client.image(reference).get("RepoDigests") or []
     return digests[0].split("@", 1)[1] if digests else None
 
 
-def registry_digest(client: docker.DockerClient, tag: str) -> str | None:
+def registry_digest(client: Engine, tag: str) -> str | None:
     """The digest the registry serves for `tag` now, or None (absent, or not answering)."""
+    from docker.errors import DockerException
+
     try:
         return client.images.get_registry_data(tag).id
     except DockerException:
         return None
 
 
-def size(client: docker.DockerClient, tag: str) -> str:
-    return f"{client.images.get(tag).attrs['Size'] / 1e6:.0f} MB"
+def size(client: Engine, tag: str) -> str:
+    return f"{client.image(tag)['Size'] / 1e6:.0f} MB"
 
 
 def run_once(
-    client: docker.DockerClient,
+    client: Engine,
     image: str,
     command: list[str],
     *,

@@ -23,8 +23,6 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from docker.errors import APIError
-
 from . import ZenlockError, backups, database, engine, lock, registry
 from .backups import backups_folder
 from .credentials import admin_credentials, api_get, reset_credentials, service_account_key
@@ -277,6 +275,8 @@ def start(
         "SERVER_HOST": listen[0],
         "SERVER_PORT": str(listen[1]),
     }
+    from docker.errors import APIError  # the SDK's import is slow: only here
+
     try:
         return client.containers.run(
             tag,
