@@ -504,3 +504,8 @@ def test_no_op_builds_check_and_status_import_no_zenml(image_project):
         imported = re.findall(r"\|\s+(\S+)\s*$", done.stderr, re.MULTILINE)
         assert "zenlock.registry" in imported, done.stderr[-2000:]
         assert not [name for name in imported if name.split(".")[0] == "zenml"], args
+    # Nor does a no-op build import the docker SDK, whose import alone took longer than the
+    # whole build: image reads go to the engine's socket directly.
+    done = run(python, "-X", "importtime", "-m", "zenlock", "images", cwd=project)
+    imported = re.findall(r"\|\s+(\S+)\s*$", done.stderr, re.MULTILINE)
+    assert "zenlock.engine" in imported and "docker" not in imported
