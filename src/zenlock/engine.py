@@ -58,14 +58,19 @@ class Engine:
     def __getattr__(self, name: str):  # containers, volumes, images, api: the SDK's
         return getattr(self.sdk, name)
 
-    def get(self, path: str) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         connection = UnixConnection(self.socket_path)
         try:
-            connection.request("GET", path)
+            payload = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if payload else {}
+            connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
             return response.status, response.read()
         finally:
             connection.close()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self.request("GET", path)
 
     def ping(self) -> None:
         if self.socket_path is None:
@@ -162,19 +167,38 @@ def run_python(client: Engine, tag: str, network: str, source: str, *args: str):
 
 def read_file(client: Engine, tag: str, path: str) -> bytes | None:
     """The bytes of file `path` in image `tag`, or None: read from a container that is
-    created, never started, and removed."""
+    created, never started, and removed (over the socket, as `Engine.image`)."""
+    if client.socket_path is None:
+        return read_file_with_sdk(client, tag, path)
+    status, body = client.request("POST", "/containers/create", {"Image": tag, "Cmd": ["true"],
+                                                                 "Entrypoint": []})  # fmt: skip
+    if status != 201:
+        raise ZenlockError(f"The Docker engine could not read {path} in {tag}: {body[:300]}")
+    container = json.loads(body)["Id"]
+    try:
+        status, body = client.get(f"/containers/{container}/archive?path={quote(path)}")
+        return first_file(body) if status == 200 else None
+    finally:
+        client.request("DELETE", f"/containers/{container}?force=true")
+
+
+def read_file_with_sdk(client: Engine, tag: str, path: str) -> bytes | None:
     from docker.errors import NotFound
 
     container = client.containers.create(tag, ["true"], entrypoint=[])
     try:
         stream, _ = container.get_archive(path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
-            member = archive.extractfile(archive.getmembers()[0])
-            return member.read() if member else None
+        return first_file(b"".join(stream))
     except NotFound:
         return None
     finally:
         container.remove(force=True)
+
+
+def first_file(archive: bytes) -> bytes | None:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as opened:
+        member = opened.extractfile(opened.getmembers()[0])
+        return member.read() if member else None
 
 
 def build_cli() -> str:
