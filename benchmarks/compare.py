@@ -507,9 +507,11 @@ class Bench:
         caches (pip's is warmed once, untimed, here) and a fresh ZenML store of their own.
         """
         # What `nox -s dev` installs (dev and server groups too: running on the local store
-        # needs zenml[local]), minus the project and plugin packages themselves.
+        # needs zenml[local]), minus the project, its plugins and zenlock (the pip path runs
+        # the pipeline module itself).
         requirements = self.folder / "requirements.txt"
-        everything = [*EXPORT[:4], "--no-emit-project", f"--no-emit-package={NAME}-plugins"]
+        everything = [*EXPORT[:4], "--no-emit-project", f"--no-emit-package={NAME}-plugins",
+                      "--no-emit-package=zenlock"]  # fmt: skip
         requirements.write_text(self.run(*everything, "--no-hashes", "--quiet", cwd=project))
         warm = self.folder / "pip-warm-up"
         self.run("python3", "-m", "venv", warm, cwd=self.folder)
