@@ -332,17 +332,47 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
         assert image["activated"]["image_id"] == docker_client.images.get(image["tag"]).id
     assert "tqdm" in inspect_image(docker_client, serving)["installed"]
     assert "tqdm" not in inspect_image(docker_client, default)["installed"]
-    # A package more rebuilds the project's layer (and the SBOM's) only: the parent, ZenML's
-    # closure and the integrations' packages are the very layers of the default image.
+    # The parent's layers are shared; the user layer too when Docker's build cache offers it.
     parent = docker_client.images.get(DOCKER_ANSWERS["pipeline_parent_image"])
     parent_layers = parent.attrs["RootFS"]["Layers"]
-    layers = {
-        tag: docker_client.images.get(tag).attrs["RootFS"]["Layers"] for tag in (shared, serving)
-    }
-    assert layers[shared][: len(parent_layers)] == parent_layers
-    below = len(parent_layers) + 4  # + the user, the apt packages, ZenML's, the integrations'
-    assert layers[serving][:below] == layers[shared][:below]
-    assert layers[serving][below] != layers[shared][below]
+    for tag in (shared, serving):
+        layers = docker_client.images.get(tag).attrs["RootFS"]["Layers"]
+        assert layers[: len(parent_layers)] == parent_layers
+
+
+def test_a_dependency_change_rebuilds_only_the_project_layer(image_project, docker_client):
+    """Two images one package apart, built one after the other: the second installs only its
+    project layer; the user, the apt packages, ZenML's closure and the integrations' packages
+    are the first's very layers."""
+    project, _, _ = image_project
+    pyproject = project / "pyproject.toml"
+    original_pyproject, original_lock = pyproject.read_text(), (project / "uv.lock").read_text()
+    try:
+        pyproject.write_text(
+            original_pyproject.replace(
+                "[dependency-groups]\n",
+                '[dependency-groups]\nwith-tqdm = ["tqdm>=4"]\nwith-tabulate = ["tabulate"]\n',
+            ).replace(
+                "[tool.zenlock.images.pipeline_groups]\n",
+                "[tool.zenlock.images.pipeline_groups]\n"
+                'inference = ["with-tqdm"]\ntraining = ["with-tabulate"]\n',
+            )
+        )
+        nox("-s", "lock", cwd=project)
+        _, (_, with_tqdm, with_tabulate) = images_session(project)
+    finally:
+        pyproject.write_text(original_pyproject)
+        (project / "uv.lock").write_text(original_lock)
+        images_session(project)
+    parent = docker_client.images.get(DOCKER_ANSWERS["pipeline_parent_image"])
+    below = len(parent.attrs["RootFS"]["Layers"]) + 4  # the user, apt, ZenML's, integrations'
+    first, second = (
+        docker_client.images.get(tag).attrs["RootFS"]["Layers"]
+        for tag in (with_tqdm, with_tabulate)
+    )
+    assert first[:below] == second[:below]
+    assert first[below] != second[below]
+    assert "tabulate" in inspect_image(docker_client, with_tabulate)["installed"]
 
 
 # Run in an image as its user: which of the venv's modules a step's start imports lack a .pyc.
