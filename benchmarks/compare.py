@@ -507,12 +507,16 @@ class Bench:
         caches (pip's is warmed once, untimed, here) and a fresh ZenML store of their own.
         """
         # What `nox -s dev` installs (dev and server groups too: running on the local store
-        # needs zenml[local]), minus the project, its plugins and zenlock (the pip path runs
-        # the pipeline module itself).
+        # needs zenml[local]), minus the project and its plugins; zenlock (the run module
+        # imports it) as a wheel built here, untimed: pip cannot build it from its path.
         requirements = self.folder / "requirements.txt"
         everything = [*EXPORT[:4], "--no-emit-project", f"--no-emit-package={NAME}-plugins",
                       "--no-emit-package=zenlock"]  # fmt: skip
-        requirements.write_text(self.run(*everything, "--no-hashes", "--quiet", cwd=project))
+        wheels = self.folder / "zenlock-wheel"
+        self.run("uv", "build", "--wheel", "--quiet", "--out-dir", wheels, HERE.parent, cwd=HERE)
+        (wheel,) = wheels.glob("*.whl")
+        export = self.run(*everything, "--no-hashes", "--quiet", cwd=project)
+        requirements.write_text(f"{export}{wheel}\n")
         warm = self.folder / "pip-warm-up"
         self.run("python3", "-m", "venv", warm, cwd=self.folder)
         self.run(warm / "bin" / "pip", "install", "--quiet", "-r", requirements, cwd=self.folder)
