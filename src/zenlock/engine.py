@@ -257,7 +257,8 @@ def build(
     ) as process:
         for line in process.stdout:
             log.append(line)
-            if re.match(r"#\d+ \[(?!internal)", line) and line not in steps:
+            # Each step once, and which were taken from the build cache (not run again).
+            if re.match(r"#\d+ (\[(?!internal)|CACHED$)", line) and line not in steps:
                 steps.add(line)
                 print(f"    {line.strip()[:150]}", flush=True)
     if process.returncode == 0:

@@ -26,21 +26,21 @@ RUN --mount=type=bind,source=apt-packages.txt,target=/tmp/apt-packages.txt \
 # site-packages; the second activates the integrations as a step would. uv and the layer's
 # files are mounted for the step only; uv's cache is a BuildKit cache mount, so a rebuild
 # downloads only what changed.
-RUN --mount=type=bind,source=zenlock,target=/tmp/zenlock \
+RUN --mount=type=bind,source=layers/1-zenml,target=/tmp/layer \
+    --mount=type=bind,source=zenlock,target=/tmp/zenlock \
     --mount=type=bind,source=uv,target=/usr/local/bin/uv \
-    --mount=type=bind,source=layers/1-zenml,target=/tmp/layer \
     --mount=type=secret,id=ca --mount=type=secret,id=index \
     --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
     sh /tmp/zenlock/install-layer.sh
-RUN --mount=type=bind,source=zenlock,target=/tmp/zenlock \
+RUN --mount=type=bind,source=layers/2-integrations,target=/tmp/layer \
+    --mount=type=bind,source=zenlock,target=/tmp/zenlock \
     --mount=type=bind,source=uv,target=/usr/local/bin/uv \
-    --mount=type=bind,source=layers/2-integrations,target=/tmp/layer \
     --mount=type=secret,id=ca --mount=type=secret,id=index \
     --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
     sh /tmp/zenlock/install-layer.sh
-RUN --mount=type=bind,source=zenlock,target=/tmp/zenlock \
+RUN --mount=type=bind,source=layers/3-project,target=/tmp/layer \
+    --mount=type=bind,source=zenlock,target=/tmp/zenlock \
     --mount=type=bind,source=uv,target=/usr/local/bin/uv \
-    --mount=type=bind,source=layers/3-project,target=/tmp/layer \
     --mount=type=secret,id=ca --mount=type=secret,id=index \
     --mount=type=cache,target=/root/.cache/uv,id=envtools-uv \
     sh /tmp/zenlock/install-layer.sh
