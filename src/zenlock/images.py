@@ -9,17 +9,14 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from . import ZenlockError, engine, lock, registry, scripts
 from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
 from .inputs import image_reference
+from .requirements import key as requirement_key
 from .settings import PipelineSettings, pipeline_settings
 from .state import ROOT, read_record, update_record
 
 SOURCE = ROOT / "src"
-PYPROJECT = ROOT / "pyproject.toml"
 # zenlock's scripts that install each layer of the venv, in the build context's zenlock/.
 INSTALLER = ("install-layer.sh", "precompile.py")
 
@@ -45,28 +42,27 @@ STEP_MODULES = (
 )
 
 
-def requirement_name(requirement: str) -> str:
-    return canonicalize_name(Requirement(requirement).name)
-
-
 def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
     """The build context's layers/ (see docker/pipeline.Dockerfile): ZenML's closure, what
     the integration groups among `groups` add, and the rest; with what each compiles."""
-    declared = lock.dependency_groups()
+    pyproject = lock.read_toml(lock.PYPROJECT)
+    declared = pyproject.get("dependency-groups", {})
+
+    def entries(selected: list[str]) -> list[str]:  # requirements, not include-group tables
+        return [e for group in selected for e in declared.get(group, []) if isinstance(e, str)]
+
     integration_groups = [group for group in groups if registry.integration_of_group(group)]
-    own = [
-        *lock.read_toml(PYPROJECT)["project"].get("dependencies", []),
-        *(entry for group in groups if group not in integration_groups
-          for entry in declared.get(group, []) if isinstance(entry, str)),
-    ]  # fmt: skip
-    integration_roots = [
-        entry for group in integration_groups for entry in declared.get(group, [])
-        if isinstance(entry, str)
-    ]  # fmt: skip
-    zenml, integrations, project = lock.layered(requirements, ["zenml"], integration_roots)
+    others = [group for group in groups if group not in integration_groups]
+    zenml, integrations, project = lock.layered(
+        requirements, ["zenml"], entries(integration_groups)
+    )
     # The layers below compiled what their packages import already.
     in_project_layer = {name for name, _ in lock.requirement_entries(project)}
-    own = [entry for entry in own if requirement_name(entry) in in_project_layer]
+    own = [
+        entry
+        for entry in [*pyproject["project"].get("dependencies", []), *entries(others)]
+        if requirement_key(entry).name in in_project_layer
+    ]
     return {
         "1-zenml/requirements.txt": zenml,
         "1-zenml/modules.txt": "\n".join(STEP_MODULES) + "\n",
@@ -90,8 +86,8 @@ def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> Im
 
     def add_files(context: Path) -> None:
         (context / "apt-packages.txt").write_text(apt_packages)
+        (context / "zenlock").mkdir()
         for name, content in installer.items():
-            (context / "zenlock").mkdir(exist_ok=True)
             (context / "zenlock" / name).write_text(content)
         for name, content in layer_files(groups, requirements).items():
             (context / "layers" / name).parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,7 @@ from importlib.resources import files
 
 
 def script(*names: str) -> str:
-    folder = files("zenlock").joinpath("inside")
-    return "\n".join(folder.joinpath(f"{name}.py").read_text() for name in names)
+    return "\n".join(text(f"{name}.py") for name in names)
 
 
 def text(name: str) -> str:
