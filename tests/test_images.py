@@ -298,26 +298,34 @@ def test_pipeline_runs_in_our_image_on_the_local_docker_stack(local_server, mode
         assert code_path != "None"
 
 
-def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker_client):
-    project, _, default = image_project
-    pyproject = project / "pyproject.toml"
-    original_pyproject, original_lock = pyproject.read_text(), (project / "uv.lock").read_text()
+@contextlib.contextmanager
+def pipeline_groups(project: Path, groups: str, pipelines: str):
+    """The project with these dependency groups and pipeline_groups lines added and locked;
+    pyproject.toml, uv.lock and the images as they were afterwards."""
+    pyproject, lock = project / "pyproject.toml", project / "uv.lock"
+    original_pyproject, original_lock = pyproject.read_text(), lock.read_text()
     try:
         pyproject.write_text(
             original_pyproject.replace(
-                "[dependency-groups]\n", '[dependency-groups]\nserving = ["tqdm>=4"]\n'
+                "[dependency-groups]\n", f"[dependency-groups]\n{groups}"
             ).replace(
                 "[tool.zenlock.images.pipeline_groups]\n",
-                '[tool.zenlock.images.pipeline_groups]\ninference = ["serving"]\n',
+                f"[tool.zenlock.images.pipeline_groups]\n{pipelines}",
             )
         )
         nox("-s", "lock", cwd=project)
-        _, (shared, serving) = images_session(project)
-        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["pipelines"]
+        yield
     finally:
         pyproject.write_text(original_pyproject)
-        (project / "uv.lock").write_text(original_lock)
+        lock.write_text(original_lock)
         images_session(project)
+
+
+def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker_client):
+    project, _, default = image_project
+    with pipeline_groups(project, 'serving = ["tqdm>=4"]\n', 'inference = ["serving"]\n'):
+        _, (shared, serving) = images_session(project)
+        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["pipelines"]
     assert shared == default and serving != default
     assert [{k: v for k, v in image.items() if k != "activated"} for image in record["images"]] == [
         {"tag": default, "groups": ["integration-sklearn"], "pipelines": ["default"]},
@@ -354,28 +362,13 @@ def test_a_dependency_change_rebuilds_only_the_project_layer(image_project, dock
     closure and the integrations' packages come from the build cache, installed and compiled
     once."""
     project, _, _ = image_project
-    pyproject = project / "pyproject.toml"
-    original_pyproject, original_lock = pyproject.read_text(), (project / "uv.lock").read_text()
-    try:
-        pyproject.write_text(
-            original_pyproject.replace(
-                "[dependency-groups]\n",
-                '[dependency-groups]\nwith-tqdm = ["tqdm>=4"]\nwith-tabulate = ["tabulate"]\n',
-            ).replace(
-                "[tool.zenlock.images.pipeline_groups]\n",
-                "[tool.zenlock.images.pipeline_groups]\n"
-                'inference = ["with-tqdm"]\ntraining = ["with-tabulate"]\n',
-            )
-        )
-        nox("-s", "lock", cwd=project)
+    groups = 'with-tqdm = ["tqdm>=4"]\nwith-tabulate = ["tabulate"]\n'
+    pipelines = 'inference = ["with-tqdm"]\ntraining = ["with-tabulate"]\n'
+    with pipeline_groups(project, groups, pipelines):
         output, (_, _, with_tabulate) = images_session(project)
         if f"{with_tabulate}  building" not in output:  # left by an earlier run: build it
             docker_client.images.remove(with_tabulate, force=True)
             output, _ = images_session(project)
-    finally:
-        pyproject.write_text(original_pyproject)
-        (project / "uv.lock").write_text(original_lock)
-        images_session(project)
     # (The project layer runs, unless an earlier build of the very same set left it cached.)
     steps = cached_steps(output, with_tabulate)
     assert steps.keys() == {"layers/1-zenml", "layers/2-integrations", "layers/3-project"}
