@@ -55,7 +55,9 @@ def image_selection(project: Path) -> list[str]:
     groups its record (configs/images.yaml, written by `nox -s images`) names."""
     record = yaml.safe_load((project / "configs" / "images.yaml").read_text())
     default = next(i for i in record["pipelines"]["images"] if "default" in i["pipelines"])
-    return ["--no-default-groups", *(f"--group={group}" for group in default["groups"])]
+    declared = tomllib.loads((project / "pyproject.toml").read_text()).get("dependency-groups", {})
+    tools = ["pipeline-image"] if "pipeline-image" in declared else []  # zenlock's lock.STEP_TOOLS
+    return ["--no-default-groups", *(f"--group={group}" for group in [*tools, *default["groups"]])]
 
 
 def default_tag(project: Path) -> str:

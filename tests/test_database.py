@@ -147,6 +147,9 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
 
         upgraded = nox("-s", "upgrade", "--", NEW, cwd=project).stdout
         assert f'"zenml=={NEW}"' in (project / "pyproject.toml").read_text()
+        # The stack files name the new release: `zenml stack import` takes them.
+        stack_file = project / "configs" / "stacks" / "local-docker.yaml"
+        assert f'zenml_version: "{NEW}"' in stack_file.read_text()
         assert f"ZenML {NEW} everywhere" in upgraded and "environments match uv.lock" in upgraded
         assert backup_named_in(upgraded).is_file()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/info") as response:
@@ -184,6 +187,7 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         # The way back without git: one command, the data from the backup the upgrade made.
         back = nox("-s", "upgrade", "--", "--back", cwd=project).stdout
         assert f"ZenML {OLD} everywhere again" in back
+        assert f'zenml_version: "{OLD}"' in stack_file.read_text()
         assert old_lock == {name: (project / name).read_bytes() for name in old_lock}
         nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
         assert run_count(project) == 1

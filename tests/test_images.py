@@ -31,8 +31,13 @@ from conftest import (
 )
 from packaging.utils import canonicalize_name
 
-# What a default project's pipeline image holds: [project] and its ZenML integration (sklearn).
-PIPELINE_SELECTION = ("--no-default-groups", "--group=integration-sklearn")
+# What a default project's pipeline image holds: [project], pip (ZenML's record of a run's
+# packages) and its ZenML integration (sklearn).
+PIPELINE_SELECTION = (
+    "--no-default-groups",
+    "--group=pipeline-image",
+    "--group=integration-sklearn",
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

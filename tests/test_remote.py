@@ -245,6 +245,17 @@ def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, do
         assert "ok  stack kubernetes" in checked
         applied = nox("-s", "stacks", "--", "apply", "kubernetes", cwd=project).stdout
         assert "Stack kubernetes: registered" in applied
+        # ZenML's own importer takes the same file (under another stack name).
+        imported = tmp_path / "kubernetes-imported.yaml"
+        imported.write_text(
+            (stacks / "kubernetes.yaml")
+            .read_text()
+            .replace("stack_name: kubernetes", "stack_name: kubernetes-imported")
+        )
+        python, zenml_cli = (project / ".venv" / "bin" / name for name in ("python", "zenml"))
+        run(python, "-m", "zenlock", "exec", zenml_cli, "stack", "import", imported, cwd=project)
+        listed = run(python, "-m", "zenlock", "exec", zenml_cli, "stack", "list", cwd=project)
+        assert "kubernetes-imported" in listed.stdout
     finally:
         remove_servers(docker_client, project)
         for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):

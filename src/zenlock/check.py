@@ -4,7 +4,8 @@ Reads what is really installed in each environment (.venv, every pipeline image,
 image, the running server) and compares it with what uv.lock says that environment must have.
 Which images to read and what each was built from comes from the record (configs/images.yaml).
 The ZenML integrations must match the registry of the locked ZenML, and each stack file's
-components must find their integration's packages in the lock's image sets.
+components must find their integration's packages in the lock's image sets, and its
+zenml_version must be the locked ZenML (`zenml stack import` refuses another).
 Read-only: it never pulls, builds or writes. Exit status: 0 all agree, 1 drift or something
 missing, 2 no drift but something not checkable.
 """
@@ -26,9 +27,10 @@ from . import ZenlockError, engine, lock, registry
 from .imagespec import inactive_in_image
 from .serverspec import server_groups
 from .settings import server_settings
-from .stackfiles import integrations_needed, read_stack, stack_files
+from .stackfiles import integrations_needed, read_stack, stack_files, version_problem
 from .state import (
     CONNECTION,
+    ROOT,
     SERVER_LABEL,
     conflicted_files,
     project_id,
@@ -116,10 +118,16 @@ def check_stacks() -> list[Report]:
         ),
         "server": lock.pins(lock.selection("server", server_groups()), environment),
     }
+    zenml = lock.locked_version("zenml")
     reports = []
     for stack, path in files.items():
         gaps = []
-        for component_type, component, integration in integrations_needed(read_stack(path)):
+        definition = read_stack(path)
+        problem = version_problem(definition, zenml)
+        if problem:
+            where = path.relative_to(ROOT)
+            gaps.append((f"{where}: {problem}", f'write zenml_version: "{zenml}" in {where}'))
+        for component_type, component, integration in integrations_needed(definition):
             targets = (
                 ["pipelines", "server"] if component_type == "artifact_store" else ["pipelines"]
             )

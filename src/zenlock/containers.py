@@ -13,7 +13,7 @@ from zenml.orchestrators.local_docker.local_docker_orchestrator import (
     LocalDockerOrchestratorSettings,
 )
 
-from . import registry
+from . import builds, registry
 from .state import LOCK
 from .state import RECORD as IMAGES
 
@@ -38,15 +38,25 @@ def activate(stack: str) -> None:
         )
 
 
-def image_settings(pipeline_name: str) -> tuple[dict, str]:
-    """ZenML settings that run `pipeline_name` in our image and build nothing, with a summary.
+def image_options(pipeline_name: str) -> tuple[dict, str]:
+    """`pipeline.with_options(...)` arguments that run `pipeline_name` in our image: its
+    settings and, where ZenML takes one, its build (builds.py); with a summary."""
+    settings, where, image = chosen_image(pipeline_name)
+    if image is None:
+        return {"settings": settings}, where
+    build = builds.pipeline_build(image, settings["docker"])
+    return {"settings": settings, **({"build": build} if build else {})}, where
+
+
+def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
+    """The settings, summary and recorded image of `pipeline_name` on the active stack.
 
     iterate mode: the image holds the locked dependencies and ZenML ships the code with each
     run. release mode: the code is inside the image and ZenML's code download is off.
     """
     stack = Client().active_stack
     if stack.orchestrator.flavor == "local":
-        return {}, "code runs in this process (.venv)"
+        return {}, "code runs in this process (.venv)", None
     record = yaml.safe_load(IMAGES.read_text()).get("pipelines") if IMAGES.is_file() else None
     if not record:
         raise SystemExit("No pipeline image recorded in configs/images.yaml: run `nox -s images`.")
@@ -78,7 +88,8 @@ def image_settings(pipeline_name: str) -> tuple[dict, str]:
             run_args={"network_mode": record["network"], "remove": True}
         )
     code = "baked into the image" if release else "shipped by ZenML with the run"
-    return settings, f"image {reference} ({record['mode']} mode: code {code})"
+    summary = f"image {reference} ({record['mode']} mode: code {code})"
+    return settings, summary, {**image, "mode": record["mode"]}
 
 
 def refuse_missing_integrations(stack, image: dict) -> None:

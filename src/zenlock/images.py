@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import ZenlockError, engine, lock, registry, scripts
-from .imagespec import Builder, ImageSpec, activated, locked_spec, tree_contents
+from .imagespec import Builder, ImageSpec, activated, locked_spec, python_version, tree_contents
 from .inputs import image_reference
 from .requirements import key as requirement_key
 from .settings import PipelineSettings, pipeline_settings
@@ -40,6 +40,12 @@ STEP_MODULES = (
     "zenml.orchestrators.step_launcher",
     "zenml.orchestrators.step_runner",
 )
+# What `python -m pip freeze` imports: ZenML runs it in each step to record the run's packages.
+FREEZE_MODULES = (
+    "pip._internal.cli.main",
+    "pip._internal.commands.freeze",
+    "pip._internal.operations.freeze",
+)
 
 
 def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
@@ -53,9 +59,12 @@ def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
 
     integration_groups = [group for group in groups if registry.integration_of_group(group)]
     others = [group for group in groups if group not in integration_groups]
+    # The first layer: ZenML, and the pip of STEP_TOOLS (stable, and what every step runs).
     zenml, integrations, project = lock.layered(
-        requirements, ["zenml"], entries(integration_groups)
+        requirements, ["zenml", *entries([lock.STEP_TOOLS])], entries(integration_groups)
     )
+    in_zenml_layer = {name for name, _ in lock.requirement_entries(zenml)}
+    modules = [*STEP_MODULES, *(FREEZE_MODULES if "pip" in in_zenml_layer else ())]
     # The layers below compiled what their packages import already.
     in_project_layer = {name for name, _ in lock.requirement_entries(project)}
     own = [
@@ -65,7 +74,7 @@ def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
     ]
     return {
         "1-zenml/requirements.txt": zenml,
-        "1-zenml/modules.txt": "\n".join(STEP_MODULES) + "\n",
+        "1-zenml/modules.txt": "\n".join(modules) + "\n",
         "2-integrations/requirements.txt": integrations,
         "2-integrations/integrations.txt": "".join(
             f"{name}\n" for name in registry.integrations_in(groups)
@@ -140,10 +149,13 @@ def build_images(
             tag = builder.ensure(release_spec(settings, tag))
         image = {"tag": tag, "groups": list(groups), "pipelines": pipelines}
         # Its integrations activate in it (a step would fail otherwise): once per image id.
-        previous = recorded.get(tag, {}).get("activated")
+        previous = recorded.get(tag, {})
         image["activated"] = activated(
-            builder.client, tag, settings.build.network, groups, previous
+            builder.client, tag, settings.build.network, groups, previous.get("activated")
         )
+        # The image's Python, for its ZenML build (builds.py): read once per image id.
+        same = previous.get("activated") == image["activated"] and previous.get("python")
+        image["python"] = same or python_version(builder.client, tag)
         # Runs on a stack with a container registry use the digest: what runs cannot change.
         digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
         if digest:

@@ -250,3 +250,14 @@ def activated(client, tag: str, network: str, groups, recorded: dict | None) -> 
             + "\n".join(registry.inactive_message(result) for result in failed)
         )
     return record
+
+
+def python_version(client, tag: str) -> str | None:
+    """The Python of the venv in image `tag`, from its pyvenv.cfg (`version_info` from uv,
+    `version` from venv), or None."""
+    found = engine.read_file(client, tag, "/opt/venv/pyvenv.cfg") or b""
+    for line in found.decode(errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version_info", "version"):
+            return value.strip()
+    return None

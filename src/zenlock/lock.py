@@ -19,6 +19,9 @@ from .state import LOCK, ROOT
 
 # The uv export options of each kind of environment. Images never hold the project itself.
 PIPELINE_KINDS = ("iterate", "release")
+# The dependency group every pipeline image holds when pyproject.toml declares it: pip, with
+# which ZenML records a run's packages (`pip freeze` in the step), locked like the rest.
+STEP_TOOLS = "pipeline-image"
 
 
 def uv_bin() -> str:
@@ -54,7 +57,12 @@ def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
         return [*(f"--only-group={g}" for g in groups), "--no-emit-project"]
     if kind not in PIPELINE_KINDS:
         raise ValueError(kind)
-    return ["--no-default-groups", "--no-emit-project", *(f"--group={g}" for g in groups)]
+    tools = [STEP_TOOLS] if STEP_TOOLS in dependency_groups() and STEP_TOOLS not in groups else []
+    return [
+        "--no-default-groups",
+        "--no-emit-project",
+        *(f"--group={g}" for g in [*tools, *groups]),
+    ]
 
 
 def dependency_groups() -> dict[str, list]:

@@ -2,6 +2,7 @@
 and which ZenML integration each component's flavor comes from."""
 
 import logging
+import re
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,8 @@ CREDENTIAL_WORDS = {"password", "passwd", "secret", "token", "credential", "cred
 # ZenML's warning for each local component registered on a server it thinks is remote; the
 # project's own server shares this machine's files (it mounts the artifact store).
 LOCAL_ON_REMOTE = "local resources while connected to a remote ZenML server"
+# `zenml stack import` refuses a file of another ZenML release: each file names its own.
+VERSION_LINE = re.compile(r"^zenml_version:.*$", re.MULTILINE)
 
 
 def selected(names: list[str]) -> dict[str, Path]:
@@ -106,6 +109,32 @@ def stack_problem(definition) -> str | None:
             if not isinstance(component.get("configuration") or {}, dict):
                 return f"{field}.configuration must be a mapping"
     return None
+
+
+def write_zenml_version(version: str) -> list[Path]:
+    """The stack files that name a ZenML release (examples/ included) name `version` (that
+    line replaced, the rest as it was): the files changed. A file without one stays so:
+    `apply` needs none; `zenml stack import` does, and `stacks -- export` writes it."""
+    changed = []
+    for path in sorted(STACKS.glob("*.yaml")) + sorted(STACKS.glob("examples/*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        new = VERSION_LINE.sub(f'zenml_version: "{version}"', text, count=1)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def version_problem(definition: dict, locked: str) -> str | None:
+    """Why `zenml stack import` would refuse a file that names a ZenML release other than the
+    locked one, or None (also when it names none: `apply` needs none)."""
+    found = definition.get("zenml_version")
+    if found is None or str(found) == locked:
+        return None
+    return (
+        f"it says zenml_version {found} and the lock has ZenML {locked}: "
+        "`zenml stack import` refuses it"
+    )
 
 
 def components_of(definition: dict) -> list[tuple[str, dict]]:

@@ -29,6 +29,7 @@ from .database import data_volume
 from .lock import PYPROJECT, all_or_nothing
 from .serverspec import current_image
 from .settings import ServerSettings, server_settings
+from .stackfiles import write_zenml_version
 from .state import LOCK, ROOT, SERVER_LABEL, port_of, project_id
 
 # Where an upgrade keeps what `--back` needs: the files it changes, as they were, and a record.
@@ -120,6 +121,7 @@ def upgrade(target: Version) -> None:
                 f"ZenML {target} does not lock: {error}\nNothing was changed."
             ) from None
         print(f"pyproject.toml: zenml=={target}; uv.lock written.")
+    stack_versions(str(target))
 
     step("2/7 .venv")
     lock.uv("sync", "--locked")
@@ -200,6 +202,7 @@ def back() -> None:
     step("1/5 pyproject.toml and uv.lock")
     for path in KEPT:
         path.write_bytes((BEFORE / path.name).read_bytes())
+    stack_versions(record["from"])
     step("2/5 .venv")
     lock.uv("sync", "--locked")
     step("3/5 pipeline images")
@@ -224,6 +227,12 @@ def back() -> None:
     zenlock("check")
     record_file.unlink()
     print(f"ZenML {record['from']} everywhere again.")
+
+
+def stack_versions(version: str) -> None:
+    """The stack files name the release in the lock, or `zenml stack import` refuses them."""
+    for path in write_zenml_version(version):
+        print(f"{path.relative_to(ROOT)}: zenml_version {version}")
 
 
 def step(title: str) -> None:

@@ -66,9 +66,10 @@ def run(
     if stack:
         containers.activate(stack)
     pipeline = load(pipeline_name, available[pipeline_name])
-    settings, where = containers.image_settings(pipeline_name)
+    # Our image's settings, and its ZenML build (the dashboard shows the image and its lock).
+    image_options, where = containers.image_options(pipeline_name)
     print(f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}")
-    options = {"config_path": str(config), "settings": settings}
+    options = {"config_path": str(config), **image_options}
     if not cache:
         options["enable_cache"] = False
     started = pipeline.with_options(**options)()
