@@ -14,10 +14,13 @@ import pytest
 import yaml
 from conftest import (
     DOCKER_ANSWERS,
+    admin_login,
     background,
+    client_python,
     free_port,
     newest_artifact_archive,
     nox,
+    read_env_file,
     remove_servers,
     render_project,
     run,
@@ -135,6 +138,12 @@ def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docke
         outputs.append(ran)
         assert f"image {digest}" in ran and ": completed" in ran
         assert docker_client.images.get(digest)  # pulled by digest
+        # ZenML's record of the run's build names the image by the same digest.
+        builds = client_python(project, BUILD_IMAGES)
+        assert f"'{digest}'" in builds.split("IMAGES", 1)[1]
+
+        nox("-s", "server", "--", "helm", "--url", HELM_URL + "/", cwd=project, **auth)
+        outputs.append(helm_values_run_the_image(project, docker_client, auth))
 
         for text in [*outputs, record_file.read_text()]:
             assert PASSWORD not in text
@@ -142,6 +151,84 @@ def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docke
         remove_servers(docker_client, project)
         for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
             docker_client.images.remove(reference.id, force=True)
+
+
+BUILD_IMAGES = """
+from zenml.client import Client
+print("IMAGES", [i.image for b in Client().list_builds(size=50).items for i in b.images.values()])
+"""
+HELM_URL = "https://zenml.example.com"
+
+
+def helm_values_run_the_image(project, docker_client, auth) -> str:
+    """The Helm values against the pushed server image: its reference pulls that digest, and
+    the image, run as the values' user with exactly their environment (the secret's values
+    filled in), starts healthy, takes the secret's admin password and answers CORS for the
+    values' origin only. Returns the file."""
+    text = (project / "deploy" / "helm-values.yaml").read_text()
+    values = yaml.safe_load(text)
+    zenml = values["zenml"]
+    server = yaml.safe_load((project / "configs" / "images.yaml").read_text())["server"]
+    reference = f"{zenml['image']['repository']}:{zenml['image']['tag']}"
+    assert reference.endswith("@" + server["digest"].split("@")[1])
+    pulled = subprocess.run(["docker", "pull", reference], env={**os.environ, **auth},
+                            capture_output=True, text=True)  # fmt: skip
+    assert pulled.returncode == 0, pulled.stderr
+    image = docker_client.images.get(reference)
+    assert image.id == docker_client.images.get(server["tag"]).id
+    user = values["securityContext"]["runAsUser"]
+    assert str(user) == image.attrs["Config"]["User"] == "10001"
+    assert values["podSecurityContext"]["fsGroup"] == user
+    assert zenml["serverURL"] == HELM_URL and zenml["auth"]["corsAllowOrigins"] == [HELM_URL]
+    assert zenml["analyticsOptIn"] is False and zenml["debug"] is False
+
+    admin = read_env_file(project / ".zenml-server" / "admin.env")
+    for credential in admin.values():
+        assert credential not in text
+    password = f"helm-admin-{os.urandom(8).hex()}"
+    filled = {
+        "ZENML_STORE_URL": "sqlite:////zenml/helm-test.db",
+        "ZENML_SECRETS_STORE_ENCRYPTION_KEY": os.urandom(32).hex(),
+        "ZENML_SERVER_JWT_SECRET_KEY": os.urandom(32).hex(),
+        "ZENML_DEFAULT_USER_PASSWORD": password,
+    }
+    assert {ref["name"] for ref in zenml["environmentSecretKeyRefs"]} == filled.keys()
+    port = free_port()
+    container = docker_client.containers.run(
+        reference,
+        detach=True,
+        user=str(user),
+        network_mode="host",
+        environment={
+            **zenml["environment"],
+            **filled,
+            "SERVER_HOST": "127.0.0.1",
+            "SERVER_PORT": str(port),
+        },  # fmt: skip
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(container.logs().decode()[-3000:])
+        assert admin_login(url, "admin", password) == 200
+        assert admin_login(url, "admin", "not-the-password") != 200
+
+        def allowed_origin(origin: str) -> str | None:
+            request = urllib.request.Request(f"{url}/health", headers={"Origin": origin})
+            with urllib.request.urlopen(request) as response:
+                return response.headers.get("access-control-allow-origin")
+
+        assert allowed_origin(HELM_URL) == HELM_URL
+        assert allowed_origin("https://elsewhere.example.com") is None
+    finally:
+        container.remove(force=True)
+    return text
 
 
 REMOTE_STACK = """stack_name: remote

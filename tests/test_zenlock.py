@@ -16,7 +16,13 @@ from zenlock import ZenlockError, database, engine, imagespec, inputs, lock
 from zenlock.check import sbom_differences, unmet, venv_report
 from zenlock.images import image_sets
 from zenlock.imagespec import ImageSpec, content_hash
-from zenlock.inputs import host_address, image_reference, port_number
+from zenlock.inputs import (
+    host_address,
+    image_reference,
+    kubernetes_name,
+    port_number,
+    server_url,
+)
 from zenlock.settings import (
     BuildSettings,
     PipelineSettings,
@@ -257,6 +263,49 @@ def test_bad_hosts_are_one_line_naming_the_setting(value):
     message = str(refused.value)
     assert message.startswith("[tool.zenlock.server] host = ") and "is not an address" in message
     assert "\n" not in message
+
+
+SERVER_URLS = {
+    "https://zenml.example.com": "https://zenml.example.com",
+    "https://zenml.example.com/": "https://zenml.example.com",
+    "http://127.0.0.1:8080/zenml": "http://127.0.0.1:8080",
+    "https://[::1]:8443": "https://[::1]:8443",
+    "https://ml.team.example.org/zenml/api": "https://ml.team.example.org",
+}
+BAD_SERVER_URLS = [
+    "", "zenml.example.com", "ftp://zenml.example.com", "https://", "https://:443",
+    "https://user:pw@zenml.example.com", "https://zenml.example.com?x=1", "https://a.com/#top",
+    "https://zenml.example.com:0", "https://zenml.example.com:65536", "https://-bad.example",
+    "https://999.1.1.1", "https://ho st.example", "https://höst.example", "https://[::1::2]",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "origin"), SERVER_URLS.items())
+def test_server_urls_and_their_origins(value, origin):
+    assert server_url(value, "--url") == (value.rstrip("/"), origin)
+
+
+@pytest.mark.parametrize("value", BAD_SERVER_URLS)
+def test_bad_server_urls_are_one_line_naming_the_option(value):
+    with pytest.raises(ZenlockError) as refused:
+        server_url(value, "--url")
+    message = str(refused.value)
+    assert message.startswith("--url = ") and "is not a server URL" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["zenml", "my-project-server", "a.b-c.d", "x" * 63, "a1"])
+def test_kubernetes_names(value):
+    assert kubernetes_name(value, "--secret") == value
+
+
+@pytest.mark.parametrize(
+    "value", ["", "My-Server", "my_server", "-server", "server-", "a..b", "x" * 64, "sé", "a b"]
+)
+def test_bad_kubernetes_names_are_one_line(value):
+    with pytest.raises(ZenlockError) as refused:
+        kubernetes_name(value, "--secret")
+    assert "is not a Kubernetes name" in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_copier_validates_parents_and_registries_with_the_same_grammar():

@@ -97,3 +97,39 @@ def mysql_url(value: str, where: str) -> re.Match:
             "/ %2F, # %23, ? %3F, @ %40, : %3A, % %25, [ %5B, ] %5D, space %20."
         )
     return found
+
+
+def server_url(value: str, where: str) -> tuple[str, str]:
+    """A server's public URL, http(s)://HOST[:PORT][/PATH], and its origin (scheme, host and
+    port: what a browser sends as Origin). No user, password, query or fragment."""
+    found = re.fullmatch(r"(?P<origin>(?P<scheme>https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#@\[\]\s]+)"
+                         r"(?::(?P<port>[0-9]{1,5}))?)(?P<path>/[^?#@\s]*)?", value)  # fmt: skip
+    host = (found["host"].strip("[]") if found else "") or "-"
+    try:
+        ok = (
+            bool(found)
+            and host_address(host, where)
+            and (not found["port"] or 1 <= int(found["port"]) <= 65535)
+        )
+    except ZenlockError:
+        ok = False
+    if not ok:
+        raise ZenlockError(
+            f"{where} = {value!r} is not a server URL: use http(s)://HOST[:PORT][/PATH], "
+            "e.g. https://zenml.example.com, with no user, query or fragment."
+        )
+    return value.rstrip("/"), found["origin"]
+
+
+# A Kubernetes object name (RFC 1123 subdomain): lowercase labels of letters, digits and inner
+# hyphens, joined by dots, 253 characters at most.
+KUBERNETES_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+
+
+def kubernetes_name(value: str, where: str) -> str:
+    if not re.fullmatch(rf"{KUBERNETES_LABEL}(?:\.{KUBERNETES_LABEL})*", value) or len(value) > 253:
+        raise ZenlockError(
+            f"{where} = {value!r} is not a Kubernetes name: use lowercase letters, digits, '-' "
+            "and '.', starting and ending with a letter or digit, e.g. churn-model-server."
+        )
+    return value

@@ -8,7 +8,8 @@ ZENML_STORE_URL names one; `up` checks that the database answers before the serv
 `backup` and `restore FILE` copy the database out and back (see zenlock/backups.py).
 `reset-admin` sets new admin credentials on the server's data (after a lost admin.env);
 `detach` gives a copied project folder its own server; `claim` tells a folder whose copy and
-original both left their place that it is the one that owns the server.
+original both left their place that it is the one that owns the server. `helm --url URL`
+writes values for ZenML's Helm chart that run the pushed image (zenlock/helmvalues.py).
 """
 
 import argparse
@@ -23,13 +24,20 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from . import ZenlockError, backups, database, engine, lock, registry
+from . import ZenlockError, backups, database, engine, helmvalues, lock, registry
 from .backups import backups_folder
 from .credentials import admin_credentials, api_get, reset_credentials, service_account_key
 from .database import data_volume
 from .imagespec import Builder, activated
-from .inputs import image_reference, port_number
-from .serverspec import built_image, current_image, server_groups, server_spec
+from .inputs import image_reference, kubernetes_name, port_number, server_url
+from .serverspec import (
+    CONTAINER_PORT,
+    SECURE_DEFAULTS,
+    built_image,
+    current_image,
+    server_groups,
+    server_spec,
+)
 from .settings import ServerSettings, server_settings
 from .state import (
     ADMIN_ENV,
@@ -51,18 +59,6 @@ from .state import (
     update_record,
     write_env_file,
 )
-
-# ZenML's own settings that make its claims hold (docs/server.md; the server env file may
-# set others): secrets encrypted with the key in admin.env (ZenML ignores the key unless the
-# store has a type), logins rate-limited per client address, access tokens that expire.
-SECURE_DEFAULTS = {
-    "ZENML_SECRETS_STORE_TYPE": "sql",
-    "ZENML_SERVER_RATE_LIMIT_ENABLED": "true",
-    "ZENML_SERVER_LOGIN_RATE_LIMIT_MINUTE": "5",
-    "ZENML_SERVER_LOGIN_RATE_LIMIT_DAY": "1000",
-    "ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES": "60",
-}
-CONTAINER_PORT = 8080
 
 
 def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
@@ -519,7 +515,7 @@ def status(settings: ServerSettings) -> None:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
     actions = ["build", "up", "down", "logs", "status", "backup", "restore"]
-    actions += ["reset-admin", "detach", "claim"]
+    actions += ["reset-admin", "detach", "claim", "helm"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
     parser.add_argument("file", nargs="?", help="backup: file or folder to write; restore: backup")
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
@@ -528,6 +524,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--port", help="up: port on the host")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
     parser.add_argument("--yes", action="store_true", help="restore: do not ask")
+    parser.add_argument("--url", help="helm: the server's public URL (https://HOST[/PATH])")
+    parser.add_argument("--secret", help="helm: the Kubernetes secret of its credentials")
     parser.add_argument(
         "--from-another-server",
         action="store_true",
@@ -560,5 +558,13 @@ def main(argv: list[str]) -> None:
         detach(settings)
     elif args.action == "claim":
         claim(settings)
+    elif args.action == "helm":
+        if not args.url:
+            parser.error(
+                "helm needs --url, where the cluster serves it (https://zenml.example.com)"
+            )
+        url, origin = server_url(args.url, "--url")
+        secret = kubernetes_name(args.secret or settings.build.name, "--secret")
+        helmvalues.write(settings, url, origin, secret)
     else:
         status(settings)

@@ -8,6 +8,18 @@ from .imagespec import ImageSpec, locked_spec, planned_tag, tree_contents
 from .settings import ServerSettings
 from .state import ROOT
 
+# ZenML's own settings that make its claims hold (docs/server.md; the server env file may
+# set others): secrets encrypted with the key in admin.env (ZenML ignores the key unless the
+# store has a type), logins rate-limited per client address, access tokens that expire.
+SECURE_DEFAULTS = {
+    "ZENML_SECRETS_STORE_TYPE": "sql",
+    "ZENML_SERVER_RATE_LIMIT_ENABLED": "true",
+    "ZENML_SERVER_LOGIN_RATE_LIMIT_MINUTE": "5",
+    "ZENML_SERVER_LOGIN_RATE_LIMIT_DAY": "1000",
+    "ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES": "60",
+}
+CONTAINER_PORT = 8080
+
 
 def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
     """The local plugin package the server imports (its folder and distribution name)."""
