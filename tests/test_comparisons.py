@@ -142,7 +142,7 @@ def test_no_command_imports_another_and_each_layer_only_those_below():
         "tools": {"lock", "engine", "registry", "activation"},
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
-            "containers", "discovery",
+            "containers", "discovery", "builds", "helmvalues",
         },
         "commands": {"images", "server", "check", "integrations", "stacks", "upgrade", "run"},
     }  # fmt: skip

@@ -21,16 +21,22 @@ def test_zenml_init_with_the_template_renders_a_project_that_runs(tmp_path):
         "ZENML_CONFIG_PATH": str(tmp_path / "zenml-config"),
     }
     # ZenML with its templates extra (copier), in a tool environment of its own, as
-    # `uvx --from 'zenml[templates]' zenml init ...` would make it.
+    # `uvx --from "zenml[local,templates]" zenml init ...` would make it.
     tool = tmp_path / "zenml-tool"
     run("uv", "venv", "--quiet", "--python", "3.11", tool, cwd=tmp_path, **env)
     run("uv", "pip", "install", "--quiet", "--python", tool / "bin" / "python",
-        "zenml[templates]==0.98.0", cwd=tmp_path, **env)  # fmt: skip
+        "zenml[local,templates]==0.98.0", cwd=tmp_path, **env)  # fmt: skip
+    # A clone, as a user's would be: the project gets zenlock from the template's repository
+    # at the commit rendered, which a working tree with changes has not made yet.
+    template = tmp_path / "zenlock"
+    run("git", "clone", "--quiet", REPO, template, cwd=tmp_path)
     project = tmp_path / "my project"
-    # The only question ZenML asks itself (an e-mail, for its newsletter): Enter skips it.
+    project.mkdir()
+    # As the guide types it, in the new project's folder. The only question ZenML asks itself
+    # (an e-mail, for its newsletter): Enter skips it.
     initialized = subprocess.run(
-        [tool / "bin" / "zenml", "init", project, "--template", REPO, "--template-with-defaults"],
-        cwd=tmp_path,
+        [tool / "bin" / "zenml", "init", "--template", template, "--template-with-defaults"],
+        cwd=project,
         env=project_env(**env),
         input="\n",
         capture_output=True,
