@@ -332,7 +332,15 @@ def test_a_pipeline_with_an_extra_group_gets_its_own_image(image_project, docker
         _, (shared, serving) = images_session(project)
         record = yaml.safe_load((project / "configs" / "images.yaml").read_text())["pipelines"]
     assert shared == default and serving != default
-    assert [{k: v for k, v in image.items() if k != "activated"} for image in record["images"]] == [
+    # Each image's Python, read from its venv (for its ZenML build), is the image's own.
+    for image in record["images"]:
+        found = inspect_image(docker_client, image["tag"])["environment"]["python_full_version"]
+        assert image["python"] == found
+    recorded = [
+        {k: v for k, v in image.items() if k not in ("activated", "python")}
+        for image in record["images"]
+    ]
+    assert recorded == [
         {"tag": default, "groups": ["integration-sklearn"], "pipelines": ["default"]},
         {
             "tag": serving,
