@@ -221,7 +221,7 @@ def helm_values_run_the_image(project, docker_client, auth) -> str:
         assert admin_login(url, "admin", "not-the-password") != 200
 
         def allowed_origin(origin: str) -> str | None:
-            request = urllib.request.Request(f"{url}/health", headers={"Origin": origin})
+            request = urllib.request.Request(f"{url}/api/v1/info", headers={"Origin": origin})
             with urllib.request.urlopen(request) as response:
                 return response.headers.get("access-control-allow-origin")
 
