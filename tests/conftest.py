@@ -314,9 +314,18 @@ def run_count(project: Path) -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port of this xdist worker's own range: two workers never pick the same one
+    between the probe and the server's bind (the kernel's choice can repeat across them)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    first = 20000 + (worker % 8) * 1500  # below the ephemeral range
+    for port in secrets.SystemRandom().sample(range(first, first + 1500), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{first + 1499}")
 
 
 def server_containers(docker_client, project) -> list:

@@ -224,11 +224,12 @@ def test_the_compose_example_runs_the_server_image_on_mysql_with_no_secret_inlin
     assert "mysqladmin ping" in mysql["healthcheck"]["test"][1]
     assert {"mysql-data", "zenml-config"} == set(compose["volumes"])
     assert zenml["volumes"] == ["zenml-config:/zenml"]
-    assert zenml["ports"] == ["127.0.0.1:8080:8080"]  # behind a proxy, never open by default
+    # behind a proxy, never open by default
+    assert zenml["ports"] == ["127.0.0.1:${ZENML_SERVER_PORT:-8080}:8080"]
     assert zenml["environment"]["ZENML_STORE_URL"].startswith("mysql://zenml:${MYSQL_PASSWORD}@")
     # Every variable the file needs is in the example env file, and no secret has a value.
     text = (deploy / "compose.yaml").read_text()
-    needed = set(re.findall(r"\$\{(\w+)", text)) - {"COMPOSE_PROJECT_NAME"}
+    needed = set(re.findall(r"\$\{(\w+)", text)) | {"COMPOSE_PROJECT_NAME"}
     example = dict(
         line.split("=", 1)
         for line in (deploy / ".env.example").read_text().splitlines()

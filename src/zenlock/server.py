@@ -10,16 +10,20 @@ ZENML_STORE_URL names one; `up` checks that the database answers before the serv
 `detach` gives a copied project folder its own server; `claim` tells a folder whose copy and
 original both left their place that it is the one that owns the server. `helm --url URL`
 writes values for ZenML's Helm chart that run the pushed image (zenlock/helmvalues.py).
+`connect URL` points this project's sessions at a server it does not run (deploy/compose.yaml).
 """
 
 import argparse
 import contextlib
 import errno
+import getpass
+import http.client
 import json
 import shutil
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -175,9 +179,44 @@ def exit_code(container) -> int | str:
 
 
 def answers(url: str) -> bool:
-    with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+    """A ZenML server's health answer at `url`; anything else on the port (no HTTP) is no."""
+    with (
+        contextlib.suppress(OSError, http.client.HTTPException),
+        urllib.request.urlopen(f"{url}/health", timeout=2) as reply,
+    ):
         return reply.status == 200
     return False
+
+
+def connect(settings: ServerSettings, address: str, user: str) -> None:
+    """This project's sessions on a server it does not run (deploy/compose.yaml, Helm): the
+    admin's password, asked once and never kept, mints the project's service-account key."""
+    url, _ = server_url(address, "connect URL")
+    if not answers(url):
+        raise ZenlockError(
+            f"No ZenML server answers at {url}/health: start it, or check the URL. "
+            "Nothing was changed."
+        )
+    password = getpass.getpass(f"Password of {user} on {url}: ")
+    if login_status(url, user, password) != 200:
+        raise ZenlockError(f"The server at {url} refused {user}'s password. Nothing was changed.")
+    admin = {"ZENML_DEFAULT_USER_NAME": user, "ZENML_DEFAULT_USER_PASSWORD": password}
+    claim_id()  # the project's own id: its ZenML config and local stores are kept under it
+    key = service_account_key(f"{settings.build.name}-client", url, admin)
+    write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
+    account = f"{settings.build.name}-client"
+    print(f"This project's sessions now use the server at {url}, as service account {account}.")
+
+
+def login_status(url: str, user: str, password: str) -> int:
+    form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/login", data=form, timeout=10) as reply:
+            return reply.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (OSError, http.client.HTTPException):
+        return 0
 
 
 def up(settings: ServerSettings) -> None:
@@ -515,9 +554,11 @@ def status(settings: ServerSettings) -> None:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s server --", description=__doc__)
     actions = ["build", "up", "down", "logs", "status", "backup", "restore"]
-    actions += ["reset-admin", "detach", "claim", "helm"]
+    actions += ["reset-admin", "detach", "claim", "helm", "connect"]
     parser.add_argument("action", nargs="?", default="build", choices=actions)
-    parser.add_argument("file", nargs="?", help="backup: file or folder to write; restore: backup")
+    parser.add_argument(
+        "file", nargs="?", help="backup: file or folder; restore: backup; connect: server URL"
+    )
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
     parser.add_argument("--no-cache", action="store_true", help="build: rebuild even if up to date")
     parser.add_argument("--parent-image", help="build: parent image for this build only")
@@ -526,6 +567,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--yes", action="store_true", help="restore: do not ask")
     parser.add_argument("--url", help="helm: the server's public URL (https://HOST[/PATH])")
     parser.add_argument("--secret", help="helm: the Kubernetes secret of its credentials")
+    parser.add_argument("--user", default="admin", help="connect: an admin account's name")
     parser.add_argument(
         "--from-another-server",
         action="store_true",
@@ -558,6 +600,10 @@ def main(argv: list[str]) -> None:
         detach(settings)
     elif args.action == "claim":
         claim(settings)
+    elif args.action == "connect":
+        if not args.file:
+            parser.error("connect needs the server's URL (http://127.0.0.1:8080)")
+        connect(settings, args.file, args.user)
     elif args.action == "helm":
         if not args.url:
             parser.error(
