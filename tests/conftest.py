@@ -200,19 +200,26 @@ def unavailable(message: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def background(*command: str | Path) -> Iterator[None]:
+def background(
+    *command: str | Path, env: dict[str, str] | None = None, log=None
+) -> Iterator[subprocess.Popen]:
     """Run a server process for the block; stopped by its own process group, never by name."""
     process = subprocess.Popen(
         [str(part) for part in command],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         start_new_session=True,
+        env=env,
     )
     try:
-        yield
+        yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

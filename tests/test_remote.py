@@ -2,13 +2,16 @@
 htpasswd auth) and run by digest; a remote-shaped stack with an S3 API (moto) for artifacts."""
 
 import io
+import json
 import os
 import shutil
 import subprocess
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -347,4 +350,134 @@ def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, do
     finally:
         remove_servers(docker_client, project)
         for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
+            docker_client.images.remove(reference.id, force=True)
+
+
+# Apache Airflow lives in a venv of its own, from its own lock (.ci/airflow), never a project's.
+AIRFLOW = os.environ.get("ZENLOCK_AIRFLOW") or shutil.which("airflow")
+
+
+def latest_run(project) -> dict:
+    """The project server's newest run (ZenML's REST API, the project's API key)."""
+    connection = read_env_file(project / ".zenml-server" / "client.env")
+    url, key = connection["ZENML_STORE_URL"], connection["ZENML_STORE_API_KEY"]
+    form = urllib.parse.urlencode({"grant_type": "zenml-api-key", "password": key}).encode()
+    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
+        token = json.load(response)["access_token"]
+    request = urllib.request.Request(
+        f"{url}/api/v1/runs?size=1&sort_by=desc:created",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["items"][0]
+
+
+def test_airflow_runs_the_pipeline_from_our_image_by_digest(
+    registry, s3_api, tmp_path, docker_client
+):
+    """A real Airflow 2 scheduler takes ZenML's DAG and runs each step with its Docker operator
+    in our pipeline image, pulled by digest from the registry; S3 artifacts; the project's
+    server records the run."""
+    if not AIRFLOW:
+        unavailable("needs Apache Airflow: set ZENLOCK_AIRFLOW (see .ci/provision)")
+    address, docker_config = registry
+    auth = {"DOCKER_CONFIG": str(docker_config)}
+    project = render_project(
+        tmp_path / "project", **DOCKER_ANSWERS, container_registry=f"{address}/team"
+    )
+    nox("-s", "dev", cwd=project)
+    assert docker_login(address, docker_config, PASSWORD).returncode == 0
+    script = project / "build" / "remote.py"
+    script.parent.mkdir()
+    script.write_text(CLIENT_SCRIPT)
+    python = project / ".venv" / "bin" / "python"
+    home = tmp_path / "airflow"
+    dags = home / "dags"
+    dags.mkdir(parents=True)
+    airflow_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "VIRTUAL_ENV"))},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        "DOCKER_CONFIG": str(docker_config),  # the workers' login to the registry
+        # Airflow's executor starts `airflow tasks run` by name.
+        "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    try:
+        nox("-s", "integrations", "--", "add", "s3", "--server", cwd=project)
+        nox("-s", "integrations", "--", "add", "airflow", cwd=project)
+        nox("-s", "server", cwd=project)
+        nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project)
+        run(python, "-m", "zenlock", "exec", python, script, "secret", S3_KEY, S3_SECRET,
+            cwd=project)  # fmt: skip
+        # The shipped example with its CHANGE-ME values filled in, as its header says.
+        stacks = project / "configs" / "stacks"
+        stack = yaml.safe_load((stacks / "examples" / "airflow.yaml").read_text())
+        components = stack["components"]
+        orchestrator = components["orchestrator"][0]["configuration"]
+        orchestrator["dag_output_dir"] = str(dags)
+        orchestrator["operator_args"]["network_mode"] = "host"  # the server is on 127.0.0.1
+        components["container_registry"][0]["configuration"]["uri"] = f"{address}/team"
+        store = components["artifact_store"][0]["configuration"]
+        store["path"] = "s3://zenlock/airflow"
+        store["client_kwargs"] = {"endpoint_url": s3_api, "region_name": "us-east-1"}
+        (stacks / "airflow.yaml").write_text(yaml.safe_dump(stack, sort_keys=False))
+        checked = nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
+        assert "ok  stack airflow" in checked
+
+        nox("-s", "images", "--", "--push", cwd=project, **auth)
+        record = yaml.safe_load((project / "configs" / "images.yaml").read_text())
+        (pipeline_image,) = record["pipelines"]["images"]
+        submitted = nox("-s", "run", "--", "--stack", "airflow", cwd=project, **auth).stdout
+        assert pipeline_image["digest"] in submitted
+        (dag_file,) = dags.glob("*.zip")
+        dag_id = dag_file.stem
+        # Gone from this engine: Airflow's Docker operator pulls it by digest, with its login.
+        docker_client.images.remove(pipeline_image["activated"]["image_id"], force=True)
+
+        subprocess.run([AIRFLOW, "db", "migrate"], cwd=home, env=airflow_env, check=True,
+                       capture_output=True)  # fmt: skip
+        with (
+            (tmp_path / "scheduler.log").open("w") as log,
+            background(AIRFLOW, "scheduler", env=airflow_env, log=log) as scheduler,
+        ):
+            deadline = time.monotonic() + 600
+            status, dag_runs = "initializing", []
+            while time.monotonic() < deadline and (
+                status not in ("completed", "failed") or dag_runs == ["running"]
+            ):
+                assert scheduler.poll() is None, (tmp_path / "scheduler.log").read_text()[-4000:]
+                time.sleep(5)
+                status = latest_run(project)["body"]["status"]
+                listed = subprocess.run(
+                    [AIRFLOW, "dags", "list-runs", "-d", dag_id, "-o", "json"],
+                    cwd=home, env=airflow_env, capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                # Its JSON is the last line (Airflow logs to stdout before it).
+                dag_runs = [found["state"] for found in json.loads(listed.splitlines()[-1])]
+        assert status == "completed", submitted + (tmp_path / "scheduler.log").read_text()[-4000:]
+        assert dag_runs == ["success"]  # and Airflow saw it so
+        # auto_remove: success (the example's) left no step container behind.
+        assert not docker_client.containers.list(
+            all=True, filters={"ancestor": pipeline_image["activated"]["image_id"]}
+        )
+        assert (
+            0.9
+            <= float(
+                run(python, "-m", "zenlock", "exec", python, script, "metric", cwd=project)
+                .stdout.split("metric ")[1]
+                .split()[0]
+            )
+            <= 1.0
+        )
+        # Each step ran in our image by its digest, pulled from the registry.
+        pulled = docker_client.images.get(pipeline_image["digest"])
+        assert pulled.id == pipeline_image["activated"]["image_id"]
+    finally:
+        remove_servers(docker_client, project)
+        for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
+            for step in docker_client.containers.list(all=True, filters={"ancestor": reference.id}):
+                step.remove(force=True)
             docker_client.images.remove(reference.id, force=True)

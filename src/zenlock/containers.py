@@ -101,6 +101,8 @@ def refuse_missing_integrations(stack, image: dict) -> None:
         integration = flavor.integration
         if integration in (None, "", "built-in"):
             continue
+        if not registry.requirements_of(integration):  # nothing beyond ZenML (e.g. airflow)
+            continue
         if registry.group_name("pipelines", integration) not in image["groups"]:
             raise SystemExit(
                 f"Stack {stack.name}: {component.type.value} {component.name} needs ZenML's "
