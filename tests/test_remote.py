@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -434,6 +435,9 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         assert pipeline_image["digest"] in submitted
         (dag_file,) = dags.glob("*.zip")
         dag_id = dag_file.stem
+        dag_config = zipfile.ZipFile(dag_file).read("config.json").decode()
+        project_key = read_env_file(project / ".zenml-server" / "client.env")["ZENML_STORE_API_KEY"]
+        assert S3_SECRET not in dag_config and project_key not in dag_config  # the run's token only
         # Gone from this engine: Airflow's Docker operator pulls it by digest, with its login.
         docker_client.images.remove(pipeline_image["activated"]["image_id"], force=True)
 
