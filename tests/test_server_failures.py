@@ -3,8 +3,10 @@ flight at `down`, host and network mistakes, a server on another loopback addres
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -34,6 +36,24 @@ def test_bad_server_input_gets_one_line_and_changes_nothing(served):
     assert f"already runs at http://127.0.0.1:{port}" in moved.stdout + moved.stderr
     bad_parent = nox("-s", "server", "--", "--parent-image", "Bad Ref!!", cwd=project, check=False)
     assert "is not an image reference" in bad_parent.stdout + bad_parent.stderr
+
+    # connect: a URL by its grammar, and a port where no ZenML answers (nothing, or not HTTP).
+    connection = (project / ".zenml-server" / "client.env").read_bytes()
+    with socket.socket() as junk:
+        junk.bind(("127.0.0.1", 0))
+        junk.listen()
+        threading.Thread(target=lambda: junk.accept()[0].sendall(b"\x00 not http\r\n\r\n"),
+                         daemon=True).start()  # fmt: skip
+        not_http = f"http://127.0.0.1:{junk.getsockname()[1]}"
+        for url, said in (
+            ("ftp://127.0.0.1:21", "is not a server URL"),
+            (f"http://127.0.0.1:{free_port()}", "No ZenML server answers"),
+            (not_http, "No ZenML server answers"),
+        ):
+            refused = nox("-s", "server", "--", "connect", url, cwd=project, check=False)
+            output = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and said in output and "Traceback" not in output, url
+    assert (project / ".zenml-server" / "client.env").read_bytes() == connection
 
 
 def test_a_dead_server_is_said_in_one_line_and_up_brings_it_back(served, docker_client):
