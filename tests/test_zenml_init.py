@@ -47,6 +47,10 @@ def test_zenml_init_with_the_template_renders_a_project_that_runs(tmp_path):
     assert "ZenML repository initialized" in said
     answers = (project / ".copier-answers.yml").read_text()
     assert "_src_path:" in answers and "zenml_version: 0.98.0" in answers
+    # ZenML's marker folder (its active stack and project ids, this machine's) stays out of git.
+    assert (project / ".zen").is_dir()
+    run("git", "init", "-q", cwd=project)
+    assert run("git", "check-ignore", ".zen", cwd=project).stdout.strip() == ".zen"
 
     run("uvx", "nox", "-s", "dev", cwd=project, **env)
     output = run("uvx", "nox", "-s", "run", cwd=project, **env).stdout
