@@ -1,6 +1,7 @@
 """Generated sessions keep .venv on the lock: no-op when unchanged, refuse a stale lock."""
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -130,3 +131,24 @@ def test_lock_refuses_unknown_server_extras_and_plugins(fresh_project, old, new,
     assert refused.returncode != 0
     assert message in refused.stdout + refused.stderr
     assert not (project / "uv.lock").exists()
+
+
+def test_a_client_env_without_a_project_id_is_refused_in_one_line(synced_project):
+    """A .zenml-server/client.env copied in by hand (no `up` or `connect` made the project's
+    id): the sessions say how to connect, not a traceback, and guess no artifact folder."""
+    state = synced_project / ".zenml-server"
+    assert not (state / "project-id").exists()
+    made = not state.exists()
+    state.mkdir(exist_ok=True)
+    (state / "client.env").write_text("ZENML_STORE_URL=http://127.0.0.1:9\nZENML_STORE_API_KEY=x\n")
+    try:
+        python = synced_project / ".venv" / "bin" / "python"
+        said = run(python, "-m", "zenlock", "exec", python, "-c", "pass", cwd=synced_project,
+                   check=False)  # fmt: skip
+    finally:
+        (state / "client.env").unlink()
+        if made:
+            shutil.rmtree(state)
+    output = said.stdout + said.stderr
+    assert said.returncode != 0 and "Traceback" not in output
+    assert "has no project id: run `nox -s server -- connect URL`" in output

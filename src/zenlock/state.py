@@ -160,13 +160,19 @@ def zenml_environment() -> dict[str, str]:
         # key in the environment it would log in again in each one (ZenML's credentials store
         # drops the token when the key is set again), and logins are rate-limited.
         connection.pop("ZENML_STORE_API_KEY")
+    identity = project_id()
+    if identity is None:  # a client.env copied in by hand: whose artifacts it would use is unknown
+        raise ZenlockError(
+            f"{CONNECTION.relative_to(ROOT)} names a server, but this folder has no project id: "
+            "run `nox -s server -- connect URL` (or `-- up`) to connect it."
+        )
     return {
         **analytics,
         **connection,
         "ZENML_CONFIG_PATH": str(SERVER_CLIENT_CONFIG),
         # Where the server's artifact store keeps them: the same path for this process, the
         # step containers and the server (which mounts it), wherever the project folder is.
-        "ZENML_LOCAL_STORES_PATH": str(local_stores(project_id())),
+        "ZENML_LOCAL_STORES_PATH": str(local_stores(identity)),
     }
 
 
