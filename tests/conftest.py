@@ -305,19 +305,24 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
-def run_count(project: Path) -> int:
-    """The runs the project's server lists, asked with the project's API key (ZenML's REST
-    API, as its client asks: no ZenML import, which costs seconds of CPU each time)."""
+def server_api(project: Path, path: str) -> dict:
+    """GET `path` of the project's server API with the project's API key (as its client asks:
+    no ZenML import, which costs seconds of CPU each time)."""
     connection = read_env_file(project / ".zenml-server" / "client.env")
     url, key = connection["ZENML_STORE_URL"], connection["ZENML_STORE_API_KEY"]
     form = urllib.parse.urlencode({"grant_type": "zenml-api-key", "password": key}).encode()
     with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
         token = json.load(response)["access_token"]
     request = urllib.request.Request(
-        f"{url}/api/v1/runs?size=1", headers={"Authorization": f"Bearer {token}"}
+        f"{url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}
     )
     with urllib.request.urlopen(request) as response:
-        return json.load(response)["total"]
+        return json.load(response)
+
+
+def run_count(project: Path) -> int:
+    """The runs the project's server lists."""
+    return server_api(project, "/runs?size=1")["total"]
 
 
 def free_port() -> int:

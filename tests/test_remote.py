@@ -1,6 +1,7 @@
 """Beyond the laptop, on one machine: push to a real registry (the CNCF distribution registry,
 htpasswd auth) and run by digest; a remote-shaped stack with an S3 API (moto) for artifacts."""
 
+import contextlib
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import docker
 import pytest
 import yaml
 from conftest import (
@@ -28,6 +30,7 @@ from conftest import (
     remove_servers,
     render_project,
     run,
+    server_api,
     unavailable,
 )
 
@@ -96,6 +99,16 @@ def docker_login(address: str, docker_config, password: str) -> subprocess.Compl
     )
 
 
+def untag(docker_client, *prefixes: str) -> None:
+    """Remove this test's references (tags and digests) that start with a prefix, never an image
+    by its id: another test's identical image (same inputs, same id) may be in use."""
+    for image in docker_client.images.list():
+        for reference in image.tags + image.attrs.get("RepoDigests", []):
+            if reference.startswith(prefixes):
+                with contextlib.suppress(docker.errors.ImageNotFound):  # its last one went first
+                    docker_client.images.remove(reference)
+
+
 def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docker_client):
     address, docker_config = registry
     auth = {"DOCKER_CONFIG": str(docker_config)}
@@ -137,7 +150,8 @@ def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docke
         )
         nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project, **auth)
         # The steps must pull their image from the registry: no copy is left here.
-        docker_client.images.remove(docker_client.images.get(image["tag"]).id, force=True)
+        repository = image["tag"].rsplit(":", 1)[0]
+        untag(docker_client, f"{repository}:", f"{repository}@")
         ran = nox("-s", "run", "--", "--stack", "registry-docker", cwd=project, **auth).stdout
         outputs.append(ran)
         assert f"image {digest}" in ran and ": completed" in ran
@@ -153,8 +167,7 @@ def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docke
             assert PASSWORD not in text
     finally:
         remove_servers(docker_client, project)
-        for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
-            docker_client.images.remove(reference.id, force=True)
+        untag(docker_client, f"{address}/team/")
 
 
 BUILD_IMAGES = """
@@ -274,10 +287,10 @@ else:
 """
 
 
-def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, docker_client):
-    """S3 artifacts, images from the registry, local Docker steps, the project's server."""
+def remote_project(tmp_path, registry):
+    """A project whose images go to the test registry (logged in), and `client(ARGS)`, which
+    runs CLIENT_SCRIPT with the project's ZenML (its server, its API key)."""
     address, docker_config = registry
-    auth = {"DOCKER_CONFIG": str(docker_config)}
     project = render_project(
         tmp_path / "project", **DOCKER_ANSWERS, container_registry=f"{address}/team"
     )
@@ -286,11 +299,20 @@ def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, do
     script = project / "build" / "remote.py"
     script.parent.mkdir()
     script.write_text(CLIENT_SCRIPT)
+    python = project / ".venv" / "bin" / "python"
 
     def client(*args: str) -> str:
-        python = project / ".venv" / "bin" / "python"
         exec_args = ("-m", "zenlock", "exec", str(python), str(script), *args)
-        return run(python, *exec_args, cwd=project, **auth).stdout
+        return run(python, *exec_args, cwd=project, DOCKER_CONFIG=str(docker_config)).stdout
+
+    return project, client
+
+
+def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, docker_client):
+    """S3 artifacts, images from the registry, local Docker steps, the project's server."""
+    address, docker_config = registry
+    auth = {"DOCKER_CONFIG": str(docker_config)}
+    project, client = remote_project(tmp_path, registry)
 
     def uploads() -> int:
         said = client("uploads", s3_api, S3_KEY, S3_SECRET)
@@ -350,8 +372,7 @@ def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, do
         assert "kubernetes-imported" in listed.stdout
     finally:
         remove_servers(docker_client, project)
-        for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
-            docker_client.images.remove(reference.id, force=True)
+        untag(docker_client, f"{address}/team/")
 
 
 # Apache Airflow lives in a venv of its own, from its own lock (.ci/airflow), never a project's.
@@ -359,18 +380,8 @@ AIRFLOW = os.environ.get("ZENLOCK_AIRFLOW") or shutil.which("airflow")
 
 
 def latest_run(project) -> dict:
-    """The project server's newest run (ZenML's REST API, the project's API key)."""
-    connection = read_env_file(project / ".zenml-server" / "client.env")
-    url, key = connection["ZENML_STORE_URL"], connection["ZENML_STORE_API_KEY"]
-    form = urllib.parse.urlencode({"grant_type": "zenml-api-key", "password": key}).encode()
-    with urllib.request.urlopen(f"{url}/api/v1/login", data=form) as response:
-        token = json.load(response)["access_token"]
-    request = urllib.request.Request(
-        f"{url}/api/v1/runs?size=1&sort_by=desc:created",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)["items"][0]
+    """The project server's newest run."""
+    return server_api(project, "/runs?size=1&sort_by=desc:created")["items"][0]
 
 
 def test_airflow_runs_the_pipeline_from_our_image_by_digest(
@@ -383,15 +394,7 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         unavailable("needs Apache Airflow: set ZENLOCK_AIRFLOW (see .ci/provision)")
     address, docker_config = registry
     auth = {"DOCKER_CONFIG": str(docker_config)}
-    project = render_project(
-        tmp_path / "project", **DOCKER_ANSWERS, container_registry=f"{address}/team"
-    )
-    nox("-s", "dev", cwd=project)
-    assert docker_login(address, docker_config, PASSWORD).returncode == 0
-    script = project / "build" / "remote.py"
-    script.parent.mkdir()
-    script.write_text(CLIENT_SCRIPT)
-    python = project / ".venv" / "bin" / "python"
+    project, client = remote_project(tmp_path, registry)
     home = tmp_path / "airflow"
     dags = home / "dags"
     dags.mkdir(parents=True)
@@ -411,8 +414,7 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         nox("-s", "integrations", "--", "add", "airflow", cwd=project)
         nox("-s", "server", cwd=project)
         nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project)
-        run(python, "-m", "zenlock", "exec", python, script, "secret", S3_KEY, S3_SECRET,
-            cwd=project)  # fmt: skip
+        client("secret", S3_KEY, S3_SECRET)
         # The shipped example with its CHANGE-ME values filled in, as its header says.
         stacks = project / "configs" / "stacks"
         stack = yaml.safe_load((stacks / "examples" / "airflow.yaml").read_text())
@@ -439,7 +441,8 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         project_key = read_env_file(project / ".zenml-server" / "client.env")["ZENML_STORE_API_KEY"]
         assert S3_SECRET not in dag_config and project_key not in dag_config  # the run's token only
         # Gone from this engine: Airflow's Docker operator pulls it by digest, with its login.
-        docker_client.images.remove(pipeline_image["activated"]["image_id"], force=True)
+        repository = pipeline_image["digest"].split("@")[0]
+        untag(docker_client, f"{repository}:", f"{repository}@")
 
         subprocess.run([AIRFLOW, "db", "migrate"], cwd=home, env=airflow_env, check=True,
                        capture_output=True)  # fmt: skip
@@ -467,21 +470,13 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         assert not docker_client.containers.list(
             all=True, filters={"ancestor": pipeline_image["activated"]["image_id"]}
         )
-        assert (
-            0.9
-            <= float(
-                run(python, "-m", "zenlock", "exec", python, script, "metric", cwd=project)
-                .stdout.split("metric ")[1]
-                .split()[0]
-            )
-            <= 1.0
-        )
+        assert 0.9 <= float(client("metric").split("metric ")[1].split()[0]) <= 1.0
         # Each step ran in our image by its digest, pulled from the registry.
         pulled = docker_client.images.get(pipeline_image["digest"])
         assert pulled.id == pipeline_image["activated"]["image_id"]
     finally:
         remove_servers(docker_client, project)
-        for reference in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
-            for step in docker_client.containers.list(all=True, filters={"ancestor": reference.id}):
+        for image in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
+            for step in docker_client.containers.list(all=True, filters={"ancestor": image.id}):
                 step.remove(force=True)
-            docker_client.images.remove(reference.id, force=True)
+        untag(docker_client, f"{address}/team/")

@@ -1,6 +1,7 @@
 """The server's credentials, kept in .zenml-server/ (readable by you only): the admin account,
 JWT secret and secrets-store key that must match the server's data, and the client's API key."""
 
+import http.client
 import json
 import os
 import secrets
@@ -112,13 +113,24 @@ def service_account_key(account: str, url: str, admin: dict[str, str]) -> str:
     return key
 
 
+def login_token(url: str, form: dict[str, str]) -> str | None:
+    """ZenML's login with `form` (a user's password, or an API key): the access token, None
+    when it is refused or no ZenML answers. Plain HTTP, no ZenML import."""
+    data = urllib.parse.urlencode(form).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/login", data=data, timeout=10) as response:
+            return json.load(response)["access_token"]
+    except (OSError, ValueError, KeyError, http.client.HTTPException):
+        return None
+
+
 def api_get(url: str, key: str, path: str) -> dict | None:
     """GET `path` of the server's API as the API key's account (ZenML's own API-key login):
     None when the key is refused or the server does not answer. Plain HTTP, no ZenML import."""
-    form = urllib.parse.urlencode({"grant_type": "zenml-api-key", "password": key}).encode()
+    token = login_token(url, {"grant_type": "zenml-api-key", "password": key})
+    if token is None:
+        return None
     try:
-        with urllib.request.urlopen(f"{url}/api/v1/login", data=form, timeout=10) as response:
-            token = json.load(response)["access_token"]
         request = urllib.request.Request(
             f"{url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}
         )

@@ -23,14 +23,19 @@ import shutil
 import socket
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
 from . import ZenlockError, backups, database, engine, helmvalues, lock, registry
 from .backups import backups_folder
-from .credentials import admin_credentials, api_get, reset_credentials, service_account_key
+from .credentials import (
+    admin_credentials,
+    api_get,
+    login_token,
+    reset_credentials,
+    service_account_key,
+)
 from .database import data_volume
 from .imagespec import Builder, activated
 from .inputs import image_reference, kubernetes_name, port_number, server_url
@@ -198,25 +203,21 @@ def connect(settings: ServerSettings, address: str, user: str) -> None:
             "Nothing was changed."
         )
     password = getpass.getpass(f"Password of {user} on {url}: ")
-    if login_status(url, user, password) != 200:
+    if login_token(url, {"username": user, "password": password}) is None:
         raise ZenlockError(f"The server at {url} refused {user}'s password. Nothing was changed.")
     admin = {"ZENML_DEFAULT_USER_NAME": user, "ZENML_DEFAULT_USER_PASSWORD": password}
     claim_id()  # the project's own id: its ZenML config and local stores are kept under it
-    key = service_account_key(f"{settings.build.name}-client", url, admin)
+    key = service_account_key(client_account(settings), url, admin)
     write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
-    account = f"{settings.build.name}-client"
-    print(f"This project's sessions now use the server at {url}, as service account {account}.")
+    print(
+        f"This project's sessions now use the server at {url}, "
+        f"as service account {client_account(settings)}."
+    )
 
 
-def login_status(url: str, user: str, password: str) -> int:
-    form = urllib.parse.urlencode({"username": user, "password": password}).encode()
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/login", data=form, timeout=10) as reply:
-            return reply.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (OSError, http.client.HTTPException):
-        return 0
+def client_account(settings: ServerSettings) -> str:
+    """The service account this project's sessions use on its server."""
+    return f"{settings.build.name}-client"
 
 
 def up(settings: ServerSettings) -> None:
@@ -255,13 +256,13 @@ def up(settings: ServerSettings) -> None:
         container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
-    key = service_account_key(f"{settings.build.name}-client", url, admin_credentials(server_env))
+    key = service_account_key(client_account(settings), url, admin_credentials(server_env))
     # Paths are not kept here (a moved folder would point at the old place): zenml_environment().
     connection = {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key}
     if read_env_file(CONNECTION) != connection:  # a running server's `up` rewrites nothing
         write_env_file(CONNECTION, connection)
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
-    print(f"This project's sessions connect to it as service account {settings.build.name}-client.")
+    print(f"This project's sessions connect to it as service account {client_account(settings)}.")
 
 
 def lost_admin(where: str) -> str:
