@@ -177,9 +177,23 @@ def venv_report(locked: dict[str, str], installed: dict[str, str]) -> Report:
     return report
 
 
-def check_image(client, name: str, tag: str, kind: str, groups: list[str], network: str, fix: str):
+def check_image(
+    client,
+    name: str,
+    tag: str,
+    kind: str,
+    groups: list[str],
+    network: str,
+    fix: str,
+    platform: str | None = None,
+):
+    """Run on another platform's image, its python is emulated: the markers it reports pick
+    what the lock installs there."""
     if not engine.image_id(client, tag):
         return Report(name, "missing", fix, "not on this machine")
+    if platform and engine.image_platform(client, tag) != platform:
+        found = engine.image_platform(client, tag)
+        return Report(name, "drift", fix, f"an image of {found}, not {platform}")
     found = engine.inspect(client, tag, network)
     selection = lock.selection(kind, groups)
     report = compare(name, lock.pins(selection, found["environment"]), found["installed"], fix)
@@ -237,15 +251,22 @@ def check_images(client) -> list[Report]:
     return [
         check_image(
             client,
-            f"image {image['tag']}",
-            image["tag"],
+            image_name("image", variant),
+            variant["tag"],
             pipelines["mode"],
             image["groups"],
             pipelines["network"],
             "nox -s images",
+            variant.get("platform"),
         )
         for image in pipelines["images"]
+        for variant in image.get("platforms", [image])
     ]
+
+
+def image_name(kind: str, image: dict) -> str:
+    platform = f" ({image['platform']})" if "platform" in image else ""
+    return f"{kind} {image['tag']}{platform}"
 
 
 def check_server(client) -> list[Report]:
@@ -256,8 +277,19 @@ def check_server(client) -> list[Report]:
         return [Report("server image", "missing", "nox -s server", "not built yet")]
     network = server_settings().build.network
     groups = recorded.get("groups", ["server"])
+    variants = recorded.get("platforms", []) if tag == recorded.get("tag") else []
     reports = [
-        check_image(client, f"server image {tag}", tag, "server", groups, network, REBUILD_SERVER)
+        check_image(
+            client,
+            image_name("server image", variant),
+            variant["tag"],
+            "server",
+            groups,
+            network,
+            REBUILD_SERVER,
+            variant.get("platform"),
+        )
+        for variant in variants or [{"tag": tag}]
     ]
     if CONNECTION.is_file():
         reports.append(check_running_server(read_env_file(CONNECTION)["ZENML_STORE_URL"]))

@@ -3,6 +3,7 @@ with BuildKit (the docker CLI: the SDK drives only the classic builder)."""
 
 import http.client
 import io
+import ipaddress
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import ZenlockError
+from .inputs import PLATFORMS
 from .scripts import script
 
 UNREACHABLE = (
@@ -117,8 +119,8 @@ def image_id(client: Engine, reference: str) -> str | None:
     return found["Id"] if found else None
 
 
-def pull(client: Engine, reference: str) -> str:
-    """The image's id, pulled first when it is not on this machine (builds only)."""
+def pull(client: Engine, reference: str, platform: str | None = None) -> str:
+    """The image's id, pulled (for `platform`) first when it is not on this machine (builds)."""
     found = image_id(client, reference)
     if found:
         return found
@@ -126,12 +128,32 @@ def pull(client: Engine, reference: str) -> str:
     from docker.errors import DockerException
 
     try:
-        return client.images.pull(reference).id
+        return client.images.pull(reference, platform=platform).id
     except DockerException as error:
         raise ZenlockError(
             f"{reference} is not on this machine and could not be pulled ({error}).\n"
             "Pull or build it, or choose another parent with --parent-image."
         ) from None
+
+
+def platform_of(os_name: str, architecture: str, variant: str = "") -> str:
+    """Docker's OS/ARCH[/VARIANT], canonical (linux/arm64/v8 is linux/arm64)."""
+    name = "/".join(part for part in (os_name, architecture, variant) if part)
+    return PLATFORMS.get(name, (name,))[0]
+
+
+def native_platform(client: Engine) -> str:
+    """The platform the engine runs containers of without emulation."""
+    if client.socket_path is None:
+        version = client.sdk.version()
+    else:
+        version = json.loads(client.get("/version")[1])
+    return platform_of(version["Os"], version["Arch"])
+
+
+def image_platform(client: Engine, reference: str) -> str:
+    found = client.image(reference)
+    return platform_of(found["Os"], found["Architecture"], found.get("Variant", ""))
 
 
 def volume_exists(client: Engine, name: str) -> bool:
@@ -228,15 +250,17 @@ def build(
     labels: dict[str, str],
     secrets: dict[str, str | Path],
     network: str,
+    platform: str,
     no_cache: bool = False,
 ) -> None:
-    """Build `tag` with BuildKit, printing one line per step; a failed build leaves no tag.
+    """Build `tag` for `platform` with BuildKit, printing one line per step; a failed build
+    leaves no tag.
 
     `secrets` maps a secret's id to a file or, as text, to its contents (handed over in the
     docker CLI's environment): `RUN --mount=type=secret` sees them, no layer or build argument.
     """
     command = [build_cli(), "build", "--progress=plain", "--file", str(context / dockerfile)]
-    command += ["--tag", tag, *(["--no-cache"] if no_cache else [])]
+    command += ["--tag", tag, f"--platform={platform}", *(["--no-cache"] if no_cache else [])]
     command += ["--network=host"] if network == "host" else []
     command += [f"--build-arg={key}={value}" for key, value in buildargs.items()]
     command += [f"--label={key}={value}" for key, value in labels.items()]
@@ -270,6 +294,12 @@ def build(
             f"Building {tag} failed: the build has no network (this engine has no bridge "
             'network, or no DNS through it). Set network = "host" in [tool.zenlock.images].'
         )
+    if "exec format error" in output:
+        raise ZenlockError(
+            f"Building {tag} for {platform} needs emulation, which this machine lacks: install "
+            "qemu-user-static and binfmt-support (Debian, Ubuntu), or run `docker run "
+            "--privileged --rm tonistiigi/binfmt --install all`; Docker Desktop has it."
+        )
     if "buildkit not supported" in output.lower():
         raise ZenlockError(
             "This Docker engine cannot build with BuildKit: upgrade it to 18.09 or newer "
@@ -301,6 +331,49 @@ def push(client: Engine, tag: str) -> str:
         raise ZenlockError(f"Pushing {tag} left no digest: the registry did not confirm it.")
     print(f"  {tag}  pushed as {pushed}", flush=True)
     return pushed
+
+
+def push_index(client: Engine, tag: str, digests: list[str]) -> str:
+    """Push a manifest list of the pushed images `digests` (repository@sha256:..., one per
+    platform) as `tag`, unless the registry has it; its reference by digest. Docker's own
+    `manifest` command does it, with Docker's credentials, as `push`."""
+    repository = tag.rpartition(":")[0]
+    pushed = registry_digest(client, tag)
+    if pushed:
+        print(f"  {tag}  already in the registry", flush=True)
+        return f"{repository}@{pushed}"
+    cli = shutil.which("docker")
+    if not cli:
+        raise ZenlockError("No docker CLI on PATH: install it to push a manifest list.")
+    insecure = ["--insecure"] if insecure_registry(client, repository.split("/", 1)[0]) else []
+    subprocess.run([cli, "manifest", "rm", tag], capture_output=True)  # a list left by a failure
+    for command in (["create", *insecure, tag, *digests], ["push", *insecure, "--purge", tag]):
+        done = subprocess.run([cli, "manifest", *command], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ZenlockError(
+                f"The registry refused the manifest list {tag}: {done.stderr.strip()}"
+            )
+    digest = done.stdout.strip().splitlines()[-1]
+    print(f"  {tag}  pushed as {repository}@{digest} ({len(digests)} platforms)", flush=True)
+    return f"{repository}@{digest}"
+
+
+def insecure_registry(client: Engine, host: str) -> bool:
+    """The engine reaches registry `host` over plain HTTP: one of its insecure registries
+    (127.0.0.0/8 unless configured otherwise)."""
+    config = client.sdk.info().get("RegistryConfig") or {}
+    indexed = (config.get("IndexConfigs") or {}).get(host)
+    if indexed:
+        return not indexed.get("Secure", True)
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = "127.0.0.1" if name == "localhost" else name.strip("[]")
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(cidr) for cidr in config.get("InsecureRegistryCIDRs") or []
+    )
 
 
 def digest_in(client: Engine, tag: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Pipeline images from uv.lock: `nox -s images [-- --release --push --parent-image IMG]`.
+"""Pipeline images from uv.lock: `nox -s images [-- --release --push --parent-image IMG
+--platform linux/amd64,linux/arm64]`.
 
 Pipelines that need the same extra dependency groups share an image. The record
 (configs/images.yaml) says which pipeline runs in which image; `run` hands it to ZenML.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from . import ZenlockError, engine, lock, registry, scripts
 from .imagespec import Builder, ImageSpec, activated, locked_spec, python_version, tree_contents
-from .inputs import image_reference
+from .inputs import image_reference, platforms
 from .requirements import key as requirement_key
 from .settings import PipelineSettings, pipeline_settings
 from .state import ROOT, read_record, update_record
@@ -84,8 +85,10 @@ def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
     }
 
 
-def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> ImageSpec:
-    """The parent plus the apt packages of the integrations, the locked [project]
+def dependencies_spec(
+    settings: PipelineSettings, groups: tuple[str, ...], platform: str
+) -> ImageSpec:
+    """`platform`'s parent plus the apt packages of the integrations, the locked [project]
     dependencies and `groups`: the iterate image."""
     selection = lock.selection("iterate", groups)
     requirements = lock.export(selection)
@@ -105,6 +108,7 @@ def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> Im
     return locked_spec(
         "iterate",
         settings.build,
+        platform,
         "pipeline.Dockerfile",
         requirements,
         apt_packages,
@@ -114,7 +118,7 @@ def dependencies_spec(settings: PipelineSettings, groups: tuple[str, ...]) -> Im
     )
 
 
-def release_spec(settings: PipelineSettings, dependencies: str) -> ImageSpec:
+def release_spec(settings: PipelineSettings, dependencies: str, platform: str) -> ImageSpec:
     """The dependencies image plus the code, in one layer of its own."""
 
     def write_context(context: Path) -> None:
@@ -129,6 +133,7 @@ def release_spec(settings: PipelineSettings, dependencies: str) -> ImageSpec:
         base=dependencies,
         inputs=tree_contents(SOURCE),
         base_arg="DEPENDENCIES_IMAGE",
+        platform=platform,
         write_context=write_context,
     )
 
@@ -136,31 +141,28 @@ def release_spec(settings: PipelineSettings, dependencies: str) -> ImageSpec:
 def build_images(
     settings: PipelineSettings, *, no_cache: bool = False, push: bool = False
 ) -> list[dict]:
-    """Build (or find) every pipeline image, push it if asked, and record it."""
+    """Build (or find) every pipeline image for each platform, push it if asked, and record it."""
     builder = Builder(settings.build, no_cache=no_cache)
-    print(f"Pipeline images ({settings.mode} mode, parent {settings.build.parent}):", flush=True)
+    platforms = builder.platforms()
+    print(
+        f"Pipeline images ({settings.mode} mode, {', '.join(platforms)}, parent "
+        f"{', '.join(dict.fromkeys(map(settings.build.parent_for, platforms)))}):",
+        flush=True,
+    )
     images = []
     recorded = {
-        image["tag"]: image for image in read_record().get("pipelines", {}).get("images", [])
+        variant["tag"]: variant
+        for image in read_record().get("pipelines", {}).get("images", [])
+        for variant in [*image.get("platforms", []), image]  # its own record last
     }
     for groups, pipelines in image_sets(settings, registry.integration_groups("pipelines")).items():
-        tag = builder.ensure(dependencies_spec(settings, groups))
-        if settings.mode == "release":
-            tag = builder.ensure(release_spec(settings, tag))
-        image = {"tag": tag, "groups": list(groups), "pipelines": pipelines}
-        # Its integrations activate in it (a step would fail otherwise): once per image id.
-        previous = recorded.get(tag, {})
-        image["activated"] = activated(
-            builder.client, tag, settings.build.network, groups, previous.get("activated")
-        )
-        # The image's Python, for its ZenML build (builds.py): read once per image id.
-        same = previous.get("activated") == image["activated"] and previous.get("python")
-        image["python"] = same or python_version(builder.client, tag)
-        # Runs on a stack with a container registry use the digest: what runs cannot change.
-        digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
-        if digest:
-            image["digest"] = digest
-        images.append(image)
+        variants = [
+            build_variant(builder, settings, groups, platform, recorded, push)
+            for platform in platforms
+        ]
+        previous = recorded.get(variants[0]["tag"], {})
+        image = builder.combined(variants, push, previous)
+        images.append({**image, "groups": list(groups), "pipelines": pipelines})
     registry.save()
     update_record(
         pipelines={
@@ -173,17 +175,51 @@ def build_images(
     return images
 
 
+def build_variant(
+    builder: Builder,
+    settings: PipelineSettings,
+    groups: tuple[str, ...],
+    platform: str,
+    recorded: dict[str, dict],
+    push: bool,
+) -> dict:
+    """The image of `groups` for `platform`, built or found, checked and pushed if asked."""
+    tag = builder.ensure(dependencies_spec(settings, groups, platform))
+    if settings.mode == "release":
+        tag = builder.ensure(release_spec(settings, tag, platform))
+    image = {"platform": platform, "tag": tag}
+    # Its integrations activate in it (a step would fail otherwise): once per image id.
+    previous = recorded.get(tag, {})
+    image["activated"] = activated(
+        builder.client, tag, settings.build.network, groups, previous.get("activated")
+    )
+    # The image's Python, for its ZenML build (builds.py): read once per image id.
+    same = previous.get("activated") == image["activated"] and previous.get("python")
+    image["python"] = same or python_version(builder.client, tag)
+    # Runs on a stack with a container registry use the digest: what runs cannot change.
+    digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+    if digest:
+        image["digest"] = digest
+    return image
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s images --", description=__doc__)
     parser.add_argument("--release", action="store_true", help="bake the code into the images")
     parser.add_argument("--push", action="store_true", help="push to the configured registry")
     parser.add_argument("--parent-image", help="parent image for this build only")
     parser.add_argument("--no-cache", action="store_true", help="rebuild even when up to date")
+    parser.add_argument(
+        "--platform", help="build for these platforms, e.g. linux/amd64,linux/arm64"
+    )
     args = parser.parse_args(argv)
     settings = pipeline_settings()
     if args.parent_image:
         parent = image_reference(args.parent_image, "--parent-image")
         settings = replace(settings, build=replace(settings.build, parent=parent))
+    if args.platform:
+        chosen = platforms(args.platform, "--platform")
+        settings = replace(settings, build=replace(settings.build, platforms=chosen))
     if args.release:
         settings = replace(settings, mode="release")
     if args.push and not settings.build.registry:

@@ -4,7 +4,6 @@ Same inputs, same tag, nothing to build. `ImageSpec.tag` is pure; `Builder` buil
 """
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import shlex
@@ -15,9 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uv
-
-from . import ZenlockError, engine, lock, registry
+from . import ZenlockError, engine, lock, registry, uvbinary
 from .settings import BuildSettings
 from .state import DOCKERFILES, ROOT, SBOMS, has_conflict
 
@@ -33,6 +30,7 @@ class ImageSpec:
     base: str  # the image it builds on: the parent, or the dependencies image of a release
     inputs: tuple[str | bytes, ...]  # everything else that decides the contents
     base_arg: str = "PARENT_IMAGE"  # the Dockerfile's ARG that names `base`
+    platform: str = "linux/amd64"  # of the image and its base (a base's id says it too)
     sbom: str = ""  # CycloneDX SBOM of what it installs (in `inputs` too): a file inside and beside
     write_context: Callable[[Path], None] = field(default=lambda context: None, compare=False)
 
@@ -76,29 +74,31 @@ def tree_contents(root: Path) -> tuple[str | bytes, ...]:
 def locked_spec(
     kind: str,
     settings: BuildSettings,
+    platform: str,
     dockerfile: str,
     requirements: str,
     *inputs: str | bytes,
     sbom: str,
     add_files: Callable[[Path], None] | None = None,
 ) -> ImageSpec:
-    """The parent plus a venv of the hash-pinned `requirements` (a `uv export`), and `sbom`
-    (the same selection's CycloneDX export) at /opt/sbom.cdx.json."""
+    """`platform`'s parent plus a venv of the hash-pinned `requirements` (a `uv export`: its
+    markers pick each platform's wheels), installed by that platform's uv, and `sbom` (the
+    same selection's CycloneDX export) at /opt/sbom.cdx.json."""
 
     def write_context(context: Path) -> None:
         (context / "requirements.txt").write_text(requirements)
         (context / "sbom.cdx.json").write_text(sbom)
-        shutil.copy2(uv.find_uv_bin(), context / "uv")
+        shutil.copy2(uvbinary.binary(platform), context / "uv")
         if add_files:
             add_files(context)
 
-    uv_version = importlib.metadata.version("uv")
     return ImageSpec(
         kind,
         settings.repository,
         dockerfile,
-        base=settings.parent,
-        inputs=(requirements, uv_version, sbom, *inputs),
+        base=settings.parent_for(platform),
+        inputs=(requirements, uvbinary.version(platform), sbom, *inputs),
+        platform=platform,
         write_context=write_context,
         sbom=sbom,
     )
@@ -184,9 +184,26 @@ class Builder:
             "envtools.zenml-version": lock.locked_version("zenml"),
         }
 
+    def platforms(self) -> list[str]:
+        """The platforms to build for (the engine's own when none is set), each parent checked
+        before anything is built: it must be an image of the platform it is the parent for."""
+        targets = list(self.settings.platforms) or [engine.native_platform(self.client)]
+        for platform in targets:
+            parent = self.settings.parent_for(platform)
+            engine.pull(self.client, parent, platform)
+            found = engine.image_platform(self.client, parent)
+            if found != platform:
+                raise ZenlockError(
+                    f"Parent {parent} is an image of {found}, not {platform}: name a {platform} "
+                    f'parent in [tool.zenlock.{self.settings.section}.parents] ("{platform}" = '
+                    f'"IMAGE"; `docker pull --platform {platform} IMAGE` fetches one), or build '
+                    f'for {found} (platforms = ["{found}"]).'
+                )
+        return targets
+
     def ensure(self, spec: ImageSpec) -> str:
         """Build `spec` unless an image with its tag exists; print what happened."""
-        base_id = engine.pull(self.client, spec.base)
+        base_id = engine.pull(self.client, spec.base, spec.platform)
         tag = spec.tag(base_id)
         if spec.sbom:
             write_sbom(tag, spec.sbom)
@@ -215,10 +232,31 @@ class Builder:
                 },
                 secrets=build_secrets(self.settings),
                 network=self.settings.network,
+                platform=spec.platform,
                 no_cache=self.no_cache,
             )
         print(f"  {tag}  {engine.size(self.client, tag)}  built", flush=True)
         return tag
+
+    def combined(self, variants: list[dict], push: bool, previous: dict) -> dict:
+        """The record of an image built once per platform (`variants`, each with its
+        `platform` and `tag`): what runs on this engine first-hand, every platform's under
+        `platforms`, and under `digest` the manifest list that names them all, once pushed."""
+        native = engine.native_platform(self.client)
+        primary = next((v for v in variants if v["platform"] == native), variants[0])
+        if len(variants) == 1:
+            return primary
+        tags = sorted(variant["tag"] for variant in variants)
+        repository, _, version = tags[0].rpartition(":")
+        index = f"{repository}:{version.split('-')[0]}-{content_hash(*tags)[:16]}"
+        record = {key: value for key, value in primary.items() if key != "digest"}
+        record |= {"platforms": variants, "index": index}
+        if push:
+            digests = [variant["digest"] for variant in variants]
+            record["digest"] = engine.push_index(self.client, index, digests)
+        elif previous.get("index") == index and previous.get("digest"):
+            record["digest"] = previous["digest"]
+        return record
 
 
 # Where the pipeline Dockerfile's build activated the image's integrations (precompile.py).

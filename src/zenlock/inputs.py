@@ -133,3 +133,26 @@ def kubernetes_name(value: str, where: str) -> str:
             "and '.', starting and ending with a letter or digit, e.g. churn-model-server."
         )
     return value
+
+
+# The platforms an image is built for (Docker's OS/ARCH[/VARIANT]): Linux, on the machines
+# uv installs wheels for; a value -> (its canonical name, uv's --python-platform).
+PLATFORMS = {
+    "linux/amd64": ("linux/amd64", "x86_64-unknown-linux-gnu"),
+    "linux/arm64": ("linux/arm64", "aarch64-unknown-linux-gnu"),
+    "linux/arm64/v8": ("linux/arm64", "aarch64-unknown-linux-gnu"),
+}
+
+
+def platforms(value: object, where: str) -> tuple[str, ...]:
+    """A comma-separated list (or a list) of platforms, canonical and each once, e.g.
+    ("linux/amd64", "linux/arm64")."""
+    items = value.split(",") if isinstance(value, str) else value
+    items = items if isinstance(items, list | tuple) else [items]
+    found = [PLATFORMS.get(str(item).strip(), ("", ""))[0] for item in items]
+    if not items or not all(found) or len(set(found)) != len(found):
+        raise ZenlockError(
+            f"{where} = {value!r} is not a list of platforms: use each of linux/amd64 and "
+            "linux/arm64 at most once, comma-separated, e.g. linux/amd64,linux/arm64."
+        )
+    return tuple(found)

@@ -38,7 +38,7 @@ from .credentials import (
 )
 from .database import data_volume
 from .imagespec import Builder, activated
-from .inputs import image_reference, kubernetes_name, port_number, server_url
+from .inputs import image_reference, kubernetes_name, platforms, port_number, server_url
 from .serverspec import (
     CONTAINER_PORT,
     SECURE_DEFAULTS,
@@ -71,24 +71,31 @@ from .state import (
 
 
 def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
-    print(f"Server image (parent {settings.build.parent}):", flush=True)
-    builder = Builder(settings.build, no_cache=no_cache)
-    tag = builder.ensure(server_spec(settings))
     if push and not settings.build.registry:
         raise ZenlockError("--push needs a registry: set [tool.zenlock.images] registry.")
-    digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+    builder = Builder(settings.build, no_cache=no_cache)
+    platforms = builder.platforms()
+    parents = dict.fromkeys(map(settings.build.parent_for, platforms))
+    print(f"Server image ({', '.join(platforms)}, parent {', '.join(parents)}):", flush=True)
     previous = read_record().get("server", {})
-    record = {"tag": tag, "groups": server_groups(), "lock_sha256": lock.lock_hash()}
-    # Its integrations (`add NAME --server`) activate in it: once per image id.
-    record["activated"] = activated(
-        builder.client,
-        tag,
-        settings.build.network,
-        server_groups(),
-        previous.get("activated") if previous.get("tag") == tag else None,
-    )
+    recorded = {v["tag"]: v for v in [*previous.get("platforms", []), previous] if v.get("tag")}
+    variants = []
+    for platform in platforms:
+        tag = builder.ensure(server_spec(settings, platform))
+        digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+        # Its integrations (`add NAME --server`) activate in it: once per image id.
+        active = activated(
+            builder.client,
+            tag,
+            settings.build.network,
+            server_groups(),
+            recorded.get(tag, {}).get("activated"),
+        )
+        variant = {"platform": platform, "tag": tag, "activated": active}
+        variants.append(variant | ({"digest": digest} if digest else {}))
+    record = builder.combined(variants, push, previous)
     registry.save()
-    update_record(server={**record, **({"digest": digest} if digest else {})})
+    update_record(server={**record, "groups": server_groups(), "lock_sha256": lock.lock_hash()})
 
 
 def ensure_port_free(client, host: str, port: int, identity: str) -> None:
@@ -563,6 +570,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--push", action="store_true", help="build: push to the registry")
     parser.add_argument("--no-cache", action="store_true", help="build: rebuild even if up to date")
     parser.add_argument("--parent-image", help="build: parent image for this build only")
+    parser.add_argument("--platform", help="build: for these platforms (linux/amd64,linux/arm64)")
     parser.add_argument("--port", help="up: port on the host")
     parser.add_argument("--follow", "-f", action="store_true", help="logs: keep following")
     parser.add_argument("--yes", action="store_true", help="restore: do not ask")
@@ -579,6 +587,9 @@ def main(argv: list[str]) -> None:
     if args.parent_image:
         parent = image_reference(args.parent_image, "--parent-image")
         settings = replace(settings, build=replace(settings.build, parent=parent))
+    if args.platform:
+        chosen = platforms(args.platform, "--platform")
+        settings = replace(settings, build=replace(settings.build, platforms=chosen))
     if args.port is not None:
         settings = replace(settings, port=port_number(args.port, "--port"))
     if args.action == "build":

@@ -31,8 +31,9 @@ def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
     return folder, lock.read_toml(folder / "pyproject.toml")["project"]["name"]
 
 
-def server_spec(settings: ServerSettings) -> ImageSpec:
-    """The parent plus the locked `server` group; the plugin package goes in as a wheel."""
+def server_spec(settings: ServerSettings, platform: str) -> ImageSpec:
+    """`platform`'s parent plus the locked `server` group; the plugin package goes in as a
+    wheel."""
     plugin = plugin_package(settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
     selection = lock.selection("server", server_groups())
@@ -48,6 +49,7 @@ def server_spec(settings: ServerSettings) -> ImageSpec:
     return locked_spec(
         "server",
         settings.build,
+        platform,
         "server.Dockerfile",
         requirements,
         *(tree_contents(plugin[0]) if plugin else ()),
@@ -62,8 +64,9 @@ def server_groups() -> list[str]:
 
 
 def current_image(client, settings: ServerSettings) -> str | None:
-    """The server image of the current lock and plugins, if built here (never pulls)."""
-    return planned_tag(client, server_spec(settings))
+    """The server image of the current lock and plugins for the engine's own platform (what
+    `up` runs), if built here (never pulls)."""
+    return planned_tag(client, server_spec(settings, engine.native_platform(client)))
 
 
 def built_image(client, settings: ServerSettings) -> str:

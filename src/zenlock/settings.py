@@ -5,11 +5,11 @@ bundle) and how pipelines use them; `[tool.zenlock.server]` holds the server's o
 and may set its own name, parent and registry.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ZenlockError
-from .inputs import host_address, image_reference, port_number, repository
+from .inputs import host_address, image_reference, platforms, port_number, repository
 from .state import ROOT, tool_table
 
 MODES = ("iterate", "release")
@@ -25,10 +25,18 @@ class BuildSettings:
     parent: str
     network: str
     ca_bundle: str
+    # The platforms to build for; () = the Docker engine's own. Each has its own parent image
+    # (`parents`, else `parent`): a local tag holds one platform.
+    platforms: tuple[str, ...] = ()
+    parents: dict[str, str] = field(default_factory=dict)
+    section: str = "images"  # its table in [tool.zenlock], for messages
 
     @property
     def repository(self) -> str:
         return f"{self.registry}/{self.name}" if self.registry else self.name
+
+    def parent_for(self, platform: str) -> str:
+        return self.parents.get(platform, self.parent)
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,12 @@ def zenlock_table(root: Path, name: str) -> dict:
 def build_settings(table: dict, images: dict, default_name: str, section: str) -> BuildSettings:
     """`table`'s own values first, then the machine-wide ones of [tool.zenlock.images]."""
 
+    def where(key: str) -> str:
+        return f"[tool.zenlock.{section if key in table else 'images'}] {key}"
+
     def value(key: str, default: str = "") -> str:
-        return str(table.get(key, images.get(key, default)))
+        found = table.get(key, images.get(key, default))
+        return ",".join(found) if isinstance(found, list) else str(found)
 
     settings = BuildSettings(
         name=str(table.get("name", default_name)),
@@ -64,6 +76,13 @@ def build_settings(table: dict, images: dict, default_name: str, section: str) -
         parent=value("parent"),
         network=value("network", "bridge"),
         ca_bundle=value("ca_bundle"),
+        platforms=platforms(value("platforms"), where("platforms")) if value("platforms") else (),
+        # A table with a parent of its own has its own parents too.
+        parents=parent_images(
+            table.get("parents", {} if "parent" in table else images.get("parents", {})),
+            where("parents"),
+        ),
+        section=section,
     )
     if settings.network not in NETWORKS:
         raise ZenlockError(
@@ -76,6 +95,16 @@ def build_settings(table: dict, images: dict, default_name: str, section: str) -
         repository(settings.registry, f"[tool.zenlock.{section}] registry")
     repository(settings.name, f"[tool.zenlock.{section}] name")
     return settings
+
+
+def parent_images(table: object, where: str) -> dict[str, str]:
+    """PLATFORM = IMAGE: the parent of that platform's images."""
+    if not isinstance(table, dict):
+        raise ZenlockError(f'{where} is not a table: write "linux/arm64" = "IMAGE" lines.')
+    return {
+        platforms(key, where)[0]: image_reference(str(value), f'{where} "{key}"')
+        for key, value in table.items()
+    }
 
 
 def pipeline_settings(root: Path = ROOT) -> PipelineSettings:
