@@ -23,6 +23,7 @@ from typing import NoReturn
 import copier
 import docker
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -482,3 +483,57 @@ def client_python(project, code: str) -> str:
 def read_secret(project, name: str) -> str:
     code = f"from zenml.client import Client\nprint(Client().get_secret({name!r}).secret_values)\n"
     return client_python(project, code)
+
+
+REGISTRY_BIN = shutil.which("docker-registry")
+REGISTRY_PASSWORD = "zenlock-registry-Passw0rd-only-in-docker-config"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry on 127.0.0.1 that wants a login; its address and a Docker config folder."""
+    if not REGISTRY_BIN or not shutil.which("htpasswd"):
+        unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
+    folder = tmp_path_factory.mktemp("registry")
+    htpasswd = run("htpasswd", "-Bbn", "ci", REGISTRY_PASSWORD, cwd=folder).stdout
+    (folder / "htpasswd").write_text(htpasswd)
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+        "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    with background(REGISTRY_BIN, "serve", folder / "config.yml"):
+        address = f"127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            except urllib.error.HTTPError:  # 401: up, and wants a login
+                break
+            except OSError:
+                time.sleep(0.1)
+        docker_config = folder / "docker-config"
+        docker_config.mkdir()
+        yield address, docker_config
+
+
+def docker_login(address: str, docker_config, password: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", "login", address, "--username", "ci", "--password-stdin"],
+        input=password,
+        env={**os.environ, "DOCKER_CONFIG": str(docker_config)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def untag(docker_client, *prefixes: str) -> None:
+    """Remove this test's references (tags and digests) that start with a prefix, never an image
+    by its id: another test's identical image (same inputs, same id) may be in use."""
+    for image in docker_client.images.list():
+        for reference in image.tags + image.attrs.get("RepoDigests", []):
+            if reference.startswith(prefixes):
+                with contextlib.suppress(docker.errors.ImageNotFound):  # its last one went first
+                    docker_client.images.remove(reference)

@@ -1,7 +1,6 @@
 """Beyond the laptop, on one machine: push to a real registry (the CNCF distribution registry,
 htpasswd auth) and run by digest; a remote-shaped stack with an S3 API (moto) for artifacts."""
 
-import contextlib
 import io
 import json
 import os
@@ -15,7 +14,6 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-import docker
 import pytest
 import yaml
 from conftest import (
@@ -23,6 +21,7 @@ from conftest import (
     admin_login,
     background,
     client_python,
+    docker_login,
     free_port,
     newest_artifact_archive,
     nox,
@@ -32,45 +31,17 @@ from conftest import (
     run,
     server_api,
     unavailable,
+    untag,
+)
+from conftest import (
+    REGISTRY_PASSWORD as PASSWORD,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
 
-REGISTRY_BIN = shutil.which("docker-registry")
 # moto's S3 server lives in a venv of its own, not in any project's lock (CI makes it).
 MOTO_SERVER = os.environ.get("ZENLOCK_MOTO_SERVER") or shutil.which("moto_server")
 S3_KEY, S3_SECRET = "AKIAZENLOCKTEST", "zenlock-s3-secret-only-in-zenml-secrets"
-PASSWORD = "zenlock-registry-Passw0rd-only-in-docker-config"
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A registry on 127.0.0.1 that wants a login; its address and a Docker config folder."""
-    if not REGISTRY_BIN or not shutil.which("htpasswd"):
-        unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
-    folder = tmp_path_factory.mktemp("registry")
-    htpasswd = run("htpasswd", "-Bbn", "ci", PASSWORD, cwd=folder).stdout
-    (folder / "htpasswd").write_text(htpasswd)
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-        "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
-    }
-    (folder / "config.yml").write_text(yaml.safe_dump(config))
-    with background(REGISTRY_BIN, "serve", folder / "config.yml"):
-        address = f"127.0.0.1:{port}"
-        for _ in range(50):
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-            except urllib.error.HTTPError:  # 401: up, and wants a login
-                break
-            except OSError:
-                time.sleep(0.1)
-        docker_config = folder / "docker-config"
-        docker_config.mkdir()
-        yield address, docker_config
 
 
 @pytest.fixture(scope="module")
@@ -87,26 +58,6 @@ def s3_api():
             except OSError:
                 time.sleep(0.1)
         yield endpoint
-
-
-def docker_login(address: str, docker_config, password: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker", "login", address, "--username", "ci", "--password-stdin"],
-        input=password,
-        env={**os.environ, "DOCKER_CONFIG": str(docker_config)},
-        capture_output=True,
-        text=True,
-    )
-
-
-def untag(docker_client, *prefixes: str) -> None:
-    """Remove this test's references (tags and digests) that start with a prefix, never an image
-    by its id: another test's identical image (same inputs, same id) may be in use."""
-    for image in docker_client.images.list():
-        for reference in image.tags + image.attrs.get("RepoDigests", []):
-            if reference.startswith(prefixes):
-                with contextlib.suppress(docker.errors.ImageNotFound):  # its last one went first
-                    docker_client.images.remove(reference)
 
 
 def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docker_client):
