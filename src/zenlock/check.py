@@ -191,9 +191,9 @@ def check_image(
     what the lock installs there."""
     if not engine.image_id(client, tag):
         return Report(name, "missing", fix, "not on this machine")
-    if platform and engine.image_platform(client, tag) != platform:
-        found = engine.image_platform(client, tag)
-        return Report(name, "drift", fix, f"an image of {found}, not {platform}")
+    built_for = engine.image_platform(client, tag) if platform else None
+    if built_for != platform:
+        return Report(name, "drift", fix, f"an image of {built_for}, not {platform}")
     found = engine.inspect(client, tag, network)
     selection = lock.selection(kind, groups)
     report = compare(name, lock.pins(selection, found["environment"]), found["installed"], fix)

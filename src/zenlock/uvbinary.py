@@ -5,7 +5,6 @@ this machine's, else the binary of uv's wheel for that platform, installed by uv
 import importlib.metadata
 import os
 import platform as host
-import re
 import shutil
 import sys
 import tempfile
@@ -14,8 +13,12 @@ from pathlib import Path
 from . import ZenlockError, lock
 from .inputs import PLATFORMS
 
-MACHINES = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64"}
-MACHINES["arm64"] = "linux/arm64"
+MACHINES = {
+    "x86_64": "linux/amd64",
+    "amd64": "linux/amd64",
+    "aarch64": "linux/arm64",
+    "arm64": "linux/arm64",
+}
 
 
 def host_platform() -> str | None:
@@ -23,22 +26,28 @@ def host_platform() -> str | None:
     return MACHINES.get(host.machine().lower()) if sys.platform == "linux" else None
 
 
+NO_UV = (
+    "uv.lock has no uv to build images of other platforms with: add nox[uv] (or uv) to "
+    "[dependency-groups] dev, then nox -s lock."
+)
+
+
 def locked_uv() -> str:
     """uv's requirement in uv.lock (with its hashes): nox[uv] of the dev group brings it."""
     entries = dict(lock.requirement_entries(lock.export(["--all-groups"], frozen=True)))
     if "uv" not in entries:
-        raise ZenlockError(
-            "uv.lock has no uv to build images of other platforms with: add nox[uv] (or uv) "
-            "to [dependency-groups] dev, then nox -s lock."
-        )
+        raise ZenlockError(NO_UV)
     return entries["uv"]
 
 
 def version(platform: str) -> str:
-    """The version of the uv that builds for `platform` (read, never installed)."""
+    """The version of the uv that builds for `platform` (read off the lock, never installed)."""
     if platform == host_platform():
         return importlib.metadata.version("uv")
-    return re.match(r"uv==([^\s;\\]+)", locked_uv()).group(1)
+    found = lock.locked_version("uv")
+    if not found:
+        raise ZenlockError(NO_UV)
+    return found
 
 
 def binary(platform: str) -> Path:
