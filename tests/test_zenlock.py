@@ -169,6 +169,35 @@ def test_a_port_is_a_number_from_1_to_65535(value):
     assert port_number("8238", "--port") == 8238
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("linux/amd64", ("linux/amd64",)),
+        ("linux/amd64,linux/arm64", ("linux/amd64", "linux/arm64")),
+        (" linux/arm64 , linux/amd64", ("linux/arm64", "linux/amd64")),
+        ("linux/arm64/v8", ("linux/arm64",)),
+        (["linux/amd64", "linux/arm64/v8"], ("linux/amd64", "linux/arm64")),
+    ],
+)
+def test_platforms_are_read_canonical_and_in_order(value, expected):
+    assert inputs.platforms(value, "--platform") == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "", "amd64", "linux", "linux/386", "windows/amd64", "linux/amd64,linux/amd64",
+        "linux/arm64,linux/arm64/v8", "linux/amd64,", "linux/riscv64", [], 64,
+    ],
+)  # fmt: skip
+def test_a_platform_outside_the_grammar_is_one_line_with_the_fix(value):
+    with pytest.raises(ZenlockError) as refused:
+        inputs.platforms(value, "[tool.zenlock.images] platforms")
+    message = str(refused.value)
+    assert message.startswith("[tool.zenlock.images] platforms = ") and "\n" not in message
+    assert "linux/amd64,linux/arm64" in message
+
+
 def test_server_port_and_analytics_come_from_its_table(tmp_path):
     text = PYPROJECT + 'port = "abc"\n'
     with pytest.raises(ZenlockError, match=r"\[tool.zenlock.server\] port = 'abc'"):

@@ -251,7 +251,7 @@ def check_images(client) -> list[Report]:
     return [
         check_image(
             client,
-            image_name("image", variant),
+            image_name("image", variant, "platforms" in image),
             variant["tag"],
             pipelines["mode"],
             image["groups"],
@@ -264,8 +264,9 @@ def check_images(client) -> list[Report]:
     ]
 
 
-def image_name(kind: str, image: dict) -> str:
-    platform = f" ({image['platform']})" if "platform" in image else ""
+def image_name(kind: str, image: dict, several_platforms: bool) -> str:
+    """The platform is named only where one image set holds several."""
+    platform = f" ({image['platform']})" if several_platforms else ""
     return f"{kind} {image['tag']}{platform}"
 
 
@@ -281,7 +282,7 @@ def check_server(client) -> list[Report]:
     reports = [
         check_image(
             client,
-            image_name("server image", variant),
+            image_name("server image", variant, len(variants) > 1),
             variant["tag"],
             "server",
             groups,
