@@ -132,5 +132,22 @@ def test_amd64_and_arm64_images_from_one_lock(emulation, registry, tmp_path, doc
         # Again: nothing to build, nothing to push.
         again = nox("-s", "images", "--", *both, "--release", "--push", cwd=project, **auth).stdout
         assert "building" not in again and again.count("already in the registry") == 3
+
+        # The server's image too, from its own parents table (its parent is its own).
+        pyproject.write_text(
+            pyproject.read_text().replace(
+                "[tool.zenlock.stacks]",
+                f'[tool.zenlock.server.parents]\n"linux/arm64" = "{ARM64_PARENT}"\n\n'
+                "[tool.zenlock.stacks]",
+            )
+        )
+        nox("-s", "server", "--", "build", *both, cwd=project)
+        record_text = record_file.read_text()
+        server = yaml.safe_load(record_text)["server"]
+        assert [v["platform"] for v in server["platforms"]] == ["linux/amd64", "linux/arm64"]
+        assert "&id" not in record_text  # the record is plain YAML, no anchors
+        checked = nox("-s", "check", "--", "--only", "server", cwd=project).stdout
+        for variant in server["platforms"]:
+            assert f"ok  server image {variant['tag']} ({variant['platform']})" in checked
     finally:
-        untag(docker_client, repository)
+        untag(docker_client, f"{address}/multi/")  # the server's images too

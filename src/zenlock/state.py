@@ -313,7 +313,12 @@ def update_record(**sections) -> None:
     header = "# Written by `nox -s images` and `nox -s server`: each image and what it holds.\n"
     kept = {name: value for name, value in read_record().items() if name in RECORD_SECTIONS}
     record = {**kept, **sections}
-    RECORD.write_text(header + yaml.safe_dump(record, sort_keys=False))
+
+    class Plain(yaml.SafeDumper):  # a value two images share is written out twice, not as &id001
+        def ignore_aliases(self, data) -> bool:
+            return True
+
+    RECORD.write_text(header + yaml.dump(record, Dumper=Plain, sort_keys=False))
 
 
 def port_of(container) -> int:
