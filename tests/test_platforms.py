@@ -35,6 +35,12 @@ def elf_machine(path: Path) -> str:
     return ELF_MACHINES.get(int.from_bytes(header[18:20], "little"), "other")
 
 
+def give_arm64_parent(pyproject: Path, section: str, before: str) -> None:
+    """[tool.zenlock.SECTION.parents] with the arm64 parent, written before the table `before`."""
+    table = f'[tool.zenlock.{section}.parents]\n"linux/arm64" = "{ARM64_PARENT}"\n\n'
+    pyproject.write_text(pyproject.read_text().replace(before, table + before, 1))
+
+
 def manifest(address: str, repository: str, reference: str) -> dict:
     """What the registry serves for `reference`, a manifest list if it is one."""
     request = urllib.request.Request(
@@ -79,13 +85,7 @@ def test_amd64_and_arm64_images_from_one_lock(emulation, registry, tmp_path, doc
         assert not [image for image in docker_client.images.list(repository)]
 
         pyproject = project / "pyproject.toml"
-        pyproject.write_text(
-            pyproject.read_text().replace(
-                "[tool.zenlock.images.pipeline_groups]",
-                f'[tool.zenlock.images.parents]\n"linux/arm64" = "{ARM64_PARENT}"\n\n'
-                "[tool.zenlock.images.pipeline_groups]",
-            )
-        )
+        give_arm64_parent(pyproject, "images", before="[tool.zenlock.images.pipeline_groups]")
         assert docker_login(address, docker_config, REGISTRY_PASSWORD).returncode == 0
         built = nox("-s", "images", "--", *both, "--release", "--push", cwd=project, **auth).stdout
         (image,) = yaml.safe_load(record_file.read_text())["pipelines"]["images"]
@@ -134,13 +134,7 @@ def test_amd64_and_arm64_images_from_one_lock(emulation, registry, tmp_path, doc
         assert "building" not in again and again.count("already in the registry") == 3
 
         # The server's image too, from its own parents table (its parent is its own).
-        pyproject.write_text(
-            pyproject.read_text().replace(
-                "[tool.zenlock.stacks]",
-                f'[tool.zenlock.server.parents]\n"linux/arm64" = "{ARM64_PARENT}"\n\n'
-                "[tool.zenlock.stacks]",
-            )
-        )
+        give_arm64_parent(pyproject, "server", before="[tool.zenlock.stacks]")
         nox("-s", "server", "--", "build", *both, cwd=project)
         record_text = record_file.read_text()
         server = yaml.safe_load(record_text)["server"]
