@@ -3,6 +3,7 @@
 Same inputs, same tag, nothing to build. `ImageSpec.tag` is pure; `Builder` builds.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -184,10 +185,15 @@ class Builder:
             "envtools.zenml-version": lock.locked_version("zenml"),
         }
 
+    @functools.cached_property
+    def native_platform(self) -> str:
+        """The engine's own platform, asked once per Builder."""
+        return engine.native_platform(self.client)
+
     def platforms(self) -> list[str]:
         """The platforms to build for (the engine's own when none is set), each parent checked
         before anything is built: it must be an image of the platform it is the parent for."""
-        targets = list(self.settings.platforms) or [engine.native_platform(self.client)]
+        targets = list(self.settings.platforms) or [self.native_platform]
         for platform in targets:
             parent = self.settings.parent_for(platform)
             engine.pull(self.client, parent, platform)
@@ -196,8 +202,8 @@ class Builder:
                 raise ZenlockError(
                     f"Parent {parent} is an image of {found}, not {platform}: name a {platform} "
                     f'parent in [tool.zenlock.{self.settings.section}.parents] ("{platform}" = '
-                    f'"IMAGE"; `docker pull --platform {platform} IMAGE` fetches one), or build '
-                    f'for {found} (platforms = ["{found}"]).'
+                    f'"IMAGE@sha256:…", the digest `docker manifest inspect IMAGE` lists for '
+                    f'{platform}), or build for {found} (platforms = ["{found}"]).'
                 )
         return targets
 
@@ -242,7 +248,7 @@ class Builder:
         """The record of an image built once per platform (`variants`, each with its
         `platform` and `tag`): what runs on this engine first-hand, every platform's under
         `platforms`, and under `digest` the manifest list that names them all, once pushed."""
-        native = engine.native_platform(self.client)
+        native = self.native_platform
         primary = next((v for v in variants if v["platform"] == native), variants[0])
         if len(variants) == 1:
             return primary
