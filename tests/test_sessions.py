@@ -49,6 +49,21 @@ def test_stale_lock_is_refused_with_the_fix_and_changes_nothing(fresh_project):
     run(project / ".venv" / "bin" / "python", "-c", "import tqdm", cwd=project)
 
 
+def test_a_session_before_the_first_lock_names_the_fix_and_changes_nothing(fresh_project):
+    project = fresh_project()
+    nox("-l", cwd=project)  # nox's own trace (noxfile's __pycache__) is not a change of ours
+    before = sorted(path.name for path in project.iterdir())
+
+    for session in ("run", "images", "server", "integrations", "tests", "lint"):
+        refused = nox("-s", session, cwd=project, check=False)
+
+        said = (refused.stdout + refused.stderr).splitlines()
+        assert refused.returncode != 0, session
+        assert any("No uv.lock yet: run `nox -s dev` first" in line for line in said), said
+        assert "Traceback" not in refused.stderr
+        assert sorted(path.name for path in project.iterdir()) == before, session
+
+
 def test_demo_renders_and_runs_the_training_pipeline(tmp_path):
     target = tmp_path / "demo"
     # The README's command (after its `pip install uv`), into a folder of this test's own.
