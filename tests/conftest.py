@@ -2,6 +2,7 @@
 
 import atexit
 import contextlib
+import functools
 import getpass
 import json
 import os
@@ -41,6 +42,10 @@ SPACED_NAME = "my projé"
 # Where generated projects keep their servers' artifacts (zenlock's data home) in this run.
 DATA_HOME = Path(tempfile.mkdtemp(prefix="zenlock-data-"))
 atexit.register(shutil.rmtree, DATA_HOME, ignore_errors=True)
+# zenlock's wheel, built from the working tree when a test renders with the index source:
+# every generated project's uv finds it there, as it would on a package index.
+WHEELS = Path(tempfile.mkdtemp(prefix="zenlock-wheels-"))
+atexit.register(shutil.rmtree, WHEELS, ignore_errors=True)
 # Tools of this test environment (uv, nox) come first on the generated projects' PATH.
 TOOLS_BIN = Path(sys.executable).parent
 
@@ -107,6 +112,7 @@ def project_env(**overrides: str) -> dict[str, str]:
         UV_PYTHON_DOWNLOADS="never",
         ZENML_ANALYTICS_OPT_IN="false",
         XDG_DATA_HOME=str(DATA_HOME),
+        UV_FIND_LINKS=str(WHEELS),
     )
     env.update(overrides)  # a test may set any of the above, ZENML_ANALYTICS_OPT_IN too
     return env
@@ -142,13 +148,68 @@ def nox(*args: str, cwd: Path, check: bool = True, **env: str) -> subprocess.Com
     return run(sys.executable, "-m", "nox", *args, cwd=cwd, check=check, **env)
 
 
+def git(*args: str, cwd: Path, **env: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr}")
+    return done.stdout.strip()
+
+
+@functools.cache
+def template_repository() -> Path:
+    """A git repository whose HEAD commit is this working tree, uncommitted changes included:
+    what users render is a commit, and a render's default zenlock source is the template's
+    repository at that commit. The commit is made with a private index and object folder, so
+    this repository is left as it was; same tree, same commit (fixed author and dates)."""
+    target = Path(tempfile.mkdtemp(prefix="zenlock-template-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    git("init", "-q", "-b", "main", str(target), cwd=target)
+    objects = target / ".git" / "objects"
+    (objects / "info" / "alternates").write_text(f"{REPO / '.git' / 'objects'}\n")
+    who = {"NAME": "zenlock tests", "EMAIL": "tests@example.com", "DATE": "2000-01-01T00:00:00Z"}
+    private = {
+        "GIT_INDEX_FILE": str(target / ".git" / "working-tree-index"),
+        "GIT_OBJECT_DIRECTORY": str(objects),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(REPO / ".git" / "objects"),
+    }
+    for role in ("AUTHOR", "COMMITTER"):
+        private |= {f"GIT_{role}_{key}": value for key, value in who.items()}
+    git("read-tree", "HEAD", cwd=REPO, **private)
+    git("add", "-A", cwd=REPO, **private)  # what git would commit: .gitignore holds
+    tree = git("write-tree", cwd=REPO, **private)
+    commit = git("commit-tree", tree, "-p", "HEAD", "-m", "the working tree", cwd=REPO, **private)
+    git("update-ref", "refs/heads/main", commit, cwd=target)
+    git("reset", "-q", "--hard", cwd=target)
+    return target
+
+
+def zenlock_wheel() -> None:
+    """zenlock built from this working tree into WHEELS, which every generated project's uv
+    reads as find-links: what a package index would serve a project rendered at a release."""
+    if not list(WHEELS.glob("zenlock-*.whl")):
+        subprocess.run(
+            [sys.executable, "-m", "uv", "build", "--wheel", "--quiet", "--out-dir", WHEELS, REPO],
+            check=True,
+            env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        )
+
+
 def render_project(destination: Path, **answers) -> Path:
-    """Render the working tree of this repository (uncommitted changes included); the project
-    gets zenlock from that working tree too, unless the answers say otherwise."""
+    """Render this working tree as users render a template: from a commit, with the default
+    answers but those given. The project gets zenlock from the template's repository at that
+    commit (`git`, the default before a release), or with `zenlock_source="index"` from a
+    wheel of the working tree on find-links, as after a release. A test that needs an editable
+    engine passes `zenlock_source="path"` (the path is this checkout) and says why."""
+    if answers.get("zenlock_source") == "path":
+        answers.setdefault("zenlock_path", str(REPO))
+    if answers.get("zenlock_source") == "index":
+        zenlock_wheel()
     copier.run_copy(
-        str(REPO),
+        str(template_repository()),
         destination,
-        data={"zenlock_source": "path", "zenlock_path": str(REPO), **answers},
+        data=answers,
         defaults=True,
         vcs_ref="HEAD",
         quiet=True,

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from . import ZenlockError, engine, lock, registry
 from .imagespec import inactive_in_image
+from .inside.inspect_python import installed
 from .serverspec import server_groups
 from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files, version_problem
@@ -86,9 +87,12 @@ def check_lock() -> list[Report]:
 
 
 def check_venv() -> list[Report]:
-    """This process runs in .venv: read its distributions and markers directly."""
-    installed = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
-    return [venv_report(lock.pins(lock.selection("venv"), default_environment()), installed)]
+    """This process runs in .venv: read its distributions and markers directly, as an image's
+    own python reads its own."""
+    versions, urls = installed()
+    return [
+        venv_report(lock.pins(lock.selection("venv"), default_environment()), versions | urls)
+    ]
 
 
 def check_integrations() -> list[Report]:
@@ -160,7 +164,10 @@ def unmet(requirements: list[str], pins: dict[str, str], environment: dict) -> l
         requirement = Requirement(text)
         if requirement.marker and not requirement.marker.evaluate(environment):
             continue
-        version = pins.get(canonicalize_name(requirement.name))
+        name = canonicalize_name(requirement.name)
+        version = pins.get(name)
+        if version is not None and "://" in version:  # installed from a URL: its locked version
+            version = lock.locked_version(name)
         if version is None or not requirement.specifier.contains(version, prereleases=True):
             missing.append(text)
     return missing
@@ -196,7 +203,8 @@ def check_image(
         return Report(name, "drift", fix, f"an image of {built_for}, not {platform}")
     found = engine.inspect(client, tag, network)
     selection = lock.selection(kind, groups)
-    report = compare(name, lock.pins(selection, found["environment"]), found["installed"], fix)
+    pinned = found["installed"] | found.get("from_urls", {})
+    report = compare(name, lock.pins(selection, found["environment"]), pinned, fix)
     sbom = hashlib.sha256(lock.sbom(selection).encode()).hexdigest()
     unlisted = sbom_differences(found["sbom_components"], found["installed"], found["environment"])
     if found.get("sbom_sha256") != sbom or unlisted:

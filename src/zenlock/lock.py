@@ -14,7 +14,7 @@ import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import ZenlockError
+from . import ZenlockError, requirements
 from .state import LOCK, ROOT
 
 # The uv export options of each kind of environment. Images never hold the project itself.
@@ -150,8 +150,9 @@ def layered(requirements: str, *roots: list[str]) -> list[str]:
 
 
 def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
-    """Package -> version that the lock installs for `options` on an interpreter whose PEP 508
-    marker environment is `environment`."""
+    """Package -> what the lock installs for `options` on an interpreter whose PEP 508 marker
+    environment is `environment`: a version, the URL and commit of a requirement by URL
+    (requirements.pinned), or a local project's own version."""
     expected = {}
     # --frozen: a check reads the lock as it is (and reports a stale one on its own).
     for line in export(options, hashes=False, frozen=True).splitlines():
@@ -164,8 +165,7 @@ def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
             continue
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate(environment):
-            (pin,) = requirement.specifier
-            expected[canonicalize_name(requirement.name)] = pin.version
+            expected[canonicalize_name(requirement.name)] = requirements.pinned(line)
     return expected
 
 

@@ -38,6 +38,19 @@ def key(text: str) -> Key:
     )
 
 
+def pinned(text: str) -> str:
+    """What a requirement of `uv export` installs, in the terms an installed distribution is
+    read in (inside/inspect_python.py): the version of `name==V`, or, for a requirement by URL
+    (`name @ git+URL@COMMIT`, an archive), the URL with its commit, since a URL names no version."""
+    requirement = parse(text)
+    if requirement.url:
+        return requirement.url
+    versions = [spec.version for spec in requirement.specifier if spec.operator in ("==", "===")]
+    if len(versions) != 1 or len(requirement.specifier) != 1:
+        raise ZenlockError(f"{text!r} pins no single version (NAME==VERSION or NAME @ URL).")
+    return versions[0]
+
+
 def same(first: list[str], second: list[str]) -> bool:
     """True when both lists ask for the same requirements, whatever their spelling and order."""
     return {key(text) for text in first} == {key(text) for text in second}
