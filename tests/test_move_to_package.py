@@ -54,6 +54,8 @@ def test_a_vendored_project_moves_to_the_package_and_keeps_its_server(tmp_path, 
         run("git", "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm",
             "edits", cwd=project)  # fmt: skip
 
+        # An editable engine: the project was rendered from this checkout, whose working tree
+        # (uncommitted changes included) no commit of it holds for a git source to name.
         copier.run_update(
             project, defaults=True, overwrite=True, quiet=True, vcs_ref="HEAD",
             data={"zenlock_source": "path", "zenlock_path": str(REPO)},
