@@ -61,6 +61,7 @@ def test_a_requirement_that_pins_nothing_is_one_line(line):
          f"git+https://h/r@{COMMIT}#subdirectory=p"),
         ({"url": "https://h/x-1.0-py3-none-any.whl", "archive_info": {}}, "https://h/x-1.0-py3-none-any.whl"),
         ({"url": "file:///work/plugins", "dir_info": {"editable": True}}, None),  # by its version
+        ({"url": "file:///tmp/w/x-1.0-py3-none-any.whl", "archive_info": {}}, None),  # likewise
         ("not json", None),
     ],
 )  # fmt: skip

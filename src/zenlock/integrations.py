@@ -1,4 +1,6 @@
-"""ZenML integrations from the lock: `nox -s integrations -- add|remove|list|sync [NAME ...]`.
+"""ZenML integrations from the lock: `nox -s integrations -- add|remove|list|sync [NAME ...]`,
+and `add --from requirements.txt`: a classic project's requirements, each package that stands
+for an integration as that integration, the others as plain dependencies.
 
 The specifiers come from the integration registry of the ZenML in .venv (the locked version),
 never copied by hand. Each integration is one dependency group in pyproject.toml, written with
@@ -15,6 +17,9 @@ pandas it does not support) is refused like a failed resolution, and pyproject.t
 
 import argparse
 import re
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from . import ZenlockError, lock, registry, requirements
 from .lock import PYPROJECT, all_or_nothing
@@ -45,7 +50,8 @@ def targets_of(server: bool) -> list[str]:
     return ["pipelines", "server"] if server else ["pipelines"]
 
 
-def add(names: list[str], server: bool) -> None:
+def add(names: list[str], server: bool, dependencies: tuple[str, ...] = ()) -> None:
+    """Each integration as its own group, and `dependencies` into [project] dependencies."""
     problem = registry.unknown(names)
     if problem:
         raise ZenlockError(
@@ -61,8 +67,33 @@ def add(names: list[str], server: bool) -> None:
                 put_group(registry.group_name(target, name), wanted)
             where = "the pipeline images and the server image" if server else "the pipeline images"
             print(f"{name}: {', '.join(wanted)} -> .venv and {where}")
+        if dependencies:
+            lock.uv("add", "--raw", "--no-sync", *dependencies)
+            print(f"{', '.join(dependencies)} -> [project] dependencies: .venv and every image")
         sync_venv()
     registry.save()
+
+
+def from_file(path: Path) -> tuple[list[str], list[str]]:
+    """A requirements file as ZenML integrations and plain dependencies. A package that stands
+    for an integration becomes it; a version or marker of its own is kept beside it as a
+    dependency, so the lock honours both. ZenML itself is pinned once, in pyproject.toml."""
+    names: list[str] = []
+    dependencies: list[str] = []
+    for text in requirements.read_file(path):
+        requirement = requirements.parse(text)
+        if canonicalize_name(requirement.name) == "zenml":
+            print(
+                f"{path.name}: left out {text}: this project pins ZenML once, in pyproject.toml "
+                "(`nox -s upgrade -- VERSION` moves it; the server image has zenml[server])."
+            )
+            continue
+        integration = registry.named_by(requirement.name)
+        if integration and integration not in names:
+            names.append(integration)
+        if not integration or str(requirement) != requirement.name:
+            dependencies.append(text)
+    return names, dependencies
 
 
 def remove(names: list[str]) -> None:
@@ -133,11 +164,21 @@ def main(argv: list[str]) -> None:
     parser.add_argument("action", choices=["add", "remove", "list", "sync"])
     parser.add_argument("names", nargs="*", metavar="NAME")
     parser.add_argument("--server", action="store_true", help="add: the server image too")
+    parser.add_argument(
+        "--from",
+        dest="file",
+        type=Path,
+        metavar="FILE",
+        help="add: a requirements file, as integrations (ZenML's registry) and dependencies",
+    )
     args = parser.parse_args(argv)
-    if args.action in ("add", "remove") and not args.names:
+    if args.file and args.action != "add":
+        parser.error("--from goes with add")
+    if args.action in ("add", "remove") and not (args.names or args.file):
         parser.error(f"{args.action} needs the integrations' names")
     if args.action == "add":
-        add(args.names, args.server)
+        names, dependencies = from_file(args.file) if args.file else ([], [])
+        add([*args.names, *(n for n in names if n not in args.names)], args.server, dependencies)
     elif args.action == "remove":
         remove(args.names)
     elif args.action == "sync":

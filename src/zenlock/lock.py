@@ -165,7 +165,10 @@ def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
             continue
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate(environment):
-            expected[canonicalize_name(requirement.name)] = requirements.pinned(line)
+            pinned = requirements.pinned(line)
+            if pinned.startswith("file:"):  # a local wheel or folder: by its version
+                pinned = locked_version(canonicalize_name(requirement.name))
+            expected[canonicalize_name(requirement.name)] = pinned
     return expected
 
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from . import ZenlockError, lock, requirements
 from .state import ROOT
 
@@ -139,6 +141,23 @@ def unknown(requested: list[str]) -> str | None:
             close = difflib.get_close_matches(name, names(), n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             return f"ZenML {zenml_version()} has no integration {name!r}.{hint}"
+    return None
+
+
+def named_by(package: str) -> str | None:
+    """The integration a package stands for in a requirements file: the one named like it that
+    needs it (mlflow, xgboost), else the one of which it is the only package (scikit-learn:
+    sklearn). A package that several integrations need (boto3) stands for none."""
+    wanted = canonicalize_name(package)
+    needs = {
+        name: {canonicalize_name(requirements.parse(text).name) for text in found["requirements"]}
+        for name, found in snapshot()["integrations"].items()
+    }
+    named = [name for name, packages in needs.items() if canonicalize_name(name) == wanted]
+    only = [name for name, packages in needs.items() if packages == {wanted}]
+    for candidates in (named, only):
+        if len(candidates) == 1 and wanted in needs[candidates[0]]:
+            return candidates[0]
     return None
 
 

@@ -1,6 +1,7 @@
 """Requirements compared as Python compares them: names by PEP 503, specifiers by PEP 440,
 markers by PEP 508, never by their spelling. Every comparison of requirements goes through here."""
 
+from pathlib import Path
 from typing import NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -24,7 +25,8 @@ def parse(text: str) -> Requirement:
     try:
         return Requirement(text)
     except InvalidRequirement as error:
-        raise ZenlockError(f"{text!r} is not a PEP 508 requirement: {error}") from None
+        reason = str(error).splitlines()[0]  # packaging adds the text and a caret below
+        raise ZenlockError(f"{text!r} is not a PEP 508 requirement: {reason}") from None
 
 
 def key(text: str) -> Key:
@@ -54,3 +56,26 @@ def pinned(text: str) -> str:
 def same(first: list[str], second: list[str]) -> bool:
     """True when both lists ask for the same requirements, whatever their spelling and order."""
     return {key(text) for text in first} == {key(text) for text in second}
+
+
+def read_file(path: Path) -> list[str]:
+    """The requirements of a pip requirements file (`requirements.txt`): one per line, `\\`
+    continuations joined, comments and blank lines left out. pip's options (`-r`, `-e`,
+    `--index-url`, ...) have their own homes in pyproject.toml: refused, naming the line."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ZenlockError(f"Cannot read {path}: {error}.") from None
+    found = []
+    for number, line in enumerate(text.replace("\\\n", "").splitlines(), start=1):
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            raise ZenlockError(
+                f"{path.name}:{number}: `{line}` is a pip option, not a requirement: write it in "
+                "pyproject.toml (`[tool.uv]` index or sources, `uv add -e`), then leave it out."
+            )
+        parse(line)
+        found.append(line)
+    return found

@@ -31,7 +31,7 @@ def components(path):  # name, version and uv's marker of each package the SBOM 
 def installed_from_url(distribution):
     """The URL a distribution was installed from, as a `uv export` line names it (a VCS URL
     with its commit), from PEP 610's direct_url.json; None for an index's release or a local
-    folder (a project: compared by its version)."""
+    folder or file (a project, or its wheel built for an image: compared by its version)."""
     try:
         found = json.loads(distribution.read_text("direct_url.json") or "null")
     except ValueError:
@@ -39,6 +39,8 @@ def installed_from_url(distribution):
     if not isinstance(found, dict) or "dir_info" in found or "url" not in found:
         return None
     url, vcs = found["url"], found.get("vcs_info")
+    if not vcs and url.startswith("file:"):
+        return None
     if vcs:
         url = f"{vcs['vcs']}+{url}@{vcs['commit_id']}"
     if found.get("subdirectory"):
