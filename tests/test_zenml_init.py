@@ -5,7 +5,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import REPO, project_env, run
+from conftest import project_env, run, template_repository
 
 pytestmark = pytest.mark.slow
 
@@ -27,9 +27,9 @@ def test_zenml_init_with_the_template_renders_a_project_that_runs(tmp_path):
     run("uv", "pip", "install", "--quiet", "--python", tool / "bin" / "python",
         "zenml[local,templates]==0.98.0", cwd=tmp_path, **env)  # fmt: skip
     # A clone, as a user's would be: the project gets zenlock from the template's repository
-    # at the commit rendered, which a working tree with changes has not made yet.
+    # at the commit rendered (the working tree's, as every render of the suite).
     template = tmp_path / "zenlock"
-    run("git", "clone", "--quiet", REPO, template, cwd=tmp_path)
+    run("git", "clone", "--quiet", template_repository(), template, cwd=tmp_path)
     project = tmp_path / "my project"
     project.mkdir()
     # As the guide types it, in the new project's folder. The only question ZenML asks itself
