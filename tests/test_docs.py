@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, TOOLS_BIN, run
+from conftest import REPO, TOOLS_BIN, run, template_repository
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,9 @@ def test_session_tables_are_written_from_the_noxfile(site):
 def test_quickstart_commands_work_as_written(tmp_path):
     """Runs docs/snippets/quickstart.sh, which the quickstart page includes verbatim."""
     script = (REPO / "docs" / "snippets" / "quickstart.sh").read_text()
-    # This working tree instead of the published repository (uncommitted changes included).
-    script = script.replace("https://github.com/OWNER/zenlock.git", f"--vcs-ref HEAD {REPO}")
+    # This working tree's commit instead of the published repository.
+    template = f"--vcs-ref HEAD {template_repository()}"
+    script = script.replace("https://github.com/OWNER/zenlock.git", template)
     result = run("bash", "-euo", "pipefail", "-c", script, cwd=tmp_path)
     output = result.stdout + result.stderr
     assert re.search(r"Pipeline run training-\S+: completed", output)
