@@ -107,10 +107,16 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
         file.writelines(f"{key}={value}\n" for key, value in values.items())
 
 
-def tool_table(root: Path = ROOT) -> dict:
-    """[tool.zenlock] of the project's pyproject.toml; [tool.envtools] (older projects) with a
-    notice."""
-    tool = tomllib.loads((root / "pyproject.toml").read_text()).get("tool", {})
+def tool_table(root: Path = ROOT) -> object:
+    """[tool.zenlock] of the project's pyproject.toml as written (settings.tool_settings checks
+    it); [tool.envtools] (older projects) with a notice."""
+    try:
+        tool = tomllib.loads((root / "pyproject.toml").read_text()).get("tool", {})
+    except tomllib.TOMLDecodeError as error:
+        raise ZenlockError(
+            f"{root / 'pyproject.toml'} is not valid TOML ({error}): fix it there (a merge "
+            "conflict that `copier update` left?)."
+        ) from None
     if "zenlock" in tool or OLD_TOOL_TABLE not in tool:
         return tool.get("zenlock", {})
     if not getattr(tool_table, "noticed", False):
@@ -123,27 +129,22 @@ def tool_table(root: Path = ROOT) -> dict:
     return tool[OLD_TOOL_TABLE]
 
 
-# The layouts of project files (pyproject settings, configs/images.yaml, .zenml-server/) this
-# version reads. 1: the first, also of projects that still carry [tool.envtools].
-SCHEMAS = (1,)
+def refuse_unknown_schema(root: Path = ROOT) -> None:
+    """Before any command acts: a project of a newer template (its `schema`), or a setting of
+    [tool.zenlock] zenlock would misread or ignore, is refused with the fix."""
+    from .settings import tool_settings  # settings imports this module: imported when called
 
-
-def refuse_unknown_schema() -> None:
-    schema = tool_table().get("schema", 1)
-    if schema not in SCHEMAS:
-        raise ZenlockError(
-            f"[tool.zenlock] schema = {schema!r}: this project was rendered by a newer template "
-            f"than this zenlock knows (schemas {', '.join(map(str, SCHEMAS))}). Move zenlock "
-            "forward: `uv lock --upgrade-package zenlock`, then `nox -s dev`."
-        )
+    tool_settings(root)
 
 
 def analytics_choice() -> str:
     """ZenML's client analytics follow the project's answer, as its server's do
     (`[tool.zenlock.server] analytics`, off unless true), whatever the shell says."""
+    from .settings import tool_settings
+
     try:
-        server = tool_table().get("server", {})
-    except (OSError, tomllib.TOMLDecodeError):
+        server = tool_settings(ROOT).get("server", {})
+    except OSError:  # no pyproject.toml here: nothing chose analytics
         return "false"
     return "true" if server.get("analytics") is True else "false"
 
