@@ -90,9 +90,7 @@ def check_venv() -> list[Report]:
     """This process runs in .venv: read its distributions and markers directly, as an image's
     own python reads its own."""
     versions, urls = installed()
-    return [
-        venv_report(lock.pins(lock.selection("venv"), default_environment()), versions | urls)
-    ]
+    return [venv_report(lock.pins(lock.selection("venv"), default_environment()), versions | urls)]
 
 
 def check_integrations() -> list[Report]:
