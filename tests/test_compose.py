@@ -1,10 +1,12 @@
-"""deploy/compose.yaml, run as its header says, with docker-compose: the server image on a
-MariaDB image, every secret from the git-ignored deploy/.env, a run against it, and `down`
+"""deploy/compose.yaml, run as its header says, with docker-compose: weak secrets in deploy/.env
+start nothing; the server image on a MariaDB image, every secret from the git-ignored
+deploy/.env (the database password with URL-reserved characters), a run against it, and `down`
 keeping the data. The file runs unchanged: only deploy/.env differs (the server's port here)."""
 
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -64,28 +66,27 @@ def test_the_compose_file_runs_the_server_on_mariadb_and_down_keeps_the_data(
     deploy, port, name = project / "deploy", free_port(), f"zenlock-{secrets.token_hex(4)}"
     url = f"http://127.0.0.1:{port}"
     password, root_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-    fill_env_file(
-        deploy,
-        {
-            "COMPOSE_PROJECT_NAME": name,
-            "ZENML_SERVER_IMAGE": server_image["tag"],
-            "DATABASE_IMAGE": DATABASE_IMAGE,
-            "MYSQL_PASSWORD": secrets.token_urlsafe(18),
-            "MYSQL_ROOT_PASSWORD": root_password,
-            "ZENML_DEFAULT_USER_PASSWORD": password,
-            "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
-            "ZENML_SECRETS_STORE_ENCRYPTION_KEY": secrets.token_hex(32),
-            "ZENML_SERVER_CORS_ALLOW_ORIGINS": url,
-            "ZENML_SERVER_PORT": str(port),
-        },
-    )
+    # Characters a URL reserves: the server reads the password apart from its store URL.
+    database_password = secrets.token_urlsafe(12) + "@/:?#%[]"
+    settings = {
+        "COMPOSE_PROJECT_NAME": name,
+        "ZENML_SERVER_IMAGE": server_image["tag"],
+        "DATABASE_IMAGE": DATABASE_IMAGE,
+        "MYSQL_PASSWORD": database_password,
+        "MYSQL_ROOT_PASSWORD": root_password,
+        "ZENML_DEFAULT_USER_PASSWORD": password,
+        "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
+        "ZENML_SECRETS_STORE_ENCRYPTION_KEY": secrets.token_hex(32),
+        "ZENML_SERVER_CORS_ALLOW_ORIGINS": url,
+        "ZENML_SERVER_PORT": str(port),
+    }
     files = ["--file", "deploy/compose.yaml"]  # as the file's header says
 
-    def compose(*args: str) -> subprocess.CompletedProcess:
+    def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(
             [COMPOSE, *files, *args], cwd=project, env=project_env(), capture_output=True, text=True
         )
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == 0 or not check, done.stdout + done.stderr
         return done
 
     def ours() -> list:
@@ -93,6 +94,24 @@ def test_the_compose_file_runs_the_server_on_mariadb_and_down_keeps_the_data(
         return docker_client.containers.list(all=True, filters={"label": label})
 
     try:
+        # Weak secrets, as `up` would refuse them: nothing starts, and the check says which.
+        weak = {"ZENML_DEFAULT_USER_PASSWORD": "admin", "ZENML_SERVER_JWT_SECRET_KEY": "x"}
+        fill_env_file(deploy, {**settings, **weak, "MYSQL_PASSWORD": "short"})
+        refused = compose("up", "-d", check=False)
+        assert refused.returncode != 0, refused.stdout + refused.stderr
+        said = compose("logs", "check").stdout
+        for why in ("ZENML_DEFAULT_USER_PASSWORD is empty or a default one",
+                    "ZENML_SERVER_JWT_SECRET_KEY is shorter than 32 characters",
+                    "MYSQL_PASSWORD is shorter than 12 characters"):  # fmt: skip
+            assert why in said, said
+        assert "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in said  # a strong one is not named
+        started = {c.labels["com.docker.compose.service"] for c in ours() if c.status != "created"}
+        assert started == {"check"}, started  # neither the database nor the server ran
+        with socket.socket() as probe:  # nothing listens where the server would
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+        compose("down", "--volumes")
+
+        fill_env_file(deploy, settings)
         compose("up", "-d")
         wait_for(url)
         zenml = next(c for c in ours() if c.labels["com.docker.compose.service"] == "zenml")
@@ -118,6 +137,12 @@ def test_the_compose_file_runs_the_server_on_mariadb_and_down_keeps_the_data(
         connected = connect(password)
         assert connected.returncode == 0, connected.stdout + connected.stderr
         assert password not in (project / ".zenml-server" / "client.env").read_text()
+        # Where the sessions go, said by status; `down` of the own (absent) server keeps it.
+        status = nox("-s", "server", "--", "status", cwd=project).stdout
+        assert f"Client:     uses the server at {url} (`connect`)" in status, status
+        down = nox("-s", "server", "--", "down", cwd=project).stdout
+        assert f"use the server at {url}" in down
+        assert (project / ".zenml-server" / "client.env").is_file()
         ran = nox("-s", "run", cwd=project).stdout
         assert ": completed" in ran and url in ran
         assert run_count(project) == 1
