@@ -1,20 +1,27 @@
 """A dead server said in one line: bad input, a killed or crash-looping server, a run in
-flight at `down`, host and network mistakes, a server on another loopback address."""
+flight at `down`, host and network mistakes, a server on another loopback address or on IPv6,
+and a switch to an empty database."""
 
+import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 from conftest import (
     free_port,
     nox,
     project_env,
+    read_env_file,
     run_count,
+    server_api,
     server_containers,
 )
 
@@ -123,6 +130,15 @@ def test_a_run_in_flight_is_named_when_the_server_stops(served):
         slow.unlink()
         config.unlink()
     nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    # The command the hint names exists and deletes the stale run.
+    hinted = re.search(r"`(uv run zenlock exec zenml pipeline runs delete (\S+))`", said)
+    assert hinted, said
+    deleted = subprocess.run(
+        hinted[1].split(), cwd=project, env=project_env(), input="y\n", capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+    assert server_api(project, f"/runs?name={hinted[2]}")["total"] == 0
 
 
 def test_host_and_network_mistakes_are_said_before_anything_starts(served, docker_client):
@@ -176,3 +192,56 @@ def test_a_server_on_another_loopback_address_is_healthy(served, docker_client):
     finally:
         pyproject.write_text(settings)
     nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_a_server_on_ipv6_loopback_serves_the_sessions(served):
+    """host = "::1": the server listens on [::1] only, and the client, `status` and a run
+    reach it at http://[::1]:PORT."""
+    project, _, port = served
+    pyproject = project / "pyproject.toml"
+    settings = pyproject.read_text()
+    nox("-s", "server", "--", "down", cwd=project)
+    pyproject.write_text(settings.replace('host = "127.0.0.1"', 'host = "::1"'))
+    url = f"http://[::1]:{port}"
+    try:
+        started = nox("-s", "server", "--", "up", "--port", str(port), cwd=project).stdout
+        assert f"Server healthy at {url}" in started
+        connection = read_env_file(project / ".zenml-server" / "client.env")
+        assert connection["ZENML_STORE_URL"] == url
+        with urllib.request.urlopen(f"{url}/api/v1/info") as response:
+            assert json.load(response)["version"]
+        with socket.socket() as probe:  # on IPv6 only, as asked
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+        status = nox("-s", "server", "--", "status", cwd=project).stdout
+        assert f"URL:        {url}" in status and "connected with an API key" in status
+        runs = run_count(project)
+        assert ": completed" in nox("-s", "run", cwd=project).stdout
+        assert run_count(project) == runs + 1
+        nox("-s", "server", "--", "down", cwd=project)
+    finally:
+        pyproject.write_text(settings)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+
+
+def test_switching_to_an_empty_database_is_said_at_up(served, mariadb):
+    """The server's runs in SQLite, configs/server.env then naming an empty MariaDB: `up`
+    says that the server starts without them and how they move; back on SQLite, all is there."""
+    project, _, port = served
+    runs = run_count(project)
+    assert runs > 0
+    nox("-s", "server", "--", "down", cwd=project)
+    server_env = project / "configs" / "server.env"
+    server_env.write_text(f"ZENML_STORE_URL={mariadb.database(f'empty{secrets.token_hex(3)}')}\n")
+    try:
+        said = nox("-s", "server", "--", "up", "--port", str(port), cwd=project).stdout
+        (line,) = [line for line in said.splitlines() if "starts without them" in line]
+        assert "The server's runs are in SQLite in Docker volume" in line
+        assert "MySQL/MariaDB mysql://" in line and "is empty" in line
+        assert "between databases of one kind only" in line  # SQLite to MySQL: no restore
+        assert run_count(project) == 0
+        nox("-s", "server", "--", "down", cwd=project)
+    finally:
+        server_env.unlink()
+    again = nox("-s", "server", "--", "up", "--port", str(port), cwd=project).stdout
+    assert "starts without them" not in again  # the runs are where the server starts
+    assert run_count(project) == runs

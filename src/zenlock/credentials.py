@@ -8,20 +8,45 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
 
 from . import ZenlockError
 from .scripts import script
-from .state import ADMIN_ENV, API_KEY, ROOT, read_env_file, write_env_file
+from .state import ADMIN_ENV, ROOT, read_env_file, write_env_file
 
-WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme"}
+# The rules every way of deploying the server applies (`up`, deploy/compose.yaml's check):
+# deploy/check_settings.py holds the same, for the server image's Python; a test compares them.
+WEAK_PASSWORDS = {"", "admin", "password", "zenml", "changeme", "secret", "mysql", "root"}
+PASSWORD_LENGTH, KEY_LENGTH = 12, 32
+
+
+def weakness(value: str, *, key: bool = False) -> str | None:
+    """Why a password (or, with `key`, a signing or encryption key) is too weak; None if not."""
+    shortest = KEY_LENGTH if key else PASSWORD_LENGTH
+    if value.lower() in WEAK_PASSWORDS:
+        return "is empty or a default one"
+    if len(value) < shortest:
+        return f"is shorter than {shortest} characters"
+    if len(set(value)) < 5:
+        return "has fewer than 5 different characters"
+    return None
 
 
 def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
     """The admin account, JWT secret and secrets-store key: made once, random unless the
     server env file sets the password; they must match the data volume they guard."""
+    wanted = server_env.get("ZENML_DEFAULT_USER_PASSWORD")
+    if wanted is not None and weakness(wanted):
+        raise ZenlockError(
+            f"ZENML_DEFAULT_USER_PASSWORD in the server env file {weakness(wanted)}: choose "
+            f"one of {PASSWORD_LENGTH} characters or more, or leave it out for a random one."
+        )
     if not ADMIN_ENV.is_file():
         write_env_file(
             ADMIN_ENV,
@@ -42,12 +67,11 @@ def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
         write_env_file(ADMIN_ENV, credentials)
         print(f"A secrets-store key was added to {ADMIN_ENV.relative_to(ROOT)}.")
     password = credentials.get("ZENML_DEFAULT_USER_PASSWORD", "")
-    if password.lower() in WEAK_PASSWORDS:
+    if weakness(password):
         raise ZenlockError(
-            f"The admin password in {ADMIN_ENV} is empty or a default one: set a strong one "
+            f"The admin password in {ADMIN_ENV} {weakness(password)}: set a strong one "
             "with `nox -s server -- reset-admin`."
         )
-    wanted = server_env.get("ZENML_DEFAULT_USER_PASSWORD")
     if wanted and wanted != password:
         raise ZenlockError(
             "ZENML_DEFAULT_USER_PASSWORD in the server env file differs from the admin's password "
@@ -69,8 +93,9 @@ def reset_credentials(old: dict[str, str], server_env: dict[str, str]) -> dict[s
         ),
         "ZENML_SERVER_JWT_SECRET_KEY": secrets.token_hex(32),
     }
-    if credentials["ZENML_DEFAULT_USER_PASSWORD"].lower() in WEAK_PASSWORDS:
-        raise ZenlockError("The server env file sets a weak ZENML_DEFAULT_USER_PASSWORD: fix it.")
+    why = weakness(credentials["ZENML_DEFAULT_USER_PASSWORD"])
+    if why:
+        raise ZenlockError(f"ZENML_DEFAULT_USER_PASSWORD in the server env file {why}: fix it.")
     # The secrets' key stays: the data's secrets are encrypted with it. A lost one is replaced
     # (reset_admin says what that costs).
     credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = old.get(
@@ -92,12 +117,12 @@ def zenml_python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
         )
 
 
-def service_account_key(account: str, url: str, admin: dict[str, str]) -> str:
-    """The client's API key: the saved one while it still works, else a new one."""
-    if API_KEY.is_file():
-        key = read_env_file(API_KEY)["ZENML_STORE_API_KEY"]
-        if api_get(url, key, "/stacks?size=1") is not None:
-            return key
+def service_account_key(account: str, url: str, admin: dict[str, str], saved: str = "") -> str:
+    """The client's API key on the server at `url`: `saved`, a key made on this very server,
+    while it still works there; else a new one. Callers never pass a key made elsewhere: a
+    key is sent to no server but its own."""
+    if saved and api_get(url, saved, "/stacks?size=1") is not None:
+        return saved
     minted = zenml_python(
         script("mint_key"),
         ZENML_STORE_URL=url,
@@ -108,9 +133,35 @@ def service_account_key(account: str, url: str, admin: dict[str, str]) -> str:
     )
     if minted.returncode != 0:
         raise ZenlockError(f"Creating the client's API key failed:\n{minted.stderr[-2000:]}")
-    key = minted.stdout.strip().splitlines()[-1]
-    write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
-    return key
+    return minted.stdout.strip().splitlines()[-1]
+
+
+# What ZenML's /api/v1/info (its ServerModel) always holds, and the login schemes it knows.
+AUTH_SCHEMES = ("NO_AUTH", "HTTP_BASIC", "OAUTH2_PASSWORD_BEARER", "EXTERNAL")
+
+
+def server_info(url: str) -> tuple[dict | None, str]:
+    """ZenML's public facts about the server at `url` (/api/v1/info, asked without any
+    credential), or None and why it is no ZenML server: nothing answers, an error, a redirect
+    elsewhere, or an answer without ZenML's fields (id, version, auth_scheme)."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/info", timeout=10) as response:
+            if response.url != f"{url}/api/v1/info":
+                return None, f"it redirects to {response.url}"
+            info = json.load(response)
+    except urllib.error.HTTPError as error:
+        return None, f"HTTP {error.code} at /api/v1/info"
+    except (OSError, http.client.HTTPException):
+        return None, "nothing answers"
+    except ValueError:
+        return None, "its /api/v1/info is not ZenML's"
+    try:
+        uuid.UUID(str(info["id"]))
+        Version(str(info["version"]))
+        known = info["auth_scheme"] in AUTH_SCHEMES
+    except (TypeError, KeyError, ValueError, InvalidVersion):
+        known = False
+    return (info, "") if known else (None, "its /api/v1/info is not ZenML's")
 
 
 def login_token(url: str, form: dict[str, str]) -> str | None:

@@ -99,26 +99,62 @@ def mysql_url(value: str, where: str) -> re.Match:
     return found
 
 
-def server_url(value: str, where: str) -> tuple[str, str]:
-    """A server's public URL, http(s)://HOST[:PORT][/PATH], and its origin (scheme, host and
-    port: what a browser sends as Origin). No user, password, query or fragment."""
-    found = re.fullmatch(r"(?P<origin>(?P<scheme>https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#@\[\]\s]+)"
-                         r"(?::(?P<port>[0-9]{1,5}))?)(?P<path>/[^?#@\s]*)?", value)  # fmt: skip
-    host = (found["host"].strip("[]") if found else "") or "-"
+def is_loopback(host: str) -> bool:
+    """A host only this machine reaches: 127.0.0.0/8, ::1 or the name localhost."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def http_url(host: str, port: int) -> str:
+    """The URL of a server that listens at host:port: an IPv6 address in brackets (RFC 3986),
+    its zone's `%` percent-encoded."""
+    if ":" in host:
+        host = f"[{host.replace('%', '%25')}]"
+    return f"http://{host}:{port}"
+
+
+# http(s)://HOST[:PORT][/PATH] by RFC 3986: HOST a name, an IPv4 or a bracketed IPv6 address;
+# each path segment of unreserved, sub-delimiter, ':' and percent-encoded characters. No
+# userinfo (user:password@), query or fragment: a server URL carries no credential or state.
+PATH_CHARACTER = r"(?:[A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})"
+SERVER_URL = (
+    r"(?P<origin>(?P<scheme>https?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)"
+    rf"(?::(?P<port>[0-9]{{1,5}}))?)(?P<path>(?:/{PATH_CHARACTER}+)*)/?"
+)
+
+
+def server_url(value: str, where: str, *, allow_http: bool = False) -> tuple[str, str]:
+    """A server's URL, http(s)://HOST[:PORT][/PATH], without a trailing slash, and its origin
+    (scheme, host and port: what a browser sends as Origin). Plain HTTP only to this machine
+    (loopback) unless `allow_http`: passwords and tokens would cross the network in clear."""
+    found = re.fullmatch(SERVER_URL, value)
+    host = found["host"].strip("[]") if found else ""
     try:
         ok = (
             bool(found)
             and host_address(host, where)
+            and (":" in host) == found["host"].startswith("[")  # brackets for IPv6 only
             and (not found["port"] or 1 <= int(found["port"]) <= 65535)
+            and not {".", ".."} & set(found["path"].split("/"))
         )
     except ZenlockError:
         ok = False
     if not ok:
         raise ZenlockError(
             f"{where} = {value!r} is not a server URL: use http(s)://HOST[:PORT][/PATH], "
-            "e.g. https://zenml.example.com, with no user, query or fragment."
+            "e.g. https://zenml.example.com, with no user, query, fragment or dot segment."
         )
-    return value.rstrip("/"), found["origin"]
+    if found["scheme"] == "http" and not allow_http and not is_loopback(host):
+        raise ZenlockError(
+            f"{where} = {value!r} is plain HTTP to another machine: passwords and tokens "
+            "would cross the network in clear. Use https://, or add --allow-http if you "
+            "trust every network in between."
+        )
+    return f"{found['origin']}{found['path']}", found["origin"]
 
 
 # A Kubernetes object name (RFC 1123 subdomain): lowercase labels of letters, digits and inner

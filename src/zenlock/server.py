@@ -34,11 +34,19 @@ from .credentials import (
     api_get,
     login_token,
     reset_credentials,
+    server_info,
     service_account_key,
 )
 from .database import data_volume
 from .imagespec import Builder, activated
-from .inputs import image_reference, kubernetes_name, platforms, port_number, server_url
+from .inputs import (
+    http_url,
+    image_reference,
+    kubernetes_name,
+    platforms,
+    port_number,
+    server_url,
+)
 from .serverspec import (
     CONTAINER_PORT,
     SECURE_DEFAULTS,
@@ -200,26 +208,54 @@ def answers(url: str) -> bool:
     return False
 
 
-def connect(settings: ServerSettings, address: str, user: str) -> None:
+def connect(settings: ServerSettings, address: str, user: str, allow_http: bool) -> None:
     """This project's sessions on a server it does not run (deploy/compose.yaml, Helm): the
-    admin's password, asked once and never kept, mints the project's service-account key."""
-    url, _ = server_url(address, "connect URL")
-    if not answers(url):
+    admin's password, asked once and never kept, mints the project's service-account key.
+    Nothing is sent before /api/v1/info shows a ZenML server with password logins, and no
+    key this project holds for another server is ever sent to it."""
+    url, _ = server_url(address, "connect URL", allow_http=allow_http)
+    info, why = server_info(url)
+    if info is None:
         raise ZenlockError(
-            f"No ZenML server answers at {url}/health: start it, or check the URL. "
-            "Nothing was changed."
+            f"No ZenML server answers at {url} ({why}): start it, or check the URL. Nothing "
+            "was sent to it and nothing was changed."
+        )
+    if info["auth_scheme"] != "OAUTH2_PASSWORD_BEARER":
+        raise ZenlockError(
+            f"The ZenML server at {url} logs in by {info['auth_scheme']}: `connect` needs "
+            "password logins (OAUTH2_PASSWORD_BEARER, as every server zenlock deploys has). "
+            "Nothing was sent to it and nothing was changed."
         )
     password = getpass.getpass(f"Password of {user} on {url}: ")
     if login_token(url, {"username": user, "password": password}) is None:
         raise ZenlockError(f"The server at {url} refused {user}'s password. Nothing was changed.")
     admin = {"ZENML_DEFAULT_USER_NAME": user, "ZENML_DEFAULT_USER_PASSWORD": password}
     claim_id()  # the project's own id: its ZenML config and local stores are kept under it
-    key = service_account_key(client_account(settings), url, admin)
+    key = service_account_key(client_account(settings), url, admin)  # a new one: no saved key
     write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
     print(
-        f"This project's sessions now use the server at {url}, "
-        f"as service account {client_account(settings)}."
+        f"This project's sessions now use the server at {url} (ZenML {info['version']}), "
+        f"as service account {client_account(settings)}; `nox -s server -- up` connects them "
+        "to its own server again."
     )
+
+
+def connected_elsewhere(own_url: str | None = None) -> str | None:
+    """The URL of the server client.env connects the sessions to when it is not the project's
+    own (`connect`), else None. The own server's connection is at `own_url` while it runs,
+    and holds the own server's key (.zenml-server/api-key) in any case."""
+    connection = read_env_file(CONNECTION)
+    url = connection.get("ZENML_STORE_URL")
+    if own_url is not None:
+        return url if url and url != own_url else None
+    own_key = read_env_file(API_KEY).get("ZENML_STORE_API_KEY")
+    return None if not url or connection.get("ZENML_STORE_API_KEY") == own_key else url
+
+
+def drop_own_connection(own_url: str | None = None) -> None:
+    """client.env goes with the own server; a connection to another server (`connect`) stays."""
+    if connected_elsewhere(own_url) is None:
+        CONNECTION.unlink(missing_ok=True)
 
 
 def client_account(settings: ServerSettings) -> str:
@@ -229,7 +265,7 @@ def client_account(settings: ServerSettings) -> str:
 
 def up(settings: ServerSettings) -> None:
     client = engine.connect()
-    url = f"http://{settings.host}:{settings.port}"
+    url = http_url(settings.host, settings.port)
     identity = claim_id()
     volume = data_volume(settings, identity, client)
     tag = built_image(client, settings)
@@ -260,14 +296,23 @@ def up(settings: ServerSettings) -> None:
             raise ZenlockError(database.downgrade_refused(data_version, image_version))
         if found.get("secrets", {}).get("plain"):
             encrypt_plain_secrets(data, identity, found)
+        say_store_switched(data, identity, found)
         container = start(client, settings, identity, tag, url, server_env)
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
-    key = service_account_key(client_account(settings), url, admin_credentials(server_env))
+        remember_store(data, identity)
+    # The own server's key is sent to the own server only (connect never keeps one there).
+    saved = read_env_file(API_KEY).get("ZENML_STORE_API_KEY", "")
+    key = service_account_key(client_account(settings), url, admin_credentials(server_env), saved)
+    if key != saved:
+        write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
+    elsewhere = connected_elsewhere(url)
     # Paths are not kept here (a moved folder would point at the old place): zenml_environment().
     connection = {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key}
     if read_env_file(CONNECTION) != connection:  # a running server's `up` rewrites nothing
         write_env_file(CONNECTION, connection)
+    if elsewhere:
+        print(f"This project's sessions used the server at {elsewhere} (`connect`) until now.")
     print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
     print(f"This project's sessions connect to it as service account {client_account(settings)}.")
 
@@ -277,6 +322,42 @@ def lost_admin(where: str) -> str:
         f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data ({where}) still has its "
         "admin: a new password would not match. Set a new one with `nox -s server -- "
         "reset-admin` (every run is kept)."
+    )
+
+
+def store_file(identity: str) -> Path:
+    """Which database the server last ran on (described, no password): beside its artifacts."""
+    return local_stores(identity).parent / "store"
+
+
+def remember_store(data: database.Database, identity: str) -> None:
+    if not store_file(identity).is_file() or store_file(identity).read_text() != data.describe():
+        store_file(identity).write_text(data.describe())
+
+
+def say_store_switched(data: database.Database, identity: str, found: dict) -> None:
+    """A server about to start empty on another database than the one its runs are in: said
+    in one line, with the way to move them."""
+    if found["version"]:
+        return  # the new store has data: nothing is left behind
+    previous = store_file(identity).read_text() if store_file(identity).is_file() else None
+    if previous is None and database.store_url(data.server_env):  # before the store was kept
+        was_sqlite = engine.volume_exists(data.client, data.volume)
+        sqlite = replace(data, server_env={})
+        previous = sqlite.describe() if was_sqlite and sqlite.probe()["version"] else None
+    if not previous or previous == data.describe():
+        return
+    same_kind = previous.split()[0] == data.describe().split()[0]
+    move = (
+        "to move them, `nox -s server -- backup` with the old ZENML_STORE_URL in the server "
+        "env file, then `restore FILE` with the new one"
+        if same_kind
+        else "backup and restore move runs between databases of one kind only, so keep the "
+        'old store to keep them (docs/server.md, "Switching the database")'
+    )
+    print(
+        f"The server's runs are in {previous}; {data.describe()} is empty, so the server "
+        f"starts without them ({move})."
     )
 
 
@@ -364,10 +445,10 @@ def reset_admin(settings: ServerSettings) -> None:
     old = read_env_file(ADMIN_ENV)
     credentials = reset_credentials(old, data.server_env)
     container = engine.labelled_container(client, SERVER_LABEL, identity)
+    drop_own_connection(container.labels[URL_LABEL] if container else None)
     if container:
         container.remove(force=True)
         print(f"Stopped {container.name}.")
-    CONNECTION.unlink(missing_ok=True)
     try:
         said = data.set_admin_password(credentials)
     except ZenlockError as error:
@@ -389,22 +470,31 @@ def down(settings: ServerSettings) -> None:
     identity = project_id()
     container = engine.labelled_container(client, SERVER_LABEL, identity)
     if not container:
-        CONNECTION.unlink(missing_ok=True)
+        drop_own_connection()
         print("No server of this project is running.")
+        say_connected_elsewhere()
         say_other_servers(client, identity)
         return
-    in_flight = runs_in_flight(container.labels[URL_LABEL])
-    CONNECTION.unlink(missing_ok=True)
+    url = container.labels[URL_LABEL]
+    in_flight = runs_in_flight(url)
+    drop_own_connection(url)
     for name in in_flight:
         print(
             f"Run {name} is in flight: its steps cannot report to a stopped server, so ZenML "
-            "keeps it as running. Run it again after `up`; delete the stale one with "
-            "`zenml pipeline runs delete` (in `nox -s exec`)."
+            "keeps it as running. Run it again after `up`; then delete the stale one with "
+            f"`uv run zenlock exec zenml pipeline runs delete {name}`."
         )
     container.stop(timeout=15)
     container.remove()
     volume = data_volume(settings, container.labels[SERVER_LABEL])
     print(f"Stopped {container.name}; its data stays in volume {volume}.")
+    say_connected_elsewhere()
+
+
+def say_connected_elsewhere() -> None:
+    elsewhere = connected_elsewhere()
+    if elsewhere:
+        print(f"This project's sessions use the server at {elsewhere} (`connect`).")
 
 
 def say_other_servers(client, identity: str | None) -> None:
@@ -419,7 +509,8 @@ def say_other_servers(client, identity: str | None) -> None:
 
 def runs_in_flight(url: str) -> list[str]:
     """Names of the project's runs the server has as running (none if it cannot tell)."""
-    key = read_env_file(CONNECTION).get("ZENML_STORE_API_KEY")
+    connection = read_env_file(CONNECTION)  # its key only to the server it is for
+    key = connection.get("ZENML_STORE_API_KEY") if connection.get("ZENML_STORE_URL") == url else ""
     found = api_get(url, key, "/runs?status=running&size=20") if key else None
     return [run["name"] for run in found["items"]] if found else []
 
@@ -452,7 +543,11 @@ def claim(settings: ServerSettings) -> None:
     was = owner_of(identity)
     claim_id(claiming=True)
     print(f"This folder now owns project {identity}'s server (last seen at {was}).")
-    print("A copy of it elsewhere is told to `nox -s server -- detach`.")
+    print(
+        "Every other folder with this id, the original too wherever it went, is now a copy: "
+        "its sessions refuse until `nox -s server -- detach` gives it a new, empty server, "
+        "and it cannot claim this one back."
+    )
 
 
 def backup(settings: ServerSettings, target: str | None) -> None:
@@ -480,7 +575,7 @@ def restore(settings: ServerSettings, source: str, yes: bool, another_server: bo
         yes=yes, another_server=another_server, container=container,
         safety_folder=backups_folder(identity), admin=read_env_file(ADMIN_ENV),
     )  # fmt: skip
-    CONNECTION.unlink(missing_ok=True)
+    drop_own_connection(container.labels[URL_LABEL] if container else None)
     if was_running:
         up(replace(settings, port=port_of(container)))  # where it ran, as `up --port` put it
     else:
@@ -526,6 +621,9 @@ def status(settings: ServerSettings) -> None:
         print(f"Server: not running. Image for the current lock: {wanted}.")
         print(f"Database:   {stored}")
         print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
+        elsewhere = connected_elsewhere()
+        if elsewhere:
+            print(f"Client:     uses the server at {elsewhere} (`connect`)")
         say_other_servers(client, identity)
         return
     url = container.labels[URL_LABEL]
@@ -539,7 +637,10 @@ def status(settings: ServerSettings) -> None:
         database_down = error.code >= 500
     except (OSError, ValueError):
         pass
-    if not CONNECTION.is_file():
+    elsewhere = connected_elsewhere(url)
+    if elsewhere:  # the truth about where the sessions go: not to this server
+        connected = f"uses the server at {elsewhere} (`connect`), not this one; `up` connects it"
+    elif not CONNECTION.is_file():
         connected = "not connected"
     else:
         connected = "connected with an API key" if info else "not reachable: `nox -s server -- up`"
@@ -578,6 +679,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--secret", help="helm: the Kubernetes secret of its credentials")
     parser.add_argument("--user", default="admin", help="connect: an admin account's name")
     parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="connect, helm: plain http:// to another machine (passwords in clear)",
+    )
+    parser.add_argument(
         "--from-another-server",
         action="store_true",
         help="restore: a backup of another project's server replaces this one's data",
@@ -615,13 +721,13 @@ def main(argv: list[str]) -> None:
     elif args.action == "connect":
         if not args.file:
             parser.error("connect needs the server's URL (http://127.0.0.1:8080)")
-        connect(settings, args.file, args.user)
+        connect(settings, args.file, args.user, args.allow_http)
     elif args.action == "helm":
         if not args.url:
             parser.error(
                 "helm needs --url, where the cluster serves it (https://zenml.example.com)"
             )
-        url, origin = server_url(args.url, "--url")
+        url, origin = server_url(args.url, "--url", allow_http=args.allow_http)
         secret = kubernetes_name(args.secret or settings.build.name, "--secret")
         helmvalues.write(settings, url, origin, secret)
     else:
