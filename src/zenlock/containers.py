@@ -12,10 +12,30 @@ from zenml.enums import StoreType
 from zenml.orchestrators.local_docker.local_docker_orchestrator import (
     LocalDockerOrchestratorSettings,
 )
+from zenml.utils import code_utils
 
-from . import builds, registry
-from .state import LOCK
+from . import builds, discovery, registry
+from .state import LOCK, ROOT
 from .state import RECORD as IMAGES
+
+
+class CodeWithData(code_utils.CodeArchive):
+    """ZenML's code archive (the source root, src/) plus the project's data/ as `data/...`.
+
+    A step in a container works in the extracted archive (/app/code), so `data/rows.csv`
+    opens there as it does in .venv, where the working directory is the project's folder.
+    Every file of data/ travels, ignored by git or not: it is what the step reads here.
+    """
+
+    def get_files(self) -> dict[str, str]:
+        data = {name: str(path) for name, path in discovery.data_files(ROOT).items()}
+        return {**super().get_files(), **data}
+
+
+def ship_data_with_the_code() -> None:
+    """ZenML makes its code archive as `code_utils.CodeArchive(root=...)` when a run starts:
+    from now on in this process that archive carries data/ too."""
+    code_utils.CodeArchive = CodeWithData
 
 
 def activate(stack: str) -> None:
@@ -74,12 +94,18 @@ def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
             )
         reference = image["digest"]
     release = record["mode"] == "release"
+    data = discovery.data_files(ROOT)
+    if not release:  # the release image holds data/ (docker/release.Dockerfile)
+        data_size = discovery.refuse_heavy_data(data)
+        ship_data_with_the_code()
     settings = {
         "docker": DockerSettings(
             parent_image=reference,
             skip_build=True,
             allow_download_from_artifact_store=not release,
-            allow_download_from_code_repository=not release,
+            # Never from a code repository: ZenML would run the steps in its checkout of src/,
+            # without data/.
+            allow_download_from_code_repository=False,
         )
     }
     if stack.orchestrator.flavor == "local_docker":
@@ -87,8 +113,13 @@ def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
         settings["orchestrator"] = LocalDockerOrchestratorSettings(
             run_args={"network_mode": record["network"], "remove": True}
         )
-    code = "baked into the image" if release else "shipped by ZenML with the run"
-    summary = f"image {reference} ({record['mode']} mode: code {code})"
+    what = "code" if not data else "code and data/"
+    if release:
+        code = f"{what} baked into the image"
+    else:
+        shipped = f" ({len(data)} files, {data_size / 1_000_000:.1f} MB)" if data else ""
+        code = f"{what}{shipped} shipped by ZenML with the run"
+    summary = f"image {reference} ({record['mode']} mode: {code})"
     return settings, summary, {**image, "mode": record["mode"]}
 
 

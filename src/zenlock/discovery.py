@@ -1,9 +1,20 @@
-"""Pipelines found by reading the source of a project's `pipelines/`: nothing is imported, so
-no module runs before its pipeline's stack is active, and a broken module hides only its own
-pipelines. The standard library only."""
+"""What a run finds in the project without importing any of it: the pipelines in the source
+of `pipelines/` (no module runs before its pipeline's stack is active, and a broken module
+hides only its own), the pipeline a plain run runs, and the data files its steps read.
+ZenML is not imported."""
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
+
+from . import ZenlockError
+from .state import ROOT, tool_table
+
+# The home of the files a step reads by a path relative to the project's folder
+# (`data/rows.csv`): they reach the step in every mode (containers.py, images.py).
+DATA = "data"
+# Above this many MB, data/ is refused in iterate mode (ZenML archives it on every run).
+DATA_LIMIT_MB = 20
 
 
 def pipelines_in(source: str) -> list[str]:
@@ -52,3 +63,71 @@ def discover(folder: Path, package: str) -> tuple[dict[str, str], dict[str, str]
         for name in names:
             found.setdefault(name, module)
     return found, broken
+
+
+def run_table(root: Path = ROOT) -> dict:
+    """`[tool.zenlock.run]`: which pipeline a plain run runs, and how much data/ may weigh."""
+    zenlock = tool_table(root)
+    table = zenlock.get("run", {}) if isinstance(zenlock, dict) else {}
+    if not isinstance(table, dict):
+        raise ZenlockError(
+            "[tool.zenlock] run is not a table: write it as [tool.zenlock.run] with "
+            'default = "PIPELINE" under it.'
+        )
+    return table
+
+
+def default_pipeline(names: Iterable[str], root: Path = ROOT) -> str | None:
+    """The pipeline `nox -s run` runs without `--pipeline`: `[tool.zenlock.run] default`, else
+    `training`, else the first by name; None when there are none."""
+    names = sorted(names)
+    table = run_table(root)
+    if "default" not in table:
+        return "training" if "training" in names else (names[0] if names else None)
+    chosen = table["default"]
+    if not isinstance(chosen, str) or chosen not in names:
+        found = ", ".join(names) or "none"
+        raise ZenlockError(
+            f"[tool.zenlock.run] default = {chosen!r} is not a pipeline under pipelines/ "
+            f"(found: {found}): name one of them."
+        )
+    return chosen
+
+
+def data_files(root: Path = ROOT) -> dict[str, Path]:
+    """Every file under the project's data/ by its path from the project's folder
+    (`data/rows.csv`), in a stable order: what travels to the steps."""
+    folder = root / DATA
+    if not folder.is_dir():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def data_limit_mb(root: Path = ROOT) -> int:
+    """`[tool.zenlock.run] data_limit_mb`: how many MB data/ may hold in iterate mode."""
+    limit = run_table(root).get("data_limit_mb", DATA_LIMIT_MB)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ZenlockError(
+            f"[tool.zenlock.run] data_limit_mb = {limit!r}: write a whole number of MB, e.g. "
+            f"data_limit_mb = {DATA_LIMIT_MB}."
+        )
+    return limit
+
+
+def refuse_heavy_data(files: dict[str, Path], root: Path = ROOT) -> int:
+    """The size of `files` (data/) in bytes, refused above `data_limit_mb`: iterate mode
+    archives data/ with the code on every run, and uploads it again on every code change."""
+    size = sum(path.stat().st_size for path in files.values())
+    limit = data_limit_mb(root)
+    if size > limit * 1_000_000:
+        raise ZenlockError(
+            f"data/ holds {size / 1_000_000:.1f} MB, more than [tool.zenlock.run] "
+            f"data_limit_mb = {limit}: iterate mode archives it with the code on every run. "
+            "Keep large data in the artifact store or object storage, bake data/ into release "
+            "images (`nox -s images -- --release`), or raise the limit."
+        )
+    return size

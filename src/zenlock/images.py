@@ -6,16 +6,17 @@ Pipelines that need the same extra dependency groups share an image. The record
 """
 
 import argparse
+import hashlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from . import ZenlockError, engine, lock, registry, scripts
+from . import ZenlockError, discovery, engine, lock, registry, scripts
 from .imagespec import Builder, ImageSpec, activated, locked_spec, python_version, tree_contents
 from .inputs import image_reference, platforms
 from .requirements import key as requirement_key
 from .settings import PipelineSettings, pipeline_settings
-from .state import ROOT, read_record, update_record
+from .state import DOCKERFILES, ROOT, read_record, update_record
 
 SOURCE = ROOT / "src"
 # zenlock's scripts that install each layer of the venv, in the build context's zenlock/.
@@ -119,23 +120,53 @@ def dependencies_spec(
 
 
 def release_spec(settings: PipelineSettings, dependencies: str, platform: str) -> ImageSpec:
-    """The dependencies image plus the code, in one layer of its own."""
+    """The dependencies image plus the project's data/ and its code, each in a layer of its own."""
+    data = discovery.data_files(ROOT)
+    refuse_a_release_without_data(data)
 
     def write_context(context: Path) -> None:
         shutil.copytree(
             SOURCE, context / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
+        (context / discovery.DATA).mkdir()  # COPY wants it, empty or not
+        for name, path in data.items():
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, context / name)
 
     return ImageSpec(
         "release",
         settings.build.repository,
         "release.Dockerfile",
         base=dependencies,
-        inputs=tree_contents(SOURCE),
+        inputs=(
+            *tree_contents(SOURCE),
+            *(part for name, path in data.items() for part in (name, file_hash(path))),
+        ),
         base_arg="DEPENDENCIES_IMAGE",
         platform=platform,
         write_context=write_context,
     )
+
+
+def file_hash(path: Path) -> str:
+    """A data file's sha256, read in chunks: data/ may be larger than memory."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def refuse_a_release_without_data(data: dict[str, Path]) -> None:
+    """A release image whose Dockerfile (older than data/) copies no data/ would run steps
+    that cannot find their files: stop before building it."""
+    dockerfile = DOCKERFILES / "release.Dockerfile"
+    copies = dockerfile.is_file() and any(
+        line.split()[:1] in (["COPY"], ["ADD"]) and "data" in line
+        for line in dockerfile.read_text().splitlines()
+    )
+    if data and not copies:
+        raise ZenlockError(
+            "data/ holds files that docker/release.Dockerfile does not copy: add "
+            "`COPY data/ /app/data/` above its `COPY src/ /app/` (as the template's has)."
+        )
 
 
 def build_images(

@@ -1,10 +1,15 @@
 """Run one pipeline: `python -m <package>.run --pipeline NAME [--config FILE] [--stack NAME]`.
 
 Pipelines are found, not listed: every `@pipeline` in a module under `pipelines/` can be run
-by its name, with `configs/<name>.yaml` as its run configuration. They are found by reading
-the source, and only the module of the pipeline that runs is imported, after its stack is
-active: steps may read `Client().active_stack` at import time, and a module that fails to
-import stops only its own pipelines.
+by its name, with `configs/<name>.yaml` as its run configuration when there is one (ZenML's
+defaults otherwise). They are found by reading the source, and only the module of the
+pipeline that runs is imported, after its stack is active: steps may read
+`Client().active_stack` at import time, and a module that fails to import stops only its own
+pipelines. Without `--pipeline`: `[tool.zenlock.run] default` in pyproject.toml, else
+`training`, else the first by name.
+
+Files a step reads by a relative path belong in `data/` (`data/rows.csv`): it reaches the
+steps in every mode, beside the code.
 """
 
 import argparse
@@ -22,6 +27,7 @@ from zenml.utils import source_utils
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 DOCKER_STACK = "local-docker"  # configs/stacks/local-docker.yaml: `--docker` runs on it
 PIPELINES = Path(__file__).resolve().parent / "pipelines"
+CONFIGS = Path("configs")  # run configurations, `configs/<pipeline>.yaml`
 
 
 def load(pipeline_name: str, module_name: str) -> Pipeline:
@@ -46,7 +52,8 @@ def run(
     *,
     cache: bool = True,
 ) -> PipelineRunResponse:
-    """Run one pipeline with its run configuration and return the finished run.
+    """Run one pipeline with its run configuration (`config`, else `configs/<name>.yaml` if
+    there is one, else ZenML's defaults) and return the finished run.
 
     With `stack`, it runs on that registered stack (`nox -s stacks -- apply` registers the
     stack files), made active before the pipeline's module is imported; steps outside this
@@ -60,16 +67,21 @@ def run(
         raise SystemExit(
             f"No pipeline {pipeline_name!r} under pipelines/ (found: {found}{unreadable})."
         )
-    config = config or Path("configs") / f"{pipeline_name}.yaml"
-    if not config.is_file():
-        raise SystemExit(f"Run configuration {config} not found (pass --config PATH).")
+    if config is not None and not config.is_file():
+        raise SystemExit(f"Run configuration {config} not found: fix the path of --config.")
+    own = CONFIGS / f"{pipeline_name}.yaml"
+    config = config or (own if own.is_file() else None)
     if stack:
         containers.activate(stack)
     pipeline = load(pipeline_name, available[pipeline_name])
     # Our image's settings, and its ZenML build (the dashboard shows the image and its lock).
     image_options, where = containers.image_options(pipeline_name)
-    print(f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}")
-    options = {"config_path": str(config), **image_options}
+    configured = f"run configuration {config}" if config else f"no {own}: ZenML's defaults"
+    print(
+        f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}; "
+        f"{configured}"
+    )
+    options = {**({"config_path": str(config)} if config else {}), **image_options}
     if not cache:
         options["enable_cache"] = False
     started = pipeline.with_options(**options)()
@@ -99,7 +111,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     names = sorted(available)
-    default = "training" if "training" in available else (names[0] if names else None)
+    default = discovery.default_pipeline(names)  # [tool.zenlock.run] default, else training
     parser.add_argument("--pipeline", choices=names, default=default, help=f"default: {default}")
     parser.add_argument("--config", type=Path, help="ZenML run configuration (YAML)")
     parser.add_argument("--stack", help="run on this stack (a file in configs/stacks/)")
