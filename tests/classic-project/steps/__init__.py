@@ -1,0 +1,2 @@
+from .loader import load_rows
+from .trainer import train_model
