@@ -1,17 +1,30 @@
 """Stack files: stacks as code in configs/stacks/, in ZenML's own `zenml stack export` format,
 and which ZenML integration each component's flavor comes from."""
 
+import contextlib
+import io
 import logging
+import os
 import re
+import sys
+from collections import deque
 from pathlib import Path
 
 import yaml
 
 from . import ZenlockError, registry
-from .state import CONNECTION, ROOT, read_env_file
+from .state import CONNECTION, ROOT, analytics_choice, read_env_file
 
 STACKS = ROOT / "configs" / "stacks"
 MAX_BYTES = 256 * 1024  # the largest stack file read; ZenML's exports are a few KiB
+# The deepest nesting read: ZenML's exports need about ten levels, and YAML's reader recurses
+# once per level (60,000 `[` would end in a RecursionError).
+MAX_DEPTH = 64
+# Set to its ZenML config folder in what a throw-away store runs (`zenlock exec
+# --throwaway-zenml`): the tests' conftest.py keeps that store rather than make its own.
+THROWAWAY = "ZENLOCK_THROWAWAY_ZENML"
+# What ties ZenML to another store, stack, project or artifact folder than a throw-away one's.
+OTHER_STORES = {"ZENML_ACTIVE_STACK_ID", "ZENML_ACTIVE_PROJECT_ID", "ZENML_LOCAL_STORES_PATH"}
 # Configuration keys that hold a credential whether or not ZenML marks the field sensitive.
 CREDENTIAL_WORDS = {"password", "passwd", "secret", "token", "credential", "credentials"}
 # ZenML's warning for each local component registered on a server it thinks is remote; the
@@ -58,9 +71,15 @@ def stack_files() -> dict[str, Path]:
     return files
 
 
-class NoAliases(yaml.SafeLoader):
-    """YAML without anchors and aliases: a stack file needs none, and an alias "bomb" of a few
-    hundred bytes expands to gigabytes."""
+class TooDeep(yaml.YAMLError):
+    """Nesting deeper than MAX_DEPTH, at this line."""
+
+
+class StackLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases (a stack file needs none, and an alias "bomb" of a few
+    hundred bytes expands to gigabytes), nested at most MAX_DEPTH levels."""
+
+    depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -68,7 +87,13 @@ class NoAliases(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(
                 None, None, "aliases (*name) are not allowed in a stack file", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise TooDeep(self.peek_event().start_mark.line + 1)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def read_stack(path: Path) -> dict:
@@ -77,7 +102,11 @@ def read_stack(path: Path) -> dict:
     if path.stat().st_size > MAX_BYTES:
         raise ZenlockError(f"{where} is larger than {MAX_BYTES // 1024} KiB: not a stack file.")
     try:
-        definition = yaml.load(path.read_text(encoding="utf-8"), Loader=NoAliases) or {}
+        definition = yaml.load(path.read_text(encoding="utf-8"), Loader=StackLoader) or {}
+    except TooDeep as error:
+        raise ZenlockError(
+            f"{where} nests deeper than {MAX_DEPTH} levels (line {error}): not a stack file."
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         detail = " ".join(str(error).split())
         raise ZenlockError(f"{where} is not valid YAML: {detail}") from None
@@ -159,7 +188,6 @@ def integrations_needed(definition: dict) -> list[tuple[str, dict, str]]:
 
 def apply(names: list[str]) -> None:
     from zenml.client import Client
-    from zenml.enums import StackComponentType
 
     client = Client()
     logging.getLogger("zenml.stack.utils").addFilter(OwnServerWarnings(client.zen_store.url))
@@ -167,46 +195,95 @@ def apply(names: list[str]) -> None:
     for path in chosen.values():  # all files sound before anything is registered
         refuse_plain_secrets(client, read_stack(path), str(path.relative_to(ROOT)))
     for name, path in chosen.items():
-        components = {}
-        for component_type, component in components_of(read_stack(path)):
-            kind = StackComponentType(component_type)
-            configuration = component.get("configuration") or {}
-            try:
-                existing = client.get_stack_component(
-                    kind, component["name"], allow_name_prefix_match=False
-                )
-            except KeyError:
-                existing = None
-            if existing is None:
-                existing = client.create_stack_component(
-                    component["name"], component["flavor"], kind, configuration
-                )
-                print(f"  {component_type} {component['name']}: registered")
-            elif existing.flavor_name != component["flavor"]:
-                raise ZenlockError(
-                    f"{path.relative_to(ROOT)}: {component_type} {component['name']} is "
-                    f"registered with flavor {existing.flavor_name}, the file says "
-                    f"{component['flavor']}: rename one of them."
-                )
-            elif existing.configuration != configuration:
-                existing = client.update_stack_component(
-                    existing.id, kind, configuration=configuration
-                )
-                print(f"  {component_type} {component['name']}: updated")
-            components[kind] = existing.id
         try:
-            # By its exact name: ZenML would take `e2e` for `e2e-docker` (a prefix).
-            stack = client.get_stack(name, allow_name_prefix_match=False)
+            register(client, name, path)
+        except ValueError as error:  # ZenML's validation: pydantic's errors are ValueErrors
+            errors = getattr(error, "errors", None)
+            reason = errors()[0]["msg"] if callable(errors) else str(error).strip()
+            reason = reason.removeprefix("Value error, ")
+            raise ZenlockError(
+                f"{path.relative_to(ROOT)}: ZenML refuses stack {name}: {reason.splitlines()[0]}"
+            ) from None
+
+
+def register(client, name: str, path: Path) -> None:
+    """Stack `name` and its components as `path` says, registered or updated."""
+    from zenml.enums import StackComponentType
+
+    components = {}
+    for component_type, component in components_of(read_stack(path)):
+        kind = StackComponentType(component_type)
+        configuration = component.get("configuration") or {}
+        try:
+            existing = client.get_stack_component(
+                kind, component["name"], allow_name_prefix_match=False
+            )
         except KeyError:
-            client.create_stack(name, components=components)
-            print(f"Stack {name}: registered from {path.relative_to(ROOT)}")
-            continue
-        current = {kind: found[0].id for kind, found in stack.components.items()}
-        if current != components:
-            client.update_stack(stack.id, component_updates={k: [v] for k, v in components.items()})
-            print(f"Stack {name}: updated from {path.relative_to(ROOT)}")
-        else:
-            print(f"Stack {name}: up to date")
+            existing = None
+        if existing is None:
+            existing = client.create_stack_component(
+                component["name"], component["flavor"], kind, configuration
+            )
+            print(f"  {component_type} {component['name']}: registered")
+        elif existing.flavor_name != component["flavor"]:
+            raise ZenlockError(
+                f"{path.relative_to(ROOT)}: {component_type} {component['name']} is "
+                f"registered with flavor {existing.flavor_name}, the file says "
+                f"{component['flavor']}: rename one of them."
+            )
+        elif existing.configuration != configuration:
+            existing = client.update_stack_component(existing.id, kind, configuration=configuration)
+            print(f"  {component_type} {component['name']}: updated")
+        components[kind] = existing.id
+    try:
+        # By its exact name: ZenML would take `e2e` for `e2e-docker` (a prefix).
+        stack = client.get_stack(name, allow_name_prefix_match=False)
+    except KeyError:
+        client.create_stack(name, components=components)
+        print(f"Stack {name}: registered from {path.relative_to(ROOT)}")
+        return
+    current = {kind: found[0].id for kind, found in stack.components.items()}
+    if current != components:
+        client.update_stack(stack.id, component_updates={k: [v] for k, v in components.items()})
+        print(f"Stack {name}: updated from {path.relative_to(ROOT)}")
+    else:
+        print(f"Stack {name}: up to date")
+
+
+def use_throwaway_store(config: str, stack: str | None) -> None:
+    """This process, and what it starts, gets a fresh ZenML store in folder `config` (never
+    the project's, a server, or what the shell names); with `stack`, that stack file's stack
+    registered there and active (ZENML_ACTIVE_STACK_ID), else ZenML's `default`. Call it
+    before ZenML is imported: tests read `Client().active_stack` at import time."""
+    for key in list(os.environ):
+        if key.startswith("ZENML_STORE_") or key in OTHER_STORES:
+            del os.environ[key]
+    os.environ.update(
+        ZENML_CONFIG_PATH=config, ZENML_ANALYTICS_OPT_IN=analytics_choice(), **{THROWAWAY: config}
+    )
+    if stack:
+        os.environ["ZENML_ACTIVE_STACK_ID"] = registered_for_tests(stack)
+
+
+def registered_for_tests(name: str) -> str:
+    """The id of stack `name`, registered from its file in this process's (throw-away) store;
+    refused in one line when .venv cannot load it or ZenML refuses it."""
+    from zenml.client import Client
+
+    path = selected([name])[name]
+    where = path.relative_to(ROOT)
+    declared = registry.declared()
+    for component_type, component, integration in integrations_needed(read_stack(path)):
+        if integration not in declared:
+            raise ZenlockError(
+                f"{where}: {component_type} {component['name']} (flavor {component['flavor']}) "
+                f"needs the {integration} integration, which .venv lacks: "
+                f"`nox -s integrations -- add {integration}`."
+            )
+    with contextlib.redirect_stdout(io.StringIO()):  # one line below says it all
+        apply([name])
+    print(f"Tests run on stack {name} ({where}) in a throw-away ZenML store.", file=sys.stderr)
+    return str(Client().get_stack(name, allow_name_prefix_match=False).id)
 
 
 def secret_reference(secret: str, key: str) -> str:
@@ -220,34 +297,72 @@ def credential_like(key: str) -> bool:
     return bool(CREDENTIAL_WORDS & set(words)) or words[-1] in {"key", "apikey"}
 
 
+def credentials_in(configuration: dict, sensitive: set[str]) -> list[tuple[str, str, object]]:
+    """(path, key, value) of every value a credential would be in: a top-level key that ZenML
+    marks sensitive, or a key named like a credential at any depth, through mappings and lists;
+    a list's `NAME=value` item (Docker's environment list) counts as key NAME. Empty values
+    are none. A top-level key's path is the key itself."""
+    found = []
+    pending = deque((str(key), str(key), value, 1) for key, value in configuration.items())
+    while pending:  # breadth first, without recursion: the order of the file
+        path, key, value, depth = pending.popleft()
+        named = credential_like(key) or (depth == 1 and key in sensitive)
+        if named and value not in (None, "", [], {}):
+            found.append((path, key, value))
+        elif isinstance(value, dict):
+            pending.extend((f"{path}.{k}", str(k), v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                name, separator, text = item.partition("=") if isinstance(item, str) else ("",) * 3
+                if separator and name.strip():
+                    pending.append((f"{path}[{index}]", name.strip(), text, depth + 1))
+                else:
+                    pending.append((f"{path}[{index}]", "", item, depth + 1))
+    return found
+
+
 def refuse_plain_secrets(client, definition: dict, where: str) -> None:
-    """A credential (a field ZenML marks sensitive, or one named like a credential) must be a
-    secret reference, not a value; a key the flavor does not know is named."""
+    """A credential (a field ZenML marks sensitive, or a key named like one at any depth) must
+    be a secret reference in a top-level key, where ZenML resolves it; a key the flavor does
+    not know is named."""
     from zenml.enums import StackComponentType
     from zenml.utils.secret_utils import is_secret_reference
 
     for component_type, component in components_of(definition):
+        kind = StackComponentType(component_type)
         try:
-            flavor = client.get_flavor_by_name_and_type(
-                component["flavor"], StackComponentType(component_type)
-            )
+            flavor = client.get_flavor_by_name_and_type(component["flavor"], kind)
         except KeyError:
+            integration = registry.flavor_integrations().get((component_type, component["flavor"]))
+            fix = f": `nox -s integrations -- add {integration}` brings it" if integration else ""
             raise ZenlockError(
-                f"{where}: ZenML has no {component_type} flavor {component['flavor']!r}."
+                f"{where}: ZenML has no {component_type} flavor {component['flavor']!r}{fix}."
             ) from None
         fields = flavor.config_schema.get("properties", {})
-        for key, value in (component.get("configuration") or {}).items():
+        configuration = component.get("configuration") or {}
+        for key in configuration:
             if key not in fields:
                 close = ", ".join(sorted(fields)) or "none"
                 raise ZenlockError(
                     f"{where}: {component_type} {component['name']} (flavor "
                     f"{component['flavor']}) has no configuration key `{key}` (it has: {close})."
                 )
-            sensitive = fields[key].get("sensitive") or credential_like(key)
-            if sensitive and value not in (None, "") and not is_secret_reference(value):
+        sensitive = {key for key, field in fields.items() if field.get("sensitive")}
+        for path, key, value in credentials_in(configuration, sensitive):
+            holder = f"{where}: {component_type} {component['name']}"
+            if path == key and not is_secret_reference(value):
                 raise ZenlockError(
-                    f"{where}: {component_type} {component['name']} holds `{key}` in plain "
-                    f"text. Keep it in a ZenML secret (`zenml secret create NAME --{key}=...`) "
-                    f"and write the reference {secret_reference('NAME', key)} instead; nothing "
-                    "was changed."
+                    f"{holder} holds `{key}` in plain text. Keep it in a ZenML secret "
+                    f"(`zenml secret create NAME --{key}=...`) and write the reference "
+                    f"{secret_reference('NAME', key)} instead; nothing was changed."
+                )
+            if path != key:
+                # ZenML resolves a reference in a top-level key only: below, the step would
+                # get the reference's text. A run's `secrets:` become the steps' variables.
+                raise ZenlockError(
+                    f"{holder} holds {key} at `{path}`, below the top level, where ZenML "
+                    "resolves no secret reference. Keep it in a ZenML secret "
+                    f"(`zenml secret create NAME --{key}=...`) and list NAME under `secrets:` "
+                    "in the run configuration (its keys become the steps' environment "
+                    "variables); nothing was changed."
                 )
