@@ -25,9 +25,11 @@ from zenml import pipeline, step
 
 
 @step
-def read_rows() -> tuple[Annotated[str, "rows"], Annotated[str, "workdir"]]:
+def read_rows() -> tuple[
+    Annotated[str, "rows"], Annotated[str, "workdir"], Annotated[list[str], "listed"]
+]:
     rows = Path("data/rows.csv").read_text() + Path("data/nested/notes.txt").read_text()
-    return rows, os.getcwd()
+    return rows, os.getcwd(), sorted(os.listdir())
 
 
 @pipeline
@@ -48,6 +50,7 @@ print(json.dumps({
     "status": run.status.value,
     "rows": step.outputs["rows"][0].load(),
     "workdir": step.outputs["workdir"][0].load(),
+    "listed": step.outputs["listed"][0].load(),
     "stack": run.stack.name,
     "code_path": run.snapshot.code_path,
     "image": build.images["orchestrator"].image if build else None,
@@ -161,8 +164,7 @@ def data_project(tmp_path_factory, docker_client):
     project = render_project(
         tmp_path_factory.mktemp("data") / "project", **DOCKER_ANSWERS, project_slug=IMAGES
     )
-    package = yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
-    (project / "src" / package / "pipelines" / "rows.py").write_text(ROWS_PIPELINE)
+    (project / "src" / package_of(project) / "pipelines" / "rows.py").write_text(ROWS_PIPELINE)
     (project / "data" / "nested").mkdir(parents=True)
     (project / "data" / "rows.csv").write_text(ROWS)
     (project / "data" / "nested" / "notes.txt").write_text(NOTES)
@@ -188,6 +190,10 @@ def run_facts(project: Path, code: str = RUN_FACTS):
     python = project / ".venv" / "bin" / "python"
     output = run(python, script, cwd=project, ZENML_CONFIG_PATH=str(project / ".zenml")).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def package_of(project: Path) -> str:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
 
 
 def images(project: Path, *args: str) -> str:
@@ -235,6 +241,7 @@ def test_data_travels_with_the_code_in_iterate_mode(data_project):
     assert (facts["status"], facts["stack"], facts["image"]) == ("completed", "local-docker", tag)
     # In the container, in the extracted code archive: data/ is there, git-ignored file too.
     assert (facts["rows"], facts["workdir"]) == (ROWS + NOTES, "/app/code")
+    assert facts["listed"] == ["data", package_of(project)]  # no configs/, nothing else
     assert facts["code_path"]
 
 
@@ -249,6 +256,7 @@ def test_data_is_in_the_release_image_in_a_layer_below_the_code(data_project, do
     facts = run_facts(project)
     assert (facts["status"], facts["image"], facts["code_path"]) == ("completed", tag, None)
     assert (facts["rows"], facts["workdir"]) == (ROWS + NOTES, "/app")
+    assert facts["listed"] == ["data", package_of(project)]
     # A code-only change rebuilds the code layer only: data/'s layer stays the same.
     module = next((project / "src").glob("*/pipelines/rows.py"))
     original = module.read_text()
