@@ -4,8 +4,10 @@ lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old
 images | server | check | integrations | stacks | upgrade [...]
                                   see `zenlock COMMAND --help`
 run MODULE [ARGS]                 run the project's run module on its stack (see zenlock/run.py)
-exec [--throwaway-zenml] CMD ...  run CMD with the project's ZenML config and server
-                                  connection (or a fresh, throw-away ZenML store)
+exec [--throwaway-zenml [--stack NAME]] CMD ...
+                                  run CMD with the project's ZenML config and server
+                                  connection, or a fresh, throw-away ZenML store whose active
+                                  stack is NAME's file (default: [tool.zenlock.stacks] default)
 """
 
 import errno
@@ -35,6 +37,11 @@ def exec_command(args: list[str]) -> int:
     """Run a command in the project's ZenML environment, set before the command starts."""
     throwaway = args[:1] == ["--throwaway-zenml"]
     args = args[1:] if throwaway else args
+    stack = None
+    if throwaway and args[:1] == ["--stack"]:
+        if len(args) < 2:
+            raise ZenlockError("exec --throwaway-zenml --stack: name a stack of configs/stacks/.")
+        stack, args = args[1], args[2:]
     if not args:
         raise ZenlockError("exec: name the command to run.")
     if not throwaway:
@@ -43,9 +50,12 @@ def exec_command(args: list[str]) -> int:
             return subprocess.run(args, env=dict(os.environ)).returncode
         finally:
             keep_zenml_state_private()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_STORE_")}
+    from .settings import default_stack
+    from .stackfiles import use_throwaway_store
+
     with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
-        return subprocess.run(args, env={**env, "ZENML_CONFIG_PATH": config}).returncode
+        use_throwaway_store(config, stack or default_stack())
+        return subprocess.run(args, env=dict(os.environ)).returncode
 
 
 def project_zenml() -> dict[str, str]:
