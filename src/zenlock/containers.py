@@ -3,6 +3,7 @@ steps run in containers. The project's run module calls it, in .venv; it imports
 
 import hashlib
 import os
+from pathlib import Path
 
 import yaml
 from zenml.client import Client
@@ -58,14 +59,42 @@ def activate(stack: str) -> None:
         )
 
 
-def image_options(pipeline_name: str) -> tuple[dict, str]:
+def image_options(pipeline_name: str, config: Path | None = None) -> tuple[dict, str]:
     """`pipeline.with_options(...)` arguments that run `pipeline_name` in our image: its
-    settings and, where ZenML takes one, its build (builds.py); with a summary."""
+    settings and, where ZenML takes one, its build (builds.py); with a summary. Docker settings
+    in its run configuration `config` are said to be superseded."""
+    superseded = docker_settings_in(config) if config else []
+    if superseded:
+        print(
+            f"{config}: {', '.join(superseded)} superseded: the steps run in this project's "
+            "image, built from uv.lock (declare packages in pyproject.toml: `nox -s "
+            "integrations -- add NAME` or `-- add --from requirements.txt`)."
+        )
     settings, where, image = chosen_image(pipeline_name)
     if image is None:
         return {"settings": settings}, where
     build = builds.pipeline_build(image, settings["docker"])
     return {"settings": settings, **({"build": build} if build else {})}, where
+
+
+def docker_settings_in(config: Path) -> list[str]:
+    """Where a run configuration (ZenML's YAML) sets Docker settings: ZenML would build an
+    image from them, and our image, which the run takes instead, comes from the lock."""
+    try:
+        found = yaml.safe_load(Path(config).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return []  # ZenML reads it next and names what is wrong
+    places = [("settings.docker", found)]
+    steps = found.get("steps") if isinstance(found, dict) else None
+    if isinstance(steps, dict):
+        places += [(f"steps.{name}.settings.docker", step) for name, step in steps.items()]
+    return [
+        where
+        for where, part in places
+        if isinstance(part, dict)
+        and isinstance(part.get("settings"), dict)
+        and part["settings"].get("docker")
+    ]
 
 
 def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:

@@ -75,7 +75,7 @@ def run(
         containers.activate(stack)
     pipeline = load(pipeline_name, available[pipeline_name])
     # Our image's settings, and its ZenML build (the dashboard shows the image and its lock).
-    image_options, where = containers.image_options(pipeline_name)
+    image_options, where = containers.image_options(pipeline_name, config)
     configured = f"run configuration {config}" if config else f"no {own}: ZenML's defaults"
     print(
         f"Running {pipeline_name} on stack {Client().active_stack_model.name}: {where}; "
