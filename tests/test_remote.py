@@ -1,10 +1,14 @@
 """Beyond the laptop, on one machine: push to a real registry (the CNCF distribution registry,
 htpasswd auth) and run by digest; a remote-shaped stack with an S3 API (moto) for artifacts."""
 
+import base64
+import contextlib
 import io
 import json
 import os
 import shutil
+import sqlite3
+import stat
 import subprocess
 import tarfile
 import time
@@ -12,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -335,12 +340,41 @@ def latest_run(project) -> dict:
     return server_api(project, "/runs?size=1&sort_by=desc:created")["items"][0]
 
 
+def dag_token(dag_file: Path) -> str:
+    """The server token ZenML wrote into a DAG archive (every task's environment has it)."""
+    config = json.loads(zipfile.ZipFile(dag_file).read("config.json"))
+    (token,) = {task["environment"]["ZENML_STORE_API_TOKEN"] for task in config["tasks"]}
+    return token
+
+
+def claims(token: str) -> dict:
+    """A JWT's claims, read without its key (what anyone holding the token can read)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def with_token(url: str, token: str, path: str, method: str = "GET", body=None):
+    """(HTTP status, answer) of the server's API asked with `token`, as a task would ask."""
+    request = urllib.request.Request(
+        f"{url}/api/v1{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def test_airflow_runs_the_pipeline_from_our_image_by_digest(
     registry, s3_api, tmp_path, docker_client
 ):
     """A real Airflow 2 scheduler takes ZenML's DAG and runs each step with its Docker operator
     in our pipeline image, pulled by digest from the registry; S3 artifacts; the project's
-    server records the run."""
+    server records the run. The server token in the DAG: what it can do, where Airflow keeps
+    it, and when the server stops taking it (docs/stacks.md)."""
     if not AIRFLOW:
         unavailable("needs Apache Airflow: set ZENLOCK_AIRFLOW (see .ci/provision)")
     address, docker_config = registry
@@ -384,13 +418,57 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         nox("-s", "images", "--", "--push", cwd=project, **auth)
         record = yaml.safe_load((project / "configs" / "images.yaml").read_text())
         (pipeline_image,) = record["pipelines"]["images"]
-        submitted = nox("-s", "run", "--", "--stack", "airflow", cwd=project, **auth).stdout
+        connection = read_env_file(project / ".zenml-server" / "client.env")
+        url = connection["ZENML_STORE_URL"]
+
+        # A DAG that will never run holds a token without expiry: deleting its run ends it.
+        nox("-s", "run", "--", "--stack", "airflow", cwd=project, **auth)
+        (abandoned,) = dags.glob("*.zip")
+        umask = os.umask(0o022)
+        os.umask(umask)
+        assert stat.S_IMODE(abandoned.stat().st_mode) == 0o666 & ~umask  # ZenML's: the umask's
+        token = dag_token(abandoned)
+        assert "exp" not in claims(token) and with_token(url, token, "/current-user")[0] == 200
+        python, zenml_cli = (project / ".venv" / "bin" / name for name in ("python", "zenml"))
+        run_id = claims(token)["pipeline_run_id"]
+        run(python, "-m", "zenlock", "exec", zenml_cli, "pipeline", "runs", "delete", run_id,
+            "--yes", cwd=project)  # fmt: skip
+        assert with_token(url, token, "/current-user")[0] == 401
+        abandoned.unlink()
+
+        os.umask(0o027)  # as the guide says to submit: the archive for you and Airflow's group
+        try:
+            submitted = nox("-s", "run", "--", "--stack", "airflow", cwd=project, **auth).stdout
+        finally:
+            os.umask(umask)
         assert pipeline_image["digest"] in submitted
         (dag_file,) = dags.glob("*.zip")
+        assert stat.S_IMODE(dag_file.stat().st_mode) == 0o640
         dag_id = dag_file.stem
         dag_config = zipfile.ZipFile(dag_file).read("config.json").decode()
-        project_key = read_env_file(project / ".zenml-server" / "client.env")["ZENML_STORE_API_KEY"]
+        project_key = connection["ZENML_STORE_API_KEY"]
         assert S3_SECRET not in dag_config and project_key not in dag_config  # the run's token only
+        # What that token does while its run is unfinished: what the project's service account
+        # does. It reads the server's secrets; it mints no API key (it is no admin).
+        token = dag_token(dag_file)
+        run_id = claims(token)["pipeline_run_id"]
+        account = with_token(url, token, "/current-user")[1]
+        assert account["body"]["is_service_account"] and not account["body"]["is_admin"]
+        found = with_token(url, token, "/secrets?name=s3")[1]["items"]
+        secret = with_token(url, token, f"/secrets/{found[0]['id']}")[1]
+        assert secret["body"]["values"]["aws_secret_access_key"] == S3_SECRET
+        api_keys = f"/service_accounts/{account['id']}/api_keys"
+        assert with_token(url, token, api_keys, "POST", {"name": "outlives-the-run"})[0] == 403
+        # ZenML gives a token of the run an expiry on request, and its holder trades that for
+        # a token of the same run without one: an expiry binds no one who holds the token.
+        status, expiring = with_token(url, token, "/api_token?token_type=generic&expires_in=300")
+        assert status == 200 and claims(expiring)["pipeline_run_id"] == run_id
+        assert "exp" in claims(expiring)
+        status, lasting = with_token(
+            url, expiring, f"/api_token?token_type=workload&pipeline_run_id={run_id}"
+        )
+        assert status == 200 and claims(lasting)["pipeline_run_id"] == run_id
+        assert "exp" not in claims(lasting)
         # Gone from this engine: Airflow's Docker operator pulls it by digest, with its login.
         repository = pipeline_image["digest"].split("@")[0]
         untag(docker_client, f"{repository}:", f"{repository}@")
@@ -417,6 +495,9 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
                 dag_runs = [found["state"] for found in json.loads(listed.splitlines()[-1])]
         assert status == "completed", submitted + (tmp_path / "scheduler.log").read_text()[-4000:]
         assert dag_runs == ["success"]  # and Airflow saw it so
+        ended = server_api(project, f"/runs/{run_id}")["metadata"]["end_time"]
+        ended = datetime.fromisoformat(ended).replace(tzinfo=UTC).timestamp()
+        soon_after = (time.time() - ended, with_token(url, token, "/current-user")[0])
         # auto_remove: success (the example's) left no step container behind.
         assert not docker_client.containers.list(
             all=True, filters={"ancestor": pipeline_image["activated"]["image_id"]}
@@ -425,6 +506,27 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         # Each step ran in our image by its digest, pulled from the registry.
         pulled = docker_client.images.get(pipeline_image["digest"])
         assert pulled.id == pipeline_image["activated"]["image_id"]
+
+        # Where Airflow keeps the token: in its metadata database's serialized DAG (each task's
+        # environment); masked in the rendered fields, absent from the task logs.
+        with contextlib.closing(sqlite3.connect(home / "airflow.db")) as database:
+            serialized = database.execute("SELECT group_concat(data) FROM serialized_dag")
+            rendered = database.execute(
+                "SELECT group_concat(rendered_fields) FROM rendered_task_instance_fields"
+            )
+            assert token in serialized.fetchone()[0]
+            assert token not in rendered.fetchone()[0]
+        assert token.encode() not in b"".join(path.read_bytes() for path in home.rglob("*.log"))
+        # The server takes the run's tokens for 60 s after the run ended, then refuses them
+        # (zenlock's leeway; ZenML's own is an hour).
+        probes = [soon_after]
+        while probes[-1][1] == 200 and time.time() < ended + 120:
+            time.sleep(1)
+            probes.append((time.time() - ended, with_token(url, token, "/current-user")[0]))
+        assert soon_after[1] == 200 and soon_after[0] < 60, probes
+        refused_after, status = probes[-1]
+        assert status == 401 and 60 <= refused_after <= 65, probes
+        assert with_token(url, lasting, "/current-user")[0] == 401
     finally:
         remove_servers(docker_client, project)
         for image in docker_client.images.list(filters={"reference": f"{address}/team/*"}):

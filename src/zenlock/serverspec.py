@@ -10,13 +10,16 @@ from .state import ROOT
 
 # ZenML's own settings that make its claims hold (docs/server.md; the server env file may
 # set others): secrets encrypted with the key in admin.env (ZenML ignores the key unless the
-# store has a type), logins rate-limited per client address, access tokens that expire.
+# store has a type), logins rate-limited per client address, access tokens that expire, and a
+# run's own token (what a DAG file or a step container holds; it has no expiry of its own)
+# refused 60 s after its run ends, not ZenML's hour (docs/stacks.md, Airflow).
 SECURE_DEFAULTS = {
     "ZENML_SECRETS_STORE_TYPE": "sql",
     "ZENML_SERVER_RATE_LIMIT_ENABLED": "true",
     "ZENML_SERVER_LOGIN_RATE_LIMIT_MINUTE": "5",
     "ZENML_SERVER_LOGIN_RATE_LIMIT_DAY": "1000",
     "ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES": "60",
+    "ZENML_WORKLOAD_TOKEN_EXPIRATION_LEEWAY": "60",
 }
 CONTAINER_PORT = 8080
 
