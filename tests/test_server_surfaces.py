@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO
 
 from zenlock import ZenlockError
 from zenlock.credentials import weakness
 from zenlock.inputs import http_url, is_loopback, server_url
+from zenlock.serverspec import SECURE_DEFAULTS
 from zenlock.state import write_env_file
 
 # --- URLs and hosts by their grammar ------------------------------------------------------
@@ -437,3 +439,12 @@ def test_claim_says_the_original_becomes_a_copy_that_cannot_claim_back(tmp_path)
     assert claimed.returncode == 0, claimed.stderr
     assert "the original too" in claimed.stdout and "cannot claim this one back" in claimed.stdout
     assert owner.read_text().startswith(f"{project}\n")
+
+
+def test_every_deployment_gets_the_servers_secure_defaults():
+    """What `up` sets (serverspec.SECURE_DEFAULTS), deploy/compose.yaml sets too."""
+    compose = yaml.safe_load((REPO / "template" / "deploy" / "compose.yaml").read_text())
+    (server,) = [
+        s for s in compose["services"].values() if "SERVER_PORT" in s.get("environment", {})
+    ]
+    assert SECURE_DEFAULTS.items() <= server["environment"].items()

@@ -94,9 +94,7 @@ def test_check_compares_a_git_engine_by_its_commit(tmp_path):
     run("uv", "pip", "install", "--python", python, "--no-deps", "--reinstall", wheel, cwd=project)
     drift = nox("-s", "check", "--", "--only", "venv", cwd=project, check=False)
     assert drift.returncode == 1, drift.stdout + drift.stderr
-    assert re.search(
-        r"zenlock locked git\+file:///\S+@[0-9a-f]{40}, found 0\.1\.0", drift.stdout
-    )
+    assert re.search(r"zenlock locked git\+file:///\S+@[0-9a-f]{40}, found 0\.1\.0", drift.stdout)
 
     nox("-s", "dev", cwd=project)
     assert "ok  .venv" in nox("-s", "check", "--", "--only", "venv", cwd=project).stdout

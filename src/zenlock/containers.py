@@ -114,6 +114,10 @@ def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
     by_pipeline = {name: image for image in record["images"] for name in image["pipelines"]}
     image = by_pipeline.get(pipeline_name, by_pipeline["default"])
     refuse_missing_integrations(stack, image)
+    if stack.orchestrator.flavor == "airflow":
+        # ZenML writes the DAG archive, which holds the run's server token, with this
+        # process's umask: readable by Airflow's group, not by everyone (docs: Stacks).
+        os.umask(0o027)
     reference = image["tag"]
     if stack.container_registry:  # the steps pull it: by digest, so a re-tag changes nothing
         if "digest" not in image:
