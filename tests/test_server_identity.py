@@ -103,6 +103,7 @@ def test_a_copy_and_the_moved_original_are_told_apart(served, docker_client):
         said = refused.stdout + refused.stderr
         assert refused.returncode != 0 and "Traceback" not in said
         assert "nox -s server -- claim" in said and "nox -s server -- detach" in said
+        assert "gives it its own, empty server" in said and "cannot claim it back" in said
         status = nox("-s", "server", "--", "status", cwd=moved).stdout
         (own,) = server_containers(docker_client, moved)
         assert "connected with an API key" in status and f"Also here: {own.name}" not in status

@@ -219,9 +219,10 @@ def project_id() -> str | None:
         raise ZenlockError(
             "This folder has the id of the project last seen at "
             f"{owner_of(IDENTITY.read_text().strip())}, which is gone, and its files are not "
-            "that folder's (a copy, or a move to another disk). If this folder is the project "
-            "that owns the server, run `nox -s server -- claim`; if it is a copy, `nox -s "
-            "server -- detach`."
+            "that folder's (a copy, or a move to another disk). A copy: `nox -s server -- "
+            "detach` gives it its own, empty server. Only if this folder is the project that "
+            "owns the server: `nox -s server -- claim` (every other folder with this id, the "
+            "original too, then becomes a copy and cannot claim it back)."
         )
     return IDENTITY.read_text().strip() if IDENTITY.is_file() else recovered_id()
 
