@@ -4,12 +4,15 @@ lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old
 images | server | check | integrations | stacks | upgrade [...]
                                   see `zenlock COMMAND --help`
 run MODULE [ARGS]                 run the project's run module on its stack (see zenlock/run.py)
+tests [--stack NAME] [PYTEST ARGS]
+                                  pytest on a throw-away ZenML store, on NAME's stack file
 exec [--throwaway-zenml [--stack NAME]] CMD ...
                                   run CMD with the project's ZenML config and server
                                   connection, or a fresh, throw-away ZenML store whose active
                                   stack is NAME's file (default: [tool.zenlock.stacks] default)
 """
 
+import argparse
 import errno
 import importlib
 import importlib.metadata
@@ -29,7 +32,8 @@ from .moved import remove_leftovers, report_dropped_edits
 from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
 
 COMMANDS = (
-    "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec"
+    "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec",
+    "tests",
 )  # fmt: skip
 
 
@@ -56,6 +60,17 @@ def exec_command(args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
         use_throwaway_store(config, stack or default_stack())
         return subprocess.run(args, env=dict(os.environ)).returncode
+
+
+def tests_command(args: list[str]) -> int:
+    """`nox -s tests -- [--stack NAME] [PYTEST ARGS]`: `--stack` is ours (the stack is
+    registered and active before pytest starts, so a module may read it at import); every
+    other argument is pytest's, `--help` too."""
+    parser = argparse.ArgumentParser(prog="nox -s tests --", add_help=False, allow_abbrev=False)
+    parser.add_argument("--stack")
+    chosen, pytest_args = parser.parse_known_args(args)
+    stack = ["--stack", chosen.stack] if chosen.stack else []
+    return exec_command(["--throwaway-zenml", *stack, "pytest", *pytest_args])
 
 
 def project_zenml() -> dict[str, str]:
@@ -163,6 +178,8 @@ def main() -> None:
                 remove_leftovers(FOUND)
         if command == "exec":
             sys.exit(exec_command(args))
+        if command == "tests":
+            sys.exit(tests_command(args))
         # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
         # says whose server it uses, which zenml_environment() refuses to guess.
         # Help sets up and writes nothing (run's and exec's options are their MODULE's, CMD's).

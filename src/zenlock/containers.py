@@ -16,6 +16,7 @@ from zenml.orchestrators.local_docker.local_docker_orchestrator import (
 from zenml.utils import code_utils
 
 from . import builds, discovery, registry
+from .stackfiles import THROWAWAY
 from .state import LOCK, ROOT
 from .state import RECORD as IMAGES
 
@@ -47,6 +48,11 @@ def activate(stack: str) -> None:
         found = client.get_stack(stack, allow_name_prefix_match=False)  # not `e2e` for `e2e-x`
         os.environ[ENV_ZENML_ACTIVE_STACK_ID] = str(found.id)
     except KeyError:
+        if os.environ.get(THROWAWAY) == os.environ.get("ZENML_CONFIG_PATH"):
+            raise SystemExit(
+                f"No stack {stack!r} in the tests' throw-away store, which holds the stack "
+                f"`nox -s tests` activated: `nox -s tests -- --stack {stack}`."
+            ) from None
         raise SystemExit(
             f"No stack {stack!r} is registered: add configs/stacks/{stack}.yaml, then "
             "`nox -s stacks -- apply`."
