@@ -142,7 +142,8 @@ def test_no_command_imports_another_and_each_layer_only_those_below():
         "tools": {"lock", "engine", "registry", "activation", "uvbinary"},
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
-            "containers", "discovery", "builds", "helmvalues",
+            "containers", "discovery", "builds", "helmvalues", "projectserver", "lifecycle",
+            "serverdata", "remote",
         },
         "commands": {"images", "server", "check", "integrations", "stacks", "upgrade", "run"},
     }  # fmt: skip

@@ -26,15 +26,14 @@ from rich.table import Table
 from . import ZenlockError, engine, lock, registry
 from .imagespec import inactive_in_image
 from .inside.inspect_python import installed
+from .projectserver import Server
 from .serverspec import server_groups
 from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files, version_problem
 from .state import (
     CONNECTION,
     ROOT,
-    SERVER_LABEL,
     conflicted_files,
-    project_id,
     read_env_file,
     read_record,
 )
@@ -277,12 +276,13 @@ def image_name(kind: str, image: dict, several_platforms: bool) -> str:
 
 
 def check_server(client) -> list[Report]:
-    container = engine.labelled_container(client, SERVER_LABEL, project_id())
+    server = Server(server_settings(), client)  # the engine's client shared, not a second
+    container = server.container
     recorded = read_record().get("server", {})
     tag = container.image.tags[0] if container and container.image.tags else recorded.get("tag")
     if not tag:
         return [Report("server image", "missing", "nox -s server", "not built yet")]
-    network = server_settings().build.network
+    network = server.settings.build.network
     groups = recorded.get("groups", ["server"])
     variants = recorded.get("platforms", []) if tag == recorded.get("tag") else []
     reports = [

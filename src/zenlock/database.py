@@ -16,8 +16,6 @@ from packaging.version import InvalidVersion, Version
 from . import ZenlockError, engine
 from .inputs import mysql_url
 from .scripts import script
-from .settings import ServerSettings
-from .state import ROOT, read_env_file
 
 DATA = "/zenml"  # where the data volume is mounted: the SQLite database lives there
 DUMP = "/tmp/zenml-backup"  # inside the short-lived container only
@@ -183,12 +181,6 @@ class Database:
         self.run(script("dump_engine"), "restore", DUMP, put=(DUMP, content))
 
 
-def of_server(client, image: str, settings: ServerSettings, volume: str) -> Database:
-    """The project's server database (the server env file's settings), as `image` reads it."""
-    server_env = read_env_file(ROOT / settings.env_file)
-    return Database(client, image, settings.build.network, server_env, volume)
-
-
 def last_json(output: str):
     return json.loads(output.strip().splitlines()[-1])
 
@@ -247,21 +239,3 @@ def dumped_version(path: Path) -> str | None:
             if found.get("table") == "alembic_version" and found.get("data"):
                 return found["data"][0].get("version_num")
     return None
-
-
-def data_volume(settings: ServerSettings, identity: str, client=None) -> str:
-    """The volume of the server's data (SQLite, the secrets); with `client`, checked to be
-    where the data is: a renamed server would otherwise start empty beside it."""
-    volume = f"{settings.build.name}-{identity}-data"
-    if client is None or engine.volume_exists(client, volume):
-        return volume
-    ending = f"-{identity}-data"
-    others = [v.name for v in client.volumes.list() if v.name.endswith(ending)]
-    if others:
-        name = others[0].removesuffix(ending)
-        raise ZenlockError(
-            f"This project's server data is in volume {others[0]}, of server name {name!r}; "
-            f"[tool.zenlock.server] name now says {settings.build.name!r}, which would start "
-            f"an empty server. Set name = {name!r} again. Nothing was changed."
-        )
-    return volume

@@ -25,12 +25,11 @@ from packaging.version import InvalidVersion, Version
 
 from . import ZenlockError, backups, database, engine, lock
 from .backups import backups_folder
-from .database import data_volume
 from .lock import PYPROJECT, all_or_nothing
-from .serverspec import current_image
-from .settings import ServerSettings, server_settings
+from .projectserver import Server
+from .settings import server_settings
 from .stackfiles import write_zenml_version
-from .state import LOCK, ROOT, SERVER_LABEL, port_of, project_id
+from .state import LOCK, ROOT, port_of
 
 # Where an upgrade keeps what `--back` needs: the files it changes, as they were, and a record.
 BEFORE = ROOT / "build" / "upgrade"
@@ -75,19 +74,16 @@ class StepFailed(Exception):
     pass
 
 
-def server_state(settings: ServerSettings) -> tuple:
-    """The server's container (None if there is none), the image its data is read with, and
+def server_state(server: Server) -> tuple:
+    """The server's container (None if it does not run), the image its data is read with, and
     the ZenML release the data was migrated to (None: no data yet)."""
-    identity = project_id()
-    if identity is None:
+    if server.identity is None:
         return None, None, None
-    client = engine.connect()
-    container = engine.labelled_container(client, SERVER_LABEL, identity)
-    running = container if container and container.status == "running" else None
-    image = running.image.id if running else current_image(client, settings)
-    if not image or not engine.image_id(client, image):
+    running = server.running
+    image = running.image.id if running else server.current_image
+    if not image or not engine.image_id(server.client, image):
         return running, None, None  # never built here: no data this machine can read
-    data = database.of_server(client, image, settings, data_volume(settings, identity))
+    data = server.database(image)
     found = data.probe()
     database.refuse_problem(found, data.server_env, data.network)
     return running, image, found["version"]
@@ -96,8 +92,8 @@ def server_state(settings: ServerSettings) -> tuple:
 def upgrade(target: Version) -> None:
     requirement = pinned()
     current = Version(str(requirement.specifier)[2:])
-    settings = server_settings()
-    running, old_image, data_version = server_state(settings)
+    server = Server(server_settings())
+    running, old_image, data_version = server_state(server)
     if database.newer(data_version, str(target)):
         raise ZenlockError(database.downgrade_refused(data_version, str(target)))
     if already_everywhere(current, target, data_version):
@@ -135,11 +131,7 @@ def upgrade(target: Version) -> None:
     step("6/7 backup of the server's database")
     backup = None
     if data_version:
-        identity = project_id()
-        volume = data_volume(settings, identity)
-        folder = backups_folder(identity)
-        data = database.of_server(engine.connect(), old_image, settings, volume)
-        backup = backups.backup(data, folder)
+        backup = backups.backup(server.database(old_image), backups_folder(server.identity))
         note_way_back(backup=str(backup))
     else:
         print("The server has no data yet: nothing to back up.")
@@ -210,15 +202,15 @@ def back() -> None:
     step("4/5 server image")
     zenlock("server")
     step("5/5 the server's data")
-    settings = server_settings()
-    running, _, data_version = server_state(settings)
+    server = Server(server_settings())  # of the lock just put back
+    running, _, data_version = server_state(server)
     if database.newer(data_version, record["from"]):
         if not record["backup"]:
             raise ZenlockError(
                 f"The server's data is of ZenML {data_version} and no backup was kept."
             )
         zenlock("server", "restore", record["backup"], "--yes")
-    elif running and running.image.tags[:1] != [current_image(engine.connect(), settings)]:
+    elif running and running.image.tags[:1] != [server.current_image]:
         zenlock("server", "down")  # not migrated yet: the old image serves it again
         zenlock("server", "up", "--port", str(port_of(running)))
     else:
