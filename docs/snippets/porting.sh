@@ -27,13 +27,13 @@ uvx nox -s stacks -- export mlflow_stack
 uvx nox -s stacks -- apply local-docker
 uvx nox -s zenml -- stack register mlflow_docker -o local-docker -i local-docker -a default -e mlflow_tracker
 uvx nox -s stacks -- export mlflow_docker
-sed -i 's/^# default = .*/default = "mlflow_stack"/' pyproject.toml
+sed -i 's/^# default = "local-docker"/default = "mlflow_stack"/' pyproject.toml   # [tool.zenlock.stacks]
 
-# 5. Run and test locally; then in the pipeline image, against the project's own server
+# 5. Run and test locally; then against the project's own server, and in the pipeline image
+#    (steps in containers report to a server)
 uvx nox -s run -- --pipeline training_pipeline
 uvx nox -s tests
 uvx nox -s images
-uvx nox -s run -- --pipeline training_pipeline --stack mlflow_docker
 uvx nox -s server
 uvx nox -s server -- up
 uvx nox -s stacks -- apply

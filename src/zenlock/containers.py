@@ -1,8 +1,10 @@
 """Run pipelines in this project's own images (built by `nox -s images`) on a stack whose
 steps run in containers. The project's run module calls it, in .venv; it imports ZenML."""
 
+import atexit
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -68,39 +70,50 @@ def activate(stack: str) -> None:
 def image_options(pipeline_name: str, config: Path | None = None) -> tuple[dict, str]:
     """`pipeline.with_options(...)` arguments that run `pipeline_name` in our image: its
     settings and, where ZenML takes one, its build (builds.py); with a summary. Docker settings
-    in its run configuration `config` are said to be superseded."""
-    superseded = docker_settings_in(config) if config else []
-    if superseded:
-        print(
-            f"{config}: {', '.join(superseded)} superseded: the steps run in this project's "
-            "image, built from uv.lock (declare packages in pyproject.toml: `nox -s "
-            "integrations -- add NAME` or `-- add --from requirements.txt`)."
-        )
+    in its run configuration `config` are left out, and said: our image supersedes them."""
+    options = {}
+    if config:
+        kept, superseded = without_docker_settings(config)
+        if superseded:
+            print(
+                f"{config}: {', '.join(superseded)} left out: the steps run in this project's "
+                "image, built from uv.lock (its packages are pyproject.toml's: `nox -s "
+                "integrations -- add NAME` or `-- add --from requirements.txt`)."
+            )
+            options["config_path"] = str(kept)
     settings, where, image = chosen_image(pipeline_name)
-    if image is None:
-        return {"settings": settings}, where
-    build = builds.pipeline_build(image, settings["docker"])
-    return {"settings": settings, **({"build": build} if build else {})}, where
+    options["settings"] = settings
+    if image is not None:
+        build = builds.pipeline_build(image, settings["docker"])
+        options |= {"build": build} if build else {}
+    return options, where
 
 
-def docker_settings_in(config: Path) -> list[str]:
-    """Where a run configuration (ZenML's YAML) sets Docker settings: ZenML would build an
-    image from them, and our image, which the run takes instead, comes from the lock."""
+def without_docker_settings(config: Path) -> tuple[Path, list[str]]:
+    """The run configuration (ZenML's YAML) without its Docker settings, in a file of its own,
+    and where it had them. ZenML would act on them (read a `requirements` file, build an
+    image), and the image the run takes, ours, comes from the lock."""
     try:
-        found = yaml.safe_load(Path(config).read_text()) or {}
+        found = yaml.safe_load(Path(config).read_text())
     except (OSError, yaml.YAMLError):
-        return []  # ZenML reads it next and names what is wrong
-    places = [("settings.docker", found)]
-    steps = found.get("steps") if isinstance(found, dict) else None
-    if isinstance(steps, dict):
-        places += [(f"steps.{name}.settings.docker", step) for name, step in steps.items()]
-    return [
-        where
-        for where, part in places
-        if isinstance(part, dict)
-        and isinstance(part.get("settings"), dict)
-        and part["settings"].get("docker")
-    ]
+        return config, []  # ZenML reads it next and names what is wrong
+    if not isinstance(found, dict):
+        return config, []
+    parts = [("settings.docker", found)]
+    if isinstance(found.get("steps"), dict):
+        parts += [(f"steps.{name}.settings.docker", step) for name, step in found["steps"].items()]
+    superseded = []
+    for where, part in parts:
+        settings = part.get("settings") if isinstance(part, dict) else None
+        if isinstance(settings, dict) and settings.pop("docker", None) is not None:
+            superseded.append(where)
+    if not superseded:
+        return config, []
+    handle, name = tempfile.mkstemp(prefix=f"{Path(config).stem}-", suffix=".yaml")
+    with os.fdopen(handle, "w") as kept:
+        yaml.safe_dump(found, kept, sort_keys=False)
+    atexit.register(os.unlink, name)
+    return Path(name), superseded
 
 
 def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
