@@ -153,7 +153,7 @@ def named_by(package: str) -> str | None:
         name: {canonicalize_name(requirements.parse(text).name) for text in found["requirements"]}
         for name, found in snapshot()["integrations"].items()
     }
-    named = [name for name, packages in needs.items() if canonicalize_name(name) == wanted]
+    named = [name for name in needs if canonicalize_name(name) == wanted]
     only = [name for name, packages in needs.items() if packages == {wanted}]
     for candidates in (named, only):
         if len(candidates) == 1 and wanted in needs[candidates[0]]:
