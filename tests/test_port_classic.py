@@ -49,7 +49,7 @@ def test_a_classic_project_ports_with_the_pages_commands(tmp_path, docker_client
     # Locally, then against the server: in .venv and in the pipeline image.
     completed = re.findall(r"Pipeline run training_pipeline-\S+: completed", ported.stdout)
     assert len(completed) == 3, said[-8000:]
-    notice = "configs/training_pipeline.yaml: settings.docker left out: the steps run in"
+    notice = "training_pipeline.yaml: settings.docker left out: steps in containers run in"
     assert ported.stdout.count(notice) == 3
     assert re.search(r"\b1 passed\b", ported.stdout), said[-8000:]
     assert "environments match uv.lock" in ported.stdout

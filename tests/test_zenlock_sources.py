@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import (
     DOCKER_ANSWERS,
+    REPO,
     WHEELS,
     free_port,
     nox,
@@ -22,7 +23,7 @@ from conftest import (
     zenlock_wheel,
 )
 
-from zenlock import ZenlockError, requirements
+from zenlock import ZenlockError, lock, requirements
 from zenlock.inside.inspect_python import installed_from_url
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -139,3 +140,18 @@ def test_the_index_source_through_the_whole_chain(tmp_path, docker_client):
         assert "environments match uv.lock" in nox("-s", "check", cwd=project).stdout
     finally:
         remove_servers(docker_client, project)
+
+
+@pytest.mark.parametrize(
+    "line", ["-e .", ".", "./", f"file://{REPO}", f"-e {REPO} ; os_name == 'posix'"]
+)
+def test_a_local_package_is_found_in_the_lock_by_its_path(line):
+    """This repository's own lock holds zenlock itself, editable at `.`."""
+    assert lock.local_package(line) == ("zenlock", lock.locked_version("zenlock"))
+
+
+def test_a_local_path_the_lock_lacks_is_one_line():
+    with pytest.raises(
+        ZenlockError, match=r"^uv.lock has no package at \./nowhere: run `nox -s lock`"
+    ):
+        lock.local_package("./nowhere")

@@ -76,8 +76,8 @@ def image_options(pipeline_name: str, config: Path | None = None) -> tuple[dict,
         kept, superseded = without_docker_settings(config)
         if superseded:
             print(
-                f"{config}: {', '.join(superseded)} left out: the steps run in this project's "
-                "image, built from uv.lock (its packages are pyproject.toml's: `nox -s "
+                f"{config}: {', '.join(superseded)} left out: steps in containers run in this "
+                "project's image, built from uv.lock (its packages are pyproject.toml's: `nox -s "
                 "integrations -- add NAME` or `-- add --from requirements.txt`)."
             )
             options["config_path"] = str(kept)
@@ -94,11 +94,24 @@ def without_docker_settings(config: Path) -> tuple[Path, list[str]]:
     and where it had them. ZenML would act on them (read a `requirements` file, build an
     image), and the image the run takes, ours, comes from the lock."""
     try:
-        found = yaml.safe_load(Path(config).read_text())
-    except (OSError, yaml.YAMLError):
-        return config, []  # ZenML reads it next and names what is wrong
-    if not isinstance(found, dict):
-        return config, []
+        found = yaml.safe_load(Path(config).read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SystemExit(
+            f"{config} is not valid YAML{where}: fix it, or remove it to run with ZenML's defaults."
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"{config} cannot be read: {error}.") from None
+    for where, part in [
+        ("", found),
+        (".steps", found.get("steps") if isinstance(found, dict) else {}),
+    ]:
+        if part is not None and not isinstance(part, dict):
+            raise SystemExit(
+                f"{config}{where} is not a mapping: a run configuration is `key: value` lines "
+                "(`parameters:`, `steps:`, `settings:`, ...), as ZenML reads it."
+            )
     parts = [("settings.docker", found)]
     if isinstance(found.get("steps"), dict):
         parts += [(f"steps.{name}.settings.docker", step) for name, step in found["steps"].items()]

@@ -88,12 +88,31 @@ def from_file(path: Path) -> tuple[list[str], list[str]]:
                 "(`nox -s upgrade -- VERSION` moves it; the server image has zenml[server])."
             )
             continue
-        integration = registry.named_by(requirement.name)
+        # A line with a marker applies somewhere only: a dependency, not an integration.
+        integration = None if requirement.marker else registry.named_by(requirement.name)
+        clash = integration and clashing_pin(requirement, registry.requirements_of(integration))
+        if clash:
+            print(
+                f"{path.name}: {text} stays a plain dependency: ZenML's {integration} wants {clash}"
+            )
+            integration = None
         if integration and integration not in names:
             names.append(integration)
         if not integration or str(requirement) != requirement.name:
             dependencies.append(text)
     return names, dependencies
+
+
+def clashing_pin(requirement, wanted: list[str]) -> str | None:
+    """The integration's requirement on the same package that a pinned version (`==V`) of
+    the user's does not satisfy, else None."""
+    pinned = [spec.version for spec in requirement.specifier if spec.operator in ("==", "===")]
+    for text in wanted:
+        other = requirements.parse(text)
+        same = canonicalize_name(other.name) == canonicalize_name(requirement.name)
+        if same and pinned and not other.specifier.contains(pinned[0], prereleases=True):
+            return text
+    return None
 
 
 def remove(names: list[str]) -> None:

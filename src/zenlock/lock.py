@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import tomllib
+import urllib.parse
+import urllib.request
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -159,9 +161,9 @@ def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith(("-e ", ".")):  # a local package (the project, a plugin)
-            project = read_toml(ROOT / line.removeprefix("-e ").strip() / "pyproject.toml")
-            expected[canonicalize_name(project["project"]["name"])] = project["project"]["version"]
+        if line.startswith(("-e ", ".", "/", "file:")):  # the project, a plugin, a wheel
+            name, version = local_package(line)
+            expected[name] = version
             continue
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate(environment):
@@ -170,6 +172,28 @@ def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
                 pinned = locked_version(canonicalize_name(requirement.name))
             expected[canonicalize_name(requirement.name)] = pinned
     return expected
+
+
+# A package of the lock from a path (uv.lock's own layout, read without parsing the whole lock).
+LOCAL_PACKAGE = re.compile(
+    r'^\[\[package\]\]\nname = "([^"]+)"\n(?:version = "([^"]+)"\n)?'
+    r'source = \{ (?:editable|path|directory|virtual) = "([^"]+)" \}',
+    re.MULTILINE,
+)
+
+
+def local_package(line: str) -> tuple[str, str]:
+    """Name and locked version of an export's line for a local package (`-e ./plugins`, `.`,
+    `./wheels/x.whl`, `file:///abs/folder`): found in uv.lock by its path, as installed it is
+    compared by its version. A version the lock does not hold (dynamic) reads as "dynamic"."""
+    where = line.removeprefix("-e ").split(" ;", 1)[0].strip()
+    if where.startswith("file:"):
+        where = urllib.request.url2pathname(urllib.parse.urlsplit(where).path)
+    wanted = (ROOT / where).resolve()
+    for name, version, source in LOCAL_PACKAGE.findall(LOCK.read_text()):
+        if (ROOT / source).resolve() == wanted:
+            return canonicalize_name(name), version or "dynamic"
+    raise ZenlockError(f"uv.lock has no package at {where}: run `nox -s lock`.")
 
 
 def read_toml(path) -> dict:

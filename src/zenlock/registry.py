@@ -144,21 +144,21 @@ def unknown(requested: list[str]) -> str | None:
     return None
 
 
+# Packages whose ZenML integration is named otherwise (ZenML's own names for them).
+ALIASES = {"scikit-learn": "sklearn", "torch": "pytorch", "pyspark": "spark"}
+
+
 def named_by(package: str) -> str | None:
-    """The integration a package stands for in a requirements file: the one named like it that
-    needs it (mlflow, xgboost), else the one of which it is the only package (scikit-learn:
-    sklearn). A package that several integrations need (boto3) stands for none."""
+    """The integration a package stands for in a requirements file: the one named like it
+    (mlflow, xgboost; scikit-learn: sklearn), when that integration needs the package. Any
+    other package is a plain dependency, even one an integration happens to need (boto3)."""
     wanted = canonicalize_name(package)
-    needs = {
-        name: {canonicalize_name(requirements.parse(text).name) for text in found["requirements"]}
-        for name, found in snapshot()["integrations"].items()
-    }
-    named = [name for name in needs if canonicalize_name(name) == wanted]
-    only = [name for name, packages in needs.items() if packages == {wanted}]
-    for candidates in (named, only):
-        if len(candidates) == 1 and wanted in needs[candidates[0]]:
-            return candidates[0]
-    return None
+    named = {canonicalize_name(name): name for name in snapshot()["integrations"]}
+    integration = named.get(canonicalize_name(ALIASES.get(wanted, wanted)))
+    if integration is None:
+        return None
+    needs = {requirements.parse(text).name for text in requirements_of(integration)}
+    return integration if wanted in map(canonicalize_name, needs) else None
 
 
 def flavor_integrations() -> dict[tuple[str, str], str]:

@@ -1,8 +1,10 @@
 """Requirements compared as Python compares them: names by PEP 503, specifiers by PEP 440,
 markers by PEP 508, never by their spelling. Every comparison of requirements goes through here."""
 
+import re
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -58,24 +60,49 @@ def same(first: list[str], second: list[str]) -> bool:
     return {key(text) for text in first} == {key(text) for text in second}
 
 
+# pip's per-requirement hash option: the lock pins hashes of its own.
+HASH_OPTION = re.compile(r"\s--hash[=\s]\S+")
+COMMENT = re.compile(r"(^|\s)#.*$")
+
+
 def read_file(path: Path) -> list[str]:
-    """The requirements of a pip requirements file (`requirements.txt`): one per line, `\\`
-    continuations joined, comments and blank lines left out. pip's options (`-r`, `-e`,
-    `--index-url`, ...) have their own homes in pyproject.toml: refused, naming the line."""
+    """The requirements of a pip requirements file (`requirements.txt`): one per logical line
+    (`\\` continuations joined), comments, blank lines and `--hash` options left out. pip's
+    other options (`-r`, `-e`, `--index-url`, ...) have their own homes in pyproject.toml, and
+    a URL holding a user or password would put it into pyproject.toml and uv.lock: refused, in
+    one line naming the file's line (what a line holds is not repeated: it may be a secret)."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as error:
         raise ZenlockError(f"Cannot read {path}: {error}.") from None
-    found = []
-    for number, line in enumerate(text.replace("\\\n", "").splitlines(), start=1):
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
+    found, pending, first = [], "", 0
+    # An empty line after the last ends a continuation left open there.
+    for number, physical in enumerate([*text.splitlines(), ""], start=1):
+        first = first or number
+        if physical.endswith("\\"):
+            pending += physical[:-1] + " "
+            continue
+        line = HASH_OPTION.sub("", COMMENT.sub("", pending + physical)).strip()
+        where, pending, first = f"{path.name}:{first}", "", 0
+        if not line:
             continue
         if line.startswith("-"):
             raise ZenlockError(
-                f"{path.name}:{number}: `{line}` is a pip option, not a requirement: write it in "
-                "pyproject.toml (`[tool.uv]` index or sources, `uv add -e`), then leave it out."
+                f"{where}: `{line.split()[0]}` is a pip option, not a requirement: write what it "
+                "says in pyproject.toml (`[tool.uv]` index or sources, `uv add -e`), then leave "
+                "it out."
             )
-        parse(line)
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            reason = str(error).splitlines()[0]
+            raise ZenlockError(f"{where} is not a PEP 508 requirement ({reason}).") from None
+        url = urlsplit(requirement.url or "")
+        if url.username or url.password:
+            raise ZenlockError(
+                f"{where}: its URL holds a user or password (not shown), which would be written "
+                "into pyproject.toml and uv.lock: write the URL without it and give uv the "
+                "credentials apart (`UV_INDEX_<NAME>_USERNAME`/`_PASSWORD`, or ~/.netrc)."
+            )
         found.append(line)
     return found
