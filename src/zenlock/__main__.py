@@ -4,6 +4,7 @@ lock [UV LOCK OPTIONS]            uv lock; an unknown extra is an error, the old
 images | server | check | integrations | stacks | upgrade [...]
                                   see `zenlock COMMAND --help`
 run MODULE [ARGS]                 run the project's run module on its stack (see zenlock/run.py)
+zenml [ARGS]                      ZenML's CLI on the project's store or server
 tests [--stack NAME] [PYTEST ARGS]
                                   pytest on a throw-away ZenML store, on NAME's stack file
 exec [--throwaway-zenml [--stack NAME]] CMD ...
@@ -22,8 +23,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import tomllib
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from packaging.version import Version
 
@@ -33,7 +36,7 @@ from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
 
 COMMANDS = (
     "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec",
-    "tests",
+    "tests", "zenml",
 )  # fmt: skip
 
 
@@ -62,6 +65,46 @@ def exec_command(args: list[str]) -> int:
         return subprocess.run(args, env=dict(os.environ)).returncode
 
 
+def not_a_project(folder: Path) -> str:
+    """Why no project was found from `folder`: a pyproject.toml that is no TOML is named."""
+    for candidate in (folder, *folder.parents):
+        pyproject = candidate / "pyproject.toml"
+        try:
+            tomllib.loads(pyproject.read_text())
+        except tomllib.TOMLDecodeError as error:
+            return f"{pyproject} is not valid TOML ({error}): fix it (`git diff` shows changes)."
+        except (OSError, UnicodeDecodeError):
+            continue
+    return (
+        "no pyproject.toml with a [tool.zenlock] table in this folder or above: run zenlock in "
+        "a project made from the zenlock template (`nox -s ...` does)."
+    )
+
+
+# ZenML's own ways to choose or start a server: the project's are `nox -s server -- ...`.
+SERVER_CHOICES = {
+    "login": "up (its own server) or connect URL (another)",
+    "logout": "down",
+    "connect": "connect URL",
+    "disconnect": "down",
+    "up": "up",
+    "down": "down",
+}
+
+
+def zenml_command(args: list[str]) -> int:
+    """`nox -s zenml -- ARGS`: ZenML's CLI on the project's store or server. Choosing or
+    starting a server there would move the project's sessions off the server `nox -s server`
+    manages (`zenml login --local` runs one that asks no password): refused, naming ours."""
+    if args and args[0] in SERVER_CHOICES:
+        raise ZenlockError(
+            f"`zenml {args[0]}` would choose this project's server behind its back: use "
+            f"`nox -s server -- {SERVER_CHOICES[args[0]]}`."
+        )
+    zenml = Path(sys.executable).with_name("zenml")
+    return exec_command([sys.executable, str(zenml), *(args or ["status"])])
+
+
 def tests_command(args: list[str]) -> int:
     """`nox -s tests -- [--stack NAME] [PYTEST ARGS]`: `--stack` is ours (the stack is
     registered and active before pytest starts, so a module may read it at import); every
@@ -69,6 +112,8 @@ def tests_command(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nox -s tests --", add_help=False, allow_abbrev=False)
     parser.add_argument("--stack")
     chosen, pytest_args = parser.parse_known_args(args)
+    if chosen.stack is not None and not chosen.stack.strip():
+        raise ZenlockError("--stack names a stack: `nox -s tests -- --stack NAME`.")
     stack = ["--stack", chosen.stack] if chosen.stack else []
     return exec_command(["--throwaway-zenml", *stack, "pytest", *pytest_args])
 
@@ -164,10 +209,7 @@ def main() -> None:
         print(__doc__)  # their own options come after MODULE or CMD
         return
     if FOUND is None:
-        sys.exit(
-            "error: no pyproject.toml with a [tool.zenlock] table in this folder or above: run "
-            "zenlock in a project made from the zenlock template (`nox -s ...` does)."
-        )
+        sys.exit(f"error: {not_a_project(Path.cwd())}")
     try:
         refuse_unknown_schema()
         if command in ("lock", "check"):  # what a project runs first after the update
@@ -180,6 +222,8 @@ def main() -> None:
             sys.exit(exec_command(args))
         if command == "tests":
             sys.exit(tests_command(args))
+        if command == "zenml":
+            sys.exit(zenml_command(args))
         # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
         # says whose server it uses, which zenml_environment() refuses to guess.
         # Help sets up and writes nothing (run's and exec's options are their MODULE's, CMD's).

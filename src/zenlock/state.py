@@ -3,6 +3,7 @@
 import hashlib
 import os
 import secrets
+import stat
 import sys
 import tomllib
 from pathlib import Path
@@ -72,14 +73,24 @@ def has_conflict(text: str) -> bool:
     return ("\n" + CONFLICT_MARKER) in ("\n" + text)
 
 
+# What a merge of the template can have touched: regular files of a template's size (a FIFO
+# would block the read; a data set is never merged, and reading one would cost its size).
+MERGED_FILE_LIMIT = 1_000_000
+
+
 def conflicted_files() -> list[str]:
     """Files of the project in which a merge (`copier update`) left conflict markers."""
     found = []
     for folder, subfolders, files in os.walk(ROOT):
         subfolders[:] = [name for name in subfolders if name not in DERIVED]
+        if Path(folder) == ROOT:
+            subfolders[:] = [name for name in subfolders if name != "data"]
         for name in files:
             path = Path(folder, name)
             try:
+                status = path.lstat()
+                if not stat.S_ISREG(status.st_mode) or status.st_size > MERGED_FILE_LIMIT:
+                    continue
                 text = path.read_text(errors="ignore")
             except OSError:
                 continue
