@@ -12,6 +12,7 @@ import yaml
 from conftest import DOCKER_ANSWERS, free_port, git_commit, nox, render_project, run
 
 from zenlock import ZenlockError, discovery
+from zenlock import images as image_builds
 
 # A pipeline the way a user adds one: a module under pipelines/, no configs/rows.yaml. Its step
 # reads project files by paths relative to its working directory, and says where it ran.
@@ -29,6 +30,7 @@ def read_rows() -> tuple[
     Annotated[str, "rows"], Annotated[str, "workdir"], Annotated[list[str], "listed"]
 ]:
     rows = Path("data/rows.csv").read_text() + Path("data/nested/notes.txt").read_text()
+    rows += Path("data/corpus/words.txt").read_text()  # through a link to a project folder
     return rows, os.getcwd(), sorted(os.listdir())
 
 
@@ -38,6 +40,8 @@ def rows() -> None:
 '''
 ROWS = "id,label\n1,cat\n2,dog\n"
 NOTES = "kept in git, beside an ignored file\n"
+WORDS = "in corpus/, read as data/corpus/words.txt\n"
+READ = ROWS + NOTES + WORDS
 
 # The newest run of `rows`: what the step read, where it worked, and what the run recorded.
 RUN_FACTS = """
@@ -141,6 +145,173 @@ def test_data_files_are_every_file_under_data_by_their_relative_path(tmp_path):
     assert all(path.read_text() == name.removeprefix("data/") for name, path in found.items())
 
 
+def linked_project(tmp_path: Path, links: dict[str, str]) -> Path:
+    """A project (tmp_path/project) with data/rows.csv, a folder of its own beside data/
+    (assets/) and, outside it, tmp_path/elsewhere; then `links` (path: target as written, ROOT
+    and TMP for those folders)."""
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "rows.csv").write_text("rows")
+    (root / "assets" / "raw").mkdir(parents=True)
+    (root / "assets" / "raw" / "a.csv").write_text("a")
+    (root / "assets" / "b.csv").write_text("b")
+    (tmp_path / "elsewhere" / "raw").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "raw" / "x.csv").write_text("x")
+    (tmp_path / "elsewhere" / "credentials").write_text("secret")
+    for path, target in links.items():
+        if path == "data":
+            (root / "data" / "rows.csv").rename(root / "assets" / "rows.csv")
+            (root / "data").rmdir()
+        (root / path).symlink_to(target.replace("ROOT", str(root)).replace("TMP", str(tmp_path)))
+    return root
+
+
+ROWS_ONLY = {"data/rows.csv": "data/rows.csv"}
+
+
+@pytest.mark.parametrize(
+    ("links", "found"),
+    [
+        ({}, ROWS_ONLY),
+        ({"data/b.csv": "../assets/b.csv"}, {**ROWS_ONLY, "data/b.csv": "assets/b.csv"}),
+        ({"data/b.csv": "ROOT/assets/b.csv"}, {**ROWS_ONLY, "data/b.csv": "assets/b.csv"}),
+        ({"data/again.csv": "rows.csv"}, {**ROWS_ONLY, "data/again.csv": "data/rows.csv"}),
+        ({"data/raw": "../assets/raw"}, {**ROWS_ONLY, "data/raw/a.csv": "assets/raw/a.csv"}),
+        (  # a link to a link, both in the project
+            {"assets/hop": "raw/a.csv", "data/a.csv": "../assets/hop"},
+            {**ROWS_ONLY, "data/a.csv": "assets/raw/a.csv"},
+        ),
+        (  # the same folder twice, side by side: no loop
+            {"data/one": "../assets/raw", "data/two": "../assets/raw"},
+            {
+                **ROWS_ONLY,
+                "data/one/a.csv": "assets/raw/a.csv",
+                "data/two/a.csv": "assets/raw/a.csv",
+            },
+        ),
+        (  # data/ itself a link into the project
+            {"data": "assets"},
+            {
+                "data/b.csv": "assets/b.csv",
+                "data/raw/a.csv": "assets/raw/a.csv",
+                "data/rows.csv": "assets/rows.csv",
+            },
+        ),
+    ],
+)
+def test_a_link_in_data_that_stays_in_the_project_travels_as_its_content(tmp_path, links, found):
+    root = linked_project(tmp_path, links)
+    files = discovery.data_files(root)
+    assert {name: path.relative_to(root).as_posix() for name, path in files.items()} == found
+    assert not any(path.is_symlink() for path in files.values())  # the files, not their links
+    assert list(files) == sorted(files)
+
+
+@pytest.mark.parametrize(
+    ("links", "said"),
+    [
+        (  # a secret linked in: release mode would have baked it into the image
+            {"data/credentials": "../../elsewhere/credentials"},
+            "data/credentials is a link to TMP/elsewhere/credentials, outside the project",
+        ),
+        (
+            {"data/credentials": "TMP/elsewhere/credentials"},
+            "data/credentials is a link to TMP/elsewhere/credentials, outside the project",
+        ),
+        (
+            {"data/raw": "../../elsewhere/raw"},
+            "data/raw is a link to TMP/elsewhere/raw, outside the project",
+        ),
+        ({"data": "../elsewhere"}, "data is a link to TMP/elsewhere, outside the project"),
+        (  # out through a project folder that is linked in
+            {"assets/out": "../../elsewhere/credentials", "data/assets": "../assets"},
+            "data/assets/out is a link to TMP/elsewhere/credentials, outside the project",
+        ),
+        (  # in through a link to a link that leaves
+            {"assets/hop": "../../elsewhere/raw", "data/raw": "../assets/hop"},
+            "data/raw is a link to TMP/elsewhere/raw, outside the project",
+        ),
+        (
+            {"data/gone.csv": "nope.csv"},
+            "data/gone.csv is a link to nope.csv, which does not exist",
+        ),
+        (
+            {"data/raw": "../assets/nope"},
+            "data/raw is a link to ../assets/nope, which does not exist",
+        ),
+        (
+            {"data/l1": "l2", "data/l2": "l1"},
+            "data/l1 is a link to l2, which leads back to itself (a loop)",
+        ),
+        ({"data/here": "."}, "data/here is a link to ROOT/data, a folder that holds it (a loop)"),
+        ({"data/all": ".."}, "data/all is a link to ROOT, a folder that holds it (a loop)"),
+        (
+            {"assets/raw/up": "../..", "data/raw": "../assets/raw"},
+            "data/raw/up is a link to ROOT, a folder that holds it (a loop)",
+        ),
+    ],
+)
+def test_a_link_in_data_that_leaves_dangles_or_loops_is_one_line_with_the_fix(
+    tmp_path, links, said
+):
+    root = linked_project(tmp_path, links)
+    with pytest.raises(ZenlockError) as error:
+        discovery.data_files(root)
+    message = str(error.value)
+    expected = said.replace("ROOT", str(root.resolve())).replace("TMP", str(tmp_path.resolve()))
+    assert message.startswith(expected + "; "), message
+    assert "copy the file into data/, or keep large or secret data in the artifact store" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "COPY data/ /app/data/",
+        "COPY data /app/data",
+        "copy data/ /app/data/",
+        "ADD data/ /app/data/",
+        "COPY ./data/ /srv/files/",
+        "COPY --chown=10001:10001 --chmod=644 data/ /app/data/",
+        'COPY ["data/", "/app/data/"]',
+        'COPY --link ["data", "/app/data"]',
+        "COPY src/ data/ /app/",
+        "  COPY\tdata/   /app/data/",
+        "COPY \\\n    data/ \\\n    /app/data/",
+    ],
+)
+def test_a_release_dockerfile_copies_data_by_a_copy_or_add_of_the_folder(line):
+    assert image_builds.copies_data(f"ARG DEPENDENCIES_IMAGE\nFROM x\n{line}\nCOPY src/ /app/\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "COPY metadata.json /app/",
+        "COPY data/rows.csv /app/data/",
+        "COPY mydata/ /app/data/",
+        "COPY data.tar /app/",
+        "COPY src/ /app/data/",  # data as the destination only
+        "COPY data/",  # no destination: copies nothing
+        "COPY --from=build data/ /app/data/",  # another stage's data/
+        "# COPY data/ /app/data/",
+        "RUN cp -r data/ /app/data/",
+        'COPY ["data/", "/app/data/"',  # broken JSON
+    ],
+)
+def test_a_release_dockerfile_without_a_copy_of_data_is_told_apart(line):
+    assert not image_builds.copies_data(f"FROM x\n{line}\nCOPY src/ /app/\n")
+
+
+def test_the_templates_release_dockerfile_copies_data():
+    dockerfile = (
+        Path(__file__).parents[1] / "template" / "docker" / "release.Dockerfile"
+    ).read_text()
+    assert image_builds.copies_data(dockerfile)
+    assert not image_builds.copies_data(dockerfile.replace("COPY data/ /app/data/\n", ""))
+
+
 def test_data_over_the_limit_is_refused_at_the_limit_not_before(tmp_path):
     root = write_pyproject_run_table(tmp_path, "data_limit_mb = 1\n")
     (root / "data").mkdir()
@@ -155,12 +326,14 @@ def test_data_over_the_limit_is_refused_at_the_limit_not_before(tmp_path):
 
 # The Docker stack, with the project's own images and a local ZenML server.
 IMAGES = "data-files"
+RUN_TABLE = "[tool.zenlock.run]\n"
 
 
 @pytest.fixture(scope="module")
 def data_project(tmp_path_factory, docker_client):
-    """A project with the rows pipeline (its default), data/ with a file git ignores and one
-    it tracks, .venv synced and a local ZenML server started with the project's config."""
+    """A project with the rows pipeline (its default), data/ with a file git ignores, one it
+    tracks and a link to a folder of the project (corpus/), .venv synced and a local ZenML
+    server started with the project's config."""
     project = render_project(
         tmp_path_factory.mktemp("data") / "project", **DOCKER_ANSWERS, project_slug=IMAGES
     )
@@ -168,10 +341,13 @@ def data_project(tmp_path_factory, docker_client):
     (project / "data" / "nested").mkdir(parents=True)
     (project / "data" / "rows.csv").write_text(ROWS)
     (project / "data" / "nested" / "notes.txt").write_text(NOTES)
+    (project / "corpus").mkdir()  # a folder of the project, linked into data/
+    (project / "corpus" / "words.txt").write_text(WORDS)
+    (project / "data" / "corpus").symlink_to(Path("..", "corpus"), target_is_directory=True)
     with (project / ".gitignore").open("a") as gitignore:
         gitignore.write("data/*.csv\n")  # data often stays out of git: it travels all the same
-    with (project / "pyproject.toml").open("a") as pyproject:
-        pyproject.write('\n[tool.zenlock.run]\ndefault = "rows"\n')
+    pyproject = project / "pyproject.toml"  # the template's has the table, its keys commented
+    pyproject.write_text(pyproject.read_text().replace(RUN_TABLE, f'{RUN_TABLE}default = "rows"\n'))
     nox("-s", "dev", cwd=project)
     git_commit(project, "rendered")
     zenml = project / ".venv" / "bin" / "zenml"
@@ -212,7 +388,7 @@ def test_a_step_reads_data_by_a_relative_path_in_this_process(data_project):
     assert "no configs/rows.yaml: ZenML's defaults" in output
     facts = run_facts(project)
     assert facts["status"] == "completed"
-    assert (facts["rows"], facts["workdir"]) == (ROWS + NOTES, str(project))
+    assert (facts["rows"], facts["workdir"]) == (READ, str(project))
 
 
 @pytest.mark.docker
@@ -234,13 +410,13 @@ def test_data_travels_with_the_code_in_iterate_mode(data_project):
     tag = images(project)
     output = nox("-s", "run", "--", "--docker", "--no-cache", cwd=project).stdout
     assert (
-        f"image {tag} (iterate mode: code and data/ (2 files, 0.0 MB) shipped by ZenML with "
+        f"image {tag} (iterate mode: code and data/ (3 files, 0.0 MB) shipped by ZenML with "
         "the run); no configs/rows.yaml: ZenML's defaults"
     ) in output
     facts = run_facts(project)
     assert (facts["status"], facts["stack"], facts["image"]) == ("completed", "local-docker", tag)
     # In the container, in the extracted code archive: data/ is there, git-ignored file too.
-    assert (facts["rows"], facts["workdir"]) == (ROWS + NOTES, "/app/code")
+    assert (facts["rows"], facts["workdir"]) == (READ, "/app/code")
     assert facts["listed"] == ["data", package_of(project)]  # no configs/, nothing else
     assert facts["code_path"]
 
@@ -255,7 +431,7 @@ def test_data_is_in_the_release_image_in_a_layer_below_the_code(data_project, do
     assert f"image {tag} (release mode: code and data/ baked into the image)" in output
     facts = run_facts(project)
     assert (facts["status"], facts["image"], facts["code_path"]) == ("completed", tag, None)
-    assert (facts["rows"], facts["workdir"]) == (ROWS + NOTES, "/app")
+    assert (facts["rows"], facts["workdir"]) == (READ, "/app")
     assert facts["listed"] == ["data", package_of(project)]
     # A code-only change rebuilds the code layer only: data/'s layer stays the same.
     module = next((project / "src").glob("*/pipelines/rows.py"))
@@ -290,7 +466,7 @@ def test_data_over_the_limit_is_refused_before_any_container_starts(data_project
     original = pyproject.read_text()
     heavy = project / "data" / "heavy.bin"
     try:
-        pyproject.write_text(original + "data_limit_mb = 1\n")
+        pyproject.write_text(original.replace(RUN_TABLE, f"{RUN_TABLE}data_limit_mb = 1\n"))
         heavy.write_bytes(b"\0" * 1_500_000)
         refused = nox("-s", "run", "--", "--docker", check=False, cwd=project)
         output = refused.stdout + refused.stderr
@@ -320,3 +496,28 @@ def test_a_release_dockerfile_that_copies_no_data_is_refused_before_building(dat
         assert ":release-" not in refused.stdout
     finally:
         dockerfile.write_text(original)
+
+
+@pytest.mark.docker
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_link_out_of_the_project_is_refused_before_any_run_or_build(data_project, tmp_path):
+    project = data_project
+    images(project)  # iterate mode, so the run gets as far as data/
+    runs = run_facts(project, RUN_COUNT)
+    secret = tmp_path / "credentials"
+    secret.write_text("[default]\naws_secret_access_key = not-for-an-image\n")
+    link = project / "data" / "credentials"
+    link.symlink_to(secret)
+    said = f"error: data/credentials is a link to {secret.resolve()}, outside the project; "
+    try:
+        for command in (["run", "--", "--docker"], ["images", "--", "--release"]):
+            refused = nox("-s", *command, check=False, cwd=project)
+            output = refused.stdout + refused.stderr
+            lines = [line for line in output.splitlines() if "data/credentials" in line]
+            assert refused.returncode != 0 and len(lines) == 1, output
+            assert lines[0].startswith(said) and "copy the file into data/" in lines[0]
+            assert "Traceback" not in output and "building" not in output
+        assert run_facts(project, RUN_COUNT) == runs
+    finally:
+        link.unlink()

@@ -6,6 +6,7 @@ ZenML is not imported."""
 import ast
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 from . import ZenlockError
 from .state import ROOT, tool_table
@@ -96,15 +97,52 @@ def default_pipeline(names: Iterable[str], root: Path = ROOT) -> str | None:
 
 def data_files(root: Path = ROOT) -> dict[str, Path]:
     """Every file under the project's data/ by its path from the project's folder
-    (`data/rows.csv`), in a stable order: what travels to the steps."""
-    folder = root / DATA
-    if not folder.is_dir():
-        return {}
-    return {
-        path.relative_to(root).as_posix(): path
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
+    (`data/rows.csv`), in a stable order, each mapped to the real file it is: what travels to
+    the steps, as content, the same in every mode (ZenML's archive, the release image).
+
+    A link (a file or a folder, data/ itself too) is followed while its target stays in the
+    project; one that leaves it, dangles or loops is refused: in a container it would be
+    missing (iterate mode) or copy a file from anywhere on this machine into the image
+    (release mode)."""
+    project = root.resolve()
+    found: dict[str, Path] = {}
+
+    def visit(path: Path, name: str, above: tuple[Path, ...]) -> None:
+        real = followed(path, name, project)
+        if real.is_dir():
+            if any(folder.is_relative_to(real) for folder in above):
+                refuse_link(name, f"{real}, a folder that holds it (a loop)")
+            for child in sorted(real.iterdir()):
+                visit(path / child.name, f"{name}/{child.name}", (*above, real))
+        elif real.is_file():  # not a socket, a pipe or a device
+            found[name] = real
+
+    if (root / DATA).is_dir() or (root / DATA).is_symlink():
+        visit(root / DATA, DATA, ())
+    return dict(sorted(found.items()))
+
+
+def followed(path: Path, name: str, project: Path) -> Path:
+    """The real path of `path` (the data/ entry `name`), refused unless it is in `project`."""
+    if not path.is_symlink():
+        return path.resolve()  # through the links above it, already checked
+    try:
+        real = path.resolve(strict=True)
+    except FileNotFoundError:
+        refuse_link(name, f"{path.readlink()}, which does not exist")
+    except (OSError, RuntimeError):  # RuntimeError: Python 3.11's word for a link loop
+        refuse_link(name, f"{path.readlink()}, which leads back to itself (a loop)")
+    if not real.is_relative_to(project):
+        refuse_link(name, f"{real}, outside the project")
+    return real
+
+
+def refuse_link(name: str, target: str) -> NoReturn:
+    raise ZenlockError(
+        f"{name} is a link to {target}; data/ travels to the steps in containers as content, "
+        "and only from inside the project: copy the file into data/, or keep large or secret "
+        "data in the artifact store."
+    )
 
 
 def data_limit_mb(root: Path = ROOT) -> int:

@@ -7,6 +7,8 @@ Pipelines that need the same extra dependency groups share an image. The record
 
 import argparse
 import hashlib
+import json
+import posixpath
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -121,8 +123,7 @@ def dependencies_spec(
 
 def release_spec(settings: PipelineSettings, dependencies: str, platform: str) -> ImageSpec:
     """The dependencies image plus the project's data/ and its code, each in a layer of its own."""
-    data = discovery.data_files(ROOT)
-    refuse_a_release_without_data(data)
+    data = discovery.data_files(ROOT)  # each the real file: links in data/ become content
 
     def write_context(context: Path) -> None:
         shutil.copytree(
@@ -158,21 +159,45 @@ def refuse_a_release_without_data(data: dict[str, Path]) -> None:
     """A release image whose Dockerfile (older than data/) copies no data/ would run steps
     that cannot find their files: stop before building it."""
     dockerfile = DOCKERFILES / "release.Dockerfile"
-    copies = dockerfile.is_file() and any(
-        line.split()[:1] in (["COPY"], ["ADD"]) and "data" in line
-        for line in dockerfile.read_text().splitlines()
-    )
-    if data and not copies:
+    if data and not (dockerfile.is_file() and copies_data(dockerfile.read_text())):
         raise ZenlockError(
             "data/ holds files that docker/release.Dockerfile does not copy: add "
             "`COPY data/ /app/data/` above its `COPY src/ /app/` (as the template's has)."
         )
 
 
+def copies_data(dockerfile: str) -> bool:
+    """Whether a Dockerfile copies the build context's data/ folder: a COPY or ADD, not from
+    another stage (`--from=`), with `data` or `data/` among its sources (shell or JSON form),
+    to any destination. `COPY metadata.json` or `COPY data/rows.csv` is not it."""
+    for line in dockerfile.replace("\\\n", " ").splitlines():  # continued lines joined
+        instruction, rest = (line.split(None, 1) + ["", ""])[:2]
+        if instruction.upper() not in ("COPY", "ADD"):
+            continue
+        flags = []
+        while rest.startswith("--"):
+            flag, rest = (rest.split(None, 1) + [""])[:2]
+            flags.append(flag)
+        if any(flag.startswith("--from") for flag in flags):
+            continue
+        try:
+            words = json.loads(rest) if rest.startswith("[") else rest.split()
+        except ValueError:
+            continue
+        sources = words[:-1] if isinstance(words, list) else []
+        if any(
+            isinstance(path, str) and posixpath.normpath(path) == discovery.DATA for path in sources
+        ):
+            return True
+    return False
+
+
 def build_images(
     settings: PipelineSettings, *, no_cache: bool = False, push: bool = False
 ) -> list[dict]:
     """Build (or find) every pipeline image for each platform, push it if asked, and record it."""
+    if settings.mode == "release":  # data/'s links and the Dockerfile, before any build
+        refuse_a_release_without_data(discovery.data_files(ROOT))
     builder = Builder(settings.build, no_cache=no_cache)
     platforms = builder.platforms()
     print(
