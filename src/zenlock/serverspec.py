@@ -70,11 +70,3 @@ def current_image(client, settings: ServerSettings) -> str | None:
     """The server image of the current lock and plugins for the engine's own platform (what
     `up` runs), if built here (never pulls)."""
     return planned_tag(client, server_spec(settings, engine.native_platform(client)))
-
-
-def built_image(client, settings: ServerSettings) -> str:
-    """The server image of the current lock and plugins; an error when it is not built."""
-    tag = current_image(client, settings)
-    if not tag or not engine.image_id(client, tag):
-        raise ZenlockError("No server image for the current lock and plugins: run `nox -s server`.")
-    return tag
