@@ -448,3 +448,34 @@ def test_every_deployment_gets_the_servers_secure_defaults():
         s for s in compose["services"].values() if "SERVER_PORT" in s.get("environment", {})
     ]
     assert SECURE_DEFAULTS.items() <= server["environment"].items()
+
+
+@pytest.mark.parametrize(
+    ("login", "said"),
+    [
+        (json_answer([{"access_token": "x"}]), "refused admin's password"),  # another shape
+        (json_answer({"access_token": "token-of-the-fake"}), "Creating the client's API key on"),
+    ],
+)
+def test_a_server_that_fails_after_its_info_is_one_line_and_claims_nothing(
+    connected_project, login, said
+):
+    """Past the info check, a login of another shape or a key ZenML cannot make: one line,
+    and the folder claims no id (a new project's first `connect`)."""
+    state = connected_project / ".zenml-server"
+    for name in ("project-id", "client.env", "api-key"):
+        (state / name).unlink()
+    routes = {**HEALTH, "/api/v1/info": json_answer(ZENML_INFO), "/api/v1/login": login}
+    with recording_server(routes) as server:
+        refused = zenlock_server(connected_project, "connect", server.origin)
+    output = refused.stdout + refused.stderr  # getpass warns: there is no terminal here
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert refused.returncode == 1 and len(errors) == 1 and said in errors[0], output
+    assert "Traceback" not in output
+    assert not (state / "project-id").exists()
+
+
+def test_a_url_with_a_password_is_refused_without_showing_it():
+    with pytest.raises(ZenlockError) as refused:
+        server_url("https://admin:hunter2@zenml.example.com", "connect URL")
+    assert "hunter2" not in str(refused.value) and "not shown" in str(refused.value)

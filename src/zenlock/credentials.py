@@ -132,7 +132,8 @@ def service_account_key(account: str, url: str, admin: dict[str, str], saved: st
         ENVTOOLS_KEY_NAME=f"key-{secrets.token_hex(4)}",
     )
     if minted.returncode != 0:
-        raise ZenlockError(f"Creating the client's API key failed:\n{minted.stderr[-2000:]}")
+        why = (minted.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ZenlockError(f"Creating the client's API key on {url} failed: {why}")
     return minted.stdout.strip().splitlines()[-1]
 
 
@@ -171,8 +172,8 @@ def login_token(url: str, form: dict[str, str]) -> str | None:
     try:
         with urllib.request.urlopen(f"{url}/api/v1/login", data=data, timeout=10) as response:
             return json.load(response)["access_token"]
-    except (OSError, ValueError, KeyError, http.client.HTTPException):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+        return None  # TypeError: a JSON answer of another shape
 
 
 def api_get(url: str, key: str, path: str) -> dict | None:

@@ -144,8 +144,9 @@ def server_url(value: str, where: str, *, allow_http: bool = False) -> tuple[str
     except ZenlockError:
         ok = False
     if not ok:
+        shown = re.sub(r"//[^/@]*@", "//(a user or password, not shown)@", value)
         raise ZenlockError(
-            f"{where} = {value!r} is not a server URL: use http(s)://HOST[:PORT][/PATH], "
+            f"{where} = {shown!r} is not a server URL: use http(s)://HOST[:PORT][/PATH], "
             "e.g. https://zenml.example.com, with no user, query, fragment or dot segment."
         )
     if found["scheme"] == "http" and not allow_http and not is_loopback(host):

@@ -33,9 +33,10 @@ def connect(server: Server, address: str, user: str, allow_http: bool) -> None:
     if login_token(url, {"username": user, "password": password}) is None:
         raise ZenlockError(f"The server at {url} refused {user}'s password. Nothing was changed.")
     admin = {"ZENML_DEFAULT_USER_NAME": user, "ZENML_DEFAULT_USER_PASSWORD": password}
-    server.claim()  # the project's own id: its ZenML config and local stores are kept under it
     account = server.client_account()
     key = service_account_key(account, url, admin)  # a new one: no saved key
+    # Only now, with the key: the project's own id, under which its ZenML state is kept.
+    server.claim()
     write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
     print(
         f"This project's sessions now use the server at {url} (ZenML {info['version']}), "
