@@ -220,13 +220,18 @@ def test_the_compose_example_runs_the_server_image_on_mysql_with_no_secret_inlin
     deploy = render() / "deploy"
     compose = yaml.safe_load((deploy / "compose.yaml").read_text())
     mysql, zenml = compose["services"]["mysql"], compose["services"]["zenml"]
-    assert zenml["depends_on"] == {"mysql": {"condition": "service_healthy"}}
+    # Nothing starts before the strength check passes; the server waits for a healthy database.
+    checked = {"check": {"condition": "service_completed_successfully"}}
+    assert mysql["depends_on"] == checked
+    assert zenml["depends_on"] == {**checked, "mysql": {"condition": "service_healthy"}}
     assert "mysqladmin ping" in mysql["healthcheck"]["test"][1]
     assert {"mysql-data", "zenml-config"} == set(compose["volumes"])
     assert zenml["volumes"] == ["zenml-config:/zenml"]
     # behind a proxy, never open by default
     assert zenml["ports"] == ["127.0.0.1:${ZENML_SERVER_PORT:-8080}:8080"]
-    assert zenml["environment"]["ZENML_STORE_URL"].startswith("mysql://zenml:${MYSQL_PASSWORD}@")
+    # The password apart from the URL: any character works in it.
+    assert zenml["environment"]["ZENML_STORE_URL"] == "mysql://zenml@mysql:3306/zenml"
+    assert zenml["environment"]["ZENML_STORE_PASSWORD"] == "${MYSQL_PASSWORD}"
     # Every variable the file needs is in the example env file, and no secret has a value.
     text = (deploy / "compose.yaml").read_text()
     needed = set(re.findall(r"\$\{(\w+)", text)) | {"COMPOSE_PROJECT_NAME"}
