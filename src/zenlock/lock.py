@@ -46,7 +46,8 @@ def uv(*args: str) -> str:
             raise ZenlockError(
                 "uv.lock is out of date with pyproject.toml: run `nox -s lock`, then `nox -s dev`."
             )
-        raise ZenlockError(f"`uv {' '.join(args)}` failed:\n{result.stderr}")
+        said = (result.stderr + result.stdout).strip()
+        raise ZenlockError(f"`uv {' '.join(args)}` failed (exit {result.returncode}):\n{said}")
     return result.stdout
 
 
