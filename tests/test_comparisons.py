@@ -139,7 +139,9 @@ def test_no_command_imports_another_and_each_layer_only_those_below():
     """ground < tools < services < commands, read from the package's own imports."""
     layers = {
         "ground": {"state", "settings", "inputs", "requirements", "moved", "scripts"},
-        "tools": {"lock", "engine", "registry", "activation", "uvbinary"},
+        "tools": {
+            "lock", "engine", "buildkit", "pushes", "oneoff", "registry", "activation", "uvbinary",
+        },
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
             "containers", "discovery", "builds", "helmvalues", "projectserver", "lifecycle",

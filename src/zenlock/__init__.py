@@ -4,8 +4,9 @@ Four layers, each importing only those below it (tests/test_comparisons.py holds
 - ground: `state` (the project found from the working directory, its files and identity),
   `settings` ([tool.zenlock]), `inputs` (validation by grammar), `requirements`, `scripts`
   (the files in inside/ that run with another environment's python), `moved`;
-- tools: `lock` (uv), `engine` (Docker), `registry` (ZenML's integration registry and the
-  integration groups' names), `activation`;
+- tools: `lock` (uv), `engine` (the Docker engine and what is on it), `buildkit` (builds),
+  `pushes` (to registries), `oneoff` (short-lived containers), `registry` (ZenML's
+  integration registry and the integration groups' names), `activation`;
 - services: `imagespec`, `serverspec`, `database` and `backups`, `credentials`, `stackfiles`,
   `containers` and `discovery` (for the project's run module);
 - commands: `images`, `server`, `check`, `integrations`, `stacks`, `upgrade`, `run`; none

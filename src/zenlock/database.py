@@ -13,7 +13,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from . import ZenlockError, engine
+from . import ZenlockError, engine, oneoff
 from .inputs import mysql_url
 from .scripts import script
 
@@ -117,7 +117,7 @@ class Database:
     def run(self, *command: str, env: dict | None = None, **options) -> tuple[str, bytes]:
         options.setdefault("volumes", volumes(self.server_env, self.volume))
         options.setdefault("network", self.network)
-        return engine.run_once(
+        return oneoff.run_once(
             self.client, self.image, ["python", "-c", *command],
             environment={**environment(self.server_env), **(env or {})}, **options,
         )  # fmt: skip
