@@ -3,6 +3,7 @@ integration-group names, and the fix a failed activation names. Imported as ship
 
 import ast
 import re
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -119,8 +120,8 @@ def test_a_module_that_cannot_be_read_hides_only_its_own_pipelines(tmp_path):
 )
 def test_integration_groups_have_one_naming(group, owner, monkeypatch):
     snapshot = {"integrations": {"sklearn": {}, "s3": {}, "great_expectations": {}}}
-    monkeypatch.setattr(registry, "snapshot", lambda: snapshot)
-    assert registry.integration_of_group(group) == owner
+    monkeypatch.setattr(registry, "snapshot", lambda root: snapshot)
+    assert registry.integration_of_group(Path("."), group) == owner
     if owner:
         assert registry.group_name(*owner) == group
 
@@ -138,16 +139,22 @@ def test_only_the_registry_module_spells_an_integration_group():
 def test_no_command_imports_another_and_each_layer_only_those_below():
     """ground < tools < services < commands, read from the package's own imports."""
     layers = {
-        "ground": {"state", "settings", "inputs", "requirements", "moved", "scripts"},
+        "ground": {
+            "pyproject", "settings", "project", "identity", "state", "inputs", "requirements",
+            "moved", "scripts",
+        },
         "tools": {
             "lock", "engine", "buildkit", "pushes", "oneoff", "registry", "activation", "uvbinary",
         },
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
             "containers", "discovery", "builds", "helmvalues", "projectserver", "lifecycle",
-            "serverdata", "remote",
+            "serverdata", "remote", "zenmlenv", "checkreport",
         },
-        "commands": {"images", "server", "check", "integrations", "stacks", "upgrade", "run"},
+        "commands": {
+            "images", "server", "check", "integrations", "stacks", "upgrade", "run", "execute",
+            "testing", "zenmlcli",
+        },
     }  # fmt: skip
     rank = {module: n for n, members in enumerate(layers.values()) for module in members}
     package = REPO / "src" / "zenlock"
@@ -224,11 +231,11 @@ def test_a_malformed_stack_file_is_one_line_naming_file_and_field(
 ):
     from zenlock import stackfiles
 
-    monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": TYPES})
+    monkeypatch.setattr(registry, "snapshot", lambda root: {"component_types": TYPES})
     path = tmp_path / "broken.yaml"
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ZenlockError) as refused:
-        stackfiles.read_stack(path)
+        stackfiles.read_stack(tmp_path, path)
     message = str(refused.value)
     assert said in message and "broken.yaml" in message
     assert "\n" not in message
@@ -240,16 +247,16 @@ def test_a_stack_file_too_large_is_refused_unread(tmp_path, monkeypatch):
     path = tmp_path / "big.yaml"
     path.write_text("stack_name: a\n" + "#" * (stackfiles.MAX_BYTES + 1))
     with pytest.raises(ZenlockError, match="larger than 256 KiB"):
-        stackfiles.read_stack(path)
+        stackfiles.read_stack(tmp_path, path)
 
 
 def test_a_good_stack_file_reads(tmp_path, monkeypatch):
     from zenlock import stackfiles
 
-    monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": TYPES})
+    monkeypatch.setattr(registry, "snapshot", lambda root: {"component_types": TYPES})
     path = tmp_path / "ok.yaml"
     path.write_text(f"stack_name: ok\ncomponents:\n  orchestrator: [{GOOD_COMPONENT}]\n")
-    assert stackfiles.read_stack(path)["stack_name"] == "ok"
+    assert stackfiles.read_stack(tmp_path, path)["stack_name"] == "ok"
 
 
 @pytest.mark.parametrize(

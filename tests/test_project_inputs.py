@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
-from zenlock import ZenlockError
-from zenlock import __main__ as cli
-from zenlock.__main__ import SERVER_CHOICES, not_a_project, zenml_command
+from zenlock import ZenlockError, testing
+from zenlock.__main__ import not_a_project
+from zenlock.project import Project
+from zenlock.zenmlcli import SERVER_CHOICES, refuse_server_choice
 
 
 @pytest.mark.parametrize(
@@ -27,7 +29,7 @@ from zenlock.__main__ import SERVER_CHOICES, not_a_project, zenml_command
 )
 def test_the_zenml_session_leaves_choosing_the_server_to_the_project(args, ours):
     with pytest.raises(ZenlockError) as refused:
-        zenml_command(args)
+        refuse_server_choice(args)
     message = str(refused.value)
     assert f"`zenml {args[0]}` would choose this project's server" in message and ours in message
     assert "\n" not in message
@@ -44,7 +46,7 @@ def test_an_empty_stack_name_is_one_line(args):
     with pytest.raises(
         ZenlockError, match=r"^--stack names a stack: `nox -s tests -- --stack NAME`"
     ):
-        cli.tests_command(args)  # (imported by name, pytest would collect it)
+        testing.main(Project.at(REPO), args)
 
 
 def test_a_pyproject_that_is_no_toml_is_named(tmp_path):
@@ -54,6 +56,9 @@ def test_a_pyproject_that_is_no_toml_is_named(tmp_path):
     assert "\n" not in said
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert "no pyproject.toml with a [tool.zenlock] table" in not_a_project(tmp_path)
+
+
+SCAN = "conflicted_files(__import__('pathlib').Path.cwd())"
 
 
 def test_the_conflict_scan_reads_template_files_only(tmp_path):
@@ -67,7 +72,11 @@ def test_the_conflict_scan_reads_template_files_only(tmp_path):
     (tmp_path / "big.log").write_text(marker + "x" * 2_000_000)
     (tmp_path / "noxfile.py").write_text(marker)
     scanned = subprocess.run(
-        [sys.executable, "-c", "from zenlock.state import conflicted_files as c; print(c())"],
+        [
+            sys.executable,
+            "-c",
+            f"from zenlock.state import conflicted_files; print({SCAN})",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -1,6 +1,8 @@
 """A classic project's requirements.txt, read by its grammar and turned into ZenML integrations
 (by ZenML's registry) and plain dependencies: `nox -s integrations -- add --from FILE`."""
 
+from pathlib import Path
+
 import pytest
 
 from zenlock import ZenlockError, integrations, registry, requirements
@@ -24,7 +26,7 @@ SNAPSHOT = {
 
 @pytest.fixture
 def zenml_registry(monkeypatch):
-    monkeypatch.setattr(registry, "snapshot", lambda: SNAPSHOT)
+    monkeypatch.setattr(registry, "snapshot", lambda root: SNAPSHOT)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,7 @@ def test_a_missing_file_is_one_line(tmp_path):
 def test_a_package_stands_for_an_integration_by_zenmls_registry(
     zenml_registry, package, integration
 ):
-    assert registry.named_by(package) == integration
+    assert registry.named_by(Path("."), package) == integration
 
 
 def test_a_requirements_file_becomes_integrations_and_dependencies(
@@ -108,7 +110,7 @@ def test_a_requirements_file_becomes_integrations_and_dependencies(
         "zenml[server]==0.97.0\nmlflow\nscikit-learn==1.5.2\noptuna>=3\nboto3\nxgboost\nmlflow\n"
         "torch ; sys_platform == 'linux'\npyspark==3.5.0\n"
     )
-    names, dependencies = integrations.from_file(path)
+    names, dependencies = integrations.from_file(Path("."), path)
     assert names == ["mlflow", "sklearn", "xgboost"]
     # The user's own version of an integration's package is kept: the lock honours both. A
     # line for some platforms only, or a pin the integration's own excludes, stays a dependency.

@@ -21,6 +21,7 @@ from conftest import REPO
 
 from zenlock import ZenlockError
 from zenlock.credentials import weakness
+from zenlock.helmvalues import SECRET_KEYS
 from zenlock.inputs import http_url, is_loopback, server_url
 from zenlock.serverspec import SECURE_DEFAULTS
 from zenlock.state import write_env_file
@@ -374,22 +375,23 @@ def test_the_compose_check_applies_the_same_rules():
 
 
 @pytest.fixture
-def helm_secret(tmp_path, monkeypatch):
+def helm_secret(tmp_path):
+    """The secret's values of a project in `tmp_path`, read (and made) as `helm` does."""
     from zenlock import helmvalues
+    from zenlock.project import Project
 
-    monkeypatch.setattr(helmvalues, "ROOT", tmp_path)
-    monkeypatch.setattr(helmvalues, "SECRET", tmp_path / "deploy" / "helm-secret.env")
-    return helmvalues
+    project = Project.at(tmp_path)
+    return lambda: helmvalues.secret_values(project)
 
 
-def test_helm_secret_values_are_made_strong_and_private(helm_secret):
-    made = helm_secret.secret_values()
-    assert set(made) == set(helm_secret.SECRET_KEYS.values())
+def test_helm_secret_values_are_made_strong_and_private(helm_secret, tmp_path):
+    made = helm_secret()
+    assert set(made) == set(SECRET_KEYS.values())
     assert weakness(made["admin-password"]) is None
     assert weakness(made["jwt-secret-key"], key=True) is None
     assert weakness(made["secrets-store-encryption-key"], key=True) is None
-    assert helm_secret.SECRET.stat().st_mode & 0o777 == 0o600
-    assert helm_secret.secret_values() == made  # kept: the secrets belong to the data
+    assert (tmp_path / "deploy" / "helm-secret.env").stat().st_mode & 0o777 == 0o600
+    assert helm_secret() == made  # kept: the secrets belong to the data
 
 
 @pytest.mark.parametrize(
@@ -406,16 +408,18 @@ def test_helm_secret_values_are_made_strong_and_private(helm_secret):
         ("store-url=sqlite:////zenml/zenml.db", None),
     ],
 )
-def test_helm_secret_values_are_checked_by_the_rules_of_every_deployment(helm_secret, line, said):
-    made = helm_secret.secret_values()
+def test_helm_secret_values_are_checked_by_the_rules_of_every_deployment(
+    helm_secret, tmp_path, line, said
+):
+    made = helm_secret()
     key = line.split("=", 1)[0]
     lines = [f"{k}={v}" for k, v in made.items() if k != key] + [line]
-    helm_secret.SECRET.write_text("\n".join(lines) + "\n")
+    (tmp_path / "deploy" / "helm-secret.env").write_text("\n".join(lines) + "\n")
     if said is None:
-        assert helm_secret.secret_values()[key] == line.split("=", 1)[1]
+        assert helm_secret()[key] == line.split("=", 1)[1]
         return
     with pytest.raises(ZenlockError) as refused:
-        helm_secret.secret_values()
+        helm_secret()
     message = str(refused.value)
     assert said in message and "\n" not in message and "p@ss" not in message
 

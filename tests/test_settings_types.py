@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import ANSWER_SETS, REPO
 
-from zenlock import ZenlockError, state
+from zenlock import ZenlockError, settings
 from zenlock.settings import (
     SCHEMA,
     Entries,
@@ -20,7 +20,6 @@ from zenlock.settings import (
     server_settings,
     tool_settings,
 )
-from zenlock.state import refuse_unknown_schema
 
 # A project's settings before a case changes them: table -> its lines.
 BASE = {
@@ -134,7 +133,7 @@ VALID = [
 @pytest.mark.parametrize(("table", "line", "loader", "field", "expected"), VALID)
 def test_settings_of_their_type_are_read(tmp_path, table, line, loader, field, expected):
     project = write_project(tmp_path, table, line)
-    refuse_unknown_schema(project)  # what the CLI runs before any command
+    tool_settings(project)  # what the CLI runs before any command
     read = LOADERS[loader](project)
     for part in field.split(".") if field else ():
         read = read[part] if isinstance(read, dict) else getattr(read, part)
@@ -248,7 +247,7 @@ def test_a_setting_of_the_wrong_type_is_one_line_naming_key_type_and_fix(
 ):
     project = write_project(tmp_path, table, line)
     with pytest.raises(ZenlockError) as refused:
-        refuse_unknown_schema(project)
+        tool_settings(project)
     message = str(refused.value)
     assert "\n" not in message and message.startswith(f"{where} ") and says in message, message
     # Every loader reads the settings through the same check: none acts on a bad value.
@@ -303,14 +302,14 @@ def test_a_newer_schema_is_said_alone_its_new_keys_unjudged(tmp_path):
         "[tool.zenlock]\nschema = 2\n[tool.zenlock.server]\nport = 8238\nreplicas = 3\n"
     )
     with pytest.raises(ZenlockError) as refused:
-        refuse_unknown_schema(tmp_path)
+        tool_settings(tmp_path)
     message = str(refused.value)
     assert message.startswith("[tool.zenlock] schema = 2: this project was rendered by a newer")
     assert "uv lock --upgrade-package zenlock" in message and "\n" not in message
 
 
 def test_an_older_projects_tool_envtools_is_held_to_the_same_schema(tmp_path, monkeypatch):
-    monkeypatch.setattr(state.tool_table, "noticed", True, raising=False)  # said once a process
+    monkeypatch.setattr(settings.tool_table, "noticed", True, raising=False)  # said once a process
     (tmp_path / "pyproject.toml").write_text('[tool.envtools.server]\nport = "9000"\n')
     with pytest.raises(ZenlockError, match=r"^\[tool.zenlock.server\] port = '9000' is a string"):
         server_settings(tmp_path)
@@ -327,7 +326,7 @@ def test_an_older_projects_tool_envtools_is_held_to_the_same_schema(tmp_path, mo
 def test_a_tool_zenlock_that_is_no_table_is_one_line(tmp_path, text, says):
     (tmp_path / "pyproject.toml").write_text(text)
     with pytest.raises(ZenlockError) as refused:
-        refuse_unknown_schema(tmp_path)
+        tool_settings(tmp_path)
     assert says in str(refused.value) and "\n" not in str(refused.value)
 
 
@@ -353,7 +352,7 @@ def test_the_reference_page_documents_the_schema():
 @pytest.mark.parametrize("answers", list(ANSWER_SETS), ids=list(ANSWER_SETS))
 def test_the_templates_own_settings_fit_the_schema(render, answers):
     project = render(**ANSWER_SETS[answers])
-    refuse_unknown_schema(project)
+    tool_settings(project)
     assert server_settings(project).port == 8238
 
 

@@ -80,14 +80,14 @@ def test_a_stack_file_nested_too_deep_is_one_line_naming_it(text, tmp_path):
     path = tmp_path / "deep.yaml"
     path.write_text(text)
     with pytest.raises(ZenlockError) as refused:
-        stackfiles.read_stack(path)
+        stackfiles.read_stack(tmp_path, path)
     message = str(refused.value)
     assert "deep.yaml" in message and f"deeper than {stackfiles.MAX_DEPTH} levels" in message
     assert "\n" not in message and len(message) < 200
 
 
 def test_a_stack_file_as_deep_as_allowed_reads(tmp_path, monkeypatch):
-    monkeypatch.setattr(registry, "snapshot", lambda: {"component_types": ["orchestrator"]})
+    monkeypatch.setattr(registry, "snapshot", lambda root: {"component_types": ["orchestrator"]})
     # The top mapping and `components`' mapping are two levels; the rest nests in configuration.
     inner = "{" + "a: {" * (stackfiles.MAX_DEPTH - 5) + "}" * (stackfiles.MAX_DEPTH - 4)
     path = tmp_path / "ok.yaml"
@@ -95,5 +95,5 @@ def test_a_stack_file_as_deep_as_allowed_reads(tmp_path, monkeypatch):
         "stack_name: ok\ncomponents:\n  orchestrator:\n"
         f"    - {{name: default, flavor: local, configuration: {inner}}}\n"
     )
-    definition = stackfiles.read_stack(path)
+    definition = stackfiles.read_stack(tmp_path, path)
     assert definition["components"]["orchestrator"][0]["name"] == "default"

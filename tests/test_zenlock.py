@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from zenlock import ZenlockError, database, engine, imagespec, inputs, lock
+from zenlock import ZenlockError, buildkit, database, inputs, lock
 from zenlock.check import sbom_differences, unmet, venv_report
 from zenlock.images import image_sets
 from zenlock.imagespec import ImageSpec, content_hash
@@ -57,10 +57,10 @@ def test_content_hash_changes_with_any_input_and_only_then():
     assert content_hash("ab", "c") != content_hash("a", "bc")
 
 
-def test_tag_is_a_pure_function_of_the_spec_and_its_base(monkeypatch):
+def test_tag_is_a_pure_function_of_the_spec_and_its_base():
     # The project's own Dockerfiles go into the tag: the template's, as a project has them.
-    monkeypatch.setattr(imagespec, "DOCKERFILES", REPO / "template" / "docker")
-    spec = ImageSpec("iterate", "ghcr.io/acme/churn", "pipeline.Dockerfile", "parent", ("reqs",))
+    dockerfile = REPO / "template" / "docker" / "pipeline.Dockerfile"
+    spec = ImageSpec("iterate", "ghcr.io/acme/churn", dockerfile, "parent", ("reqs",))
     assert spec.tag("sha256:1") == spec.tag("sha256:1")
     assert spec.tag("sha256:1") != spec.tag("sha256:2")
     assert spec.tag("sha256:1").startswith("ghcr.io/acme/churn:iterate-")
@@ -119,21 +119,27 @@ def test_env_files_round_trip_paths_with_spaces_and_stay_private(tmp_path):
     assert read_env_file(path) == {"A": "1"}
 
 
-def test_one_export_selection_per_kind_of_environment():
-    assert lock.selection("venv") == []
-    assert lock.selection("server", ["server", "server-integration-s3"]) == [
+def test_one_export_selection_per_kind_of_environment(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    assert lock.selection(tmp_path, "venv") == []
+    assert lock.selection(tmp_path, "server", ["server", "server-integration-s3"]) == [
         "--only-group=server",
         "--only-group=server-integration-s3",
         "--no-emit-project",
     ]
     for kind in ("iterate", "release"):
-        assert lock.selection(kind, ["serving"]) == [
+        assert lock.selection(tmp_path, kind, ["serving"]) == [
             "--no-default-groups",
             "--no-emit-project",
             "--group=serving",
         ]
+    # A project that declares the step tools' group gets it in every pipeline image.
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n[dependency-groups]\npipeline-image = ["pip"]\n'
+    )
+    assert "--group=pipeline-image" in lock.selection(tmp_path, "iterate", ["serving"])
     with pytest.raises(ValueError):
-        lock.selection("deps")
+        lock.selection(tmp_path, "deps")
 
 
 def test_venv_drift_says_how_to_keep_or_remove_an_extra_package():
@@ -159,7 +165,7 @@ def test_builds_need_a_docker_cli_with_buildkit(tmp_path, monkeypatch):
         pytest.skip("no docker CLI of 23.0+ without buildx on this machine")
     monkeypatch.setenv("PATH", str(Path(without_buildx[0]).parent))
     with pytest.raises(ZenlockError, match="buildx plugin"):
-        engine.build_cli()
+        buildkit.build_cli()
 
 
 @pytest.mark.parametrize("value", [0, 70000, -5, "abc", "", 8.5])
@@ -353,7 +359,7 @@ def test_unmet_names_the_requirements_the_pins_do_not_satisfy():
         "pandas>=2.0.0",
         "pywin32; sys_platform == 'win32'",
     ]
-    assert unmet(requirements, pins, linux) == ["numpy<3.0", "pandas>=2.0.0"]
+    assert unmet(requirements, pins, linux, lock_text="") == ["numpy<3.0", "pandas>=2.0.0"]
 
 
 def test_a_database_url_is_shown_without_its_password_and_others_are_refused():
@@ -494,9 +500,9 @@ def test_a_schema_this_zenlock_does_not_know_is_refused_with_the_fix(tmp_path):
 
 
 def test_an_older_project_is_read_from_tool_envtools_with_a_notice(tmp_path, capsys):
-    from zenlock import state
+    from zenlock import settings
 
     (tmp_path / "pyproject.toml").write_text("[tool.envtools.server]\nport = 9000\n")
-    assert state.find_root(tmp_path) == tmp_path
-    assert state.tool_table(tmp_path) == {"server": {"port": 9000}}
+    assert settings.find_root(tmp_path) == tmp_path
+    assert settings.tool_table(tmp_path) == {"server": {"port": 9000}}
     assert "[tool.envtools]" in capsys.readouterr().err

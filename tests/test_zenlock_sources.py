@@ -147,11 +147,12 @@ def test_the_index_source_through_the_whole_chain(tmp_path, docker_client):
 )
 def test_a_local_package_is_found_in_the_lock_by_its_path(line):
     """This repository's own lock holds zenlock itself, editable at `.`."""
-    assert lock.local_package(line) == ("zenlock", lock.locked_version("zenlock"))
+    text = (REPO / "uv.lock").read_text()
+    assert lock.local_package(REPO, text, line) == ("zenlock", lock.locked_version(text, "zenlock"))
 
 
 def test_a_local_path_the_lock_lacks_is_one_line():
     with pytest.raises(
         ZenlockError, match=r"^uv.lock has no package at \./nowhere: run `nox -s lock`"
     ):
-        lock.local_package("./nowhere")
+        lock.local_package(REPO, (REPO / "uv.lock").read_text(), "./nowhere")

@@ -13,56 +13,58 @@ exec [--throwaway-zenml [--stack NAME]] CMD ...
                                   stack is NAME's file (default: [tool.zenlock.stacks] default)
 """
 
-import argparse
 import errno
 import importlib
 import importlib.metadata
-import json
-import os
 import signal
-import subprocess
 import sys
-import tempfile
 import tomllib
-import urllib.error
-import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-
-from packaging.version import Version
 
 from . import ZenlockError
 from .moved import remove_leftovers, report_dropped_edits
-from .state import FOUND, keep_zenml_state_private, refuse_unknown_schema
-
-COMMANDS = (
-    "lock", "images", "server", "check", "integrations", "stacks", "upgrade", "run", "exec",
-    "tests", "zenml",
-)  # fmt: skip
+from .project import Project, find_root
+from .settings import tool_settings
+from .state import keep_zenml_state_private, zenml_environment
+from .zenmlenv import project_zenml, use_project_zenml
 
 
-def exec_command(args: list[str]) -> int:
-    """Run a command in the project's ZenML environment, set before the command starts."""
-    throwaway = args[:1] == ["--throwaway-zenml"]
-    args = args[1:] if throwaway else args
-    stack = None
-    if throwaway and args[:1] == ["--stack"]:
-        if len(args) < 2:
-            raise ZenlockError("exec --throwaway-zenml --stack: name a stack of configs/stacks/.")
-        stack, args = args[1], args[2:]
-    if not args:
-        raise ZenlockError("exec: name the command to run.")
-    if not throwaway:
-        try:
-            use_project_zenml(project_zenml())
-            return subprocess.run(args, env=dict(os.environ)).returncode
-        finally:
-            keep_zenml_state_private()
-    from .settings import default_stack
-    from .stackfiles import use_throwaway_store
+@dataclass(frozen=True)
+class Command:
+    """A command: its module (whose `main(project, args)` runs it) and the ZenML environment
+    it runs in, set before anything imports ZenML: `none` (uv alone, or it sets its own),
+    `project` (the project's store, or its server as connected) or `serving` (the server,
+    which must answer: the command talks to it)."""
 
-    with tempfile.TemporaryDirectory(prefix="zenml-throwaway-") as config:
-        use_throwaway_store(config, stack or default_stack())
-        return subprocess.run(args, env=dict(os.environ)).returncode
+    module: str
+    zenml: str = "project"
+    after_update: bool = False  # what a project runs first after `copier update`
+    options_after_target: bool = False  # its own options come after MODULE or CMD
+
+    def environment(self, args: list[str]) -> str:
+        # detach and claim say whose server a folder uses, which zenml_environment() refuses
+        # to guess; help sets up and writes nothing.
+        if self.module == "server" and args[:1] in (["detach"], ["claim"]):
+            return "none"
+        if not self.options_after_target and {"-h", "--help"} & set(args):
+            return "none"
+        return self.zenml
+
+
+COMMANDS = {
+    "lock": Command("lock", zenml="none", after_update=True),
+    "images": Command("images"),
+    "server": Command("server"),
+    "check": Command("check", after_update=True),
+    "integrations": Command("integrations"),
+    "stacks": Command("stacks", zenml="serving"),
+    "upgrade": Command("upgrade"),
+    "run": Command("run", zenml="serving", options_after_target=True),
+    "exec": Command("execute", zenml="none", options_after_target=True),
+    "tests": Command("testing", zenml="none"),
+    "zenml": Command("zenmlcli", zenml="none"),
+}
 
 
 def not_a_project(folder: Path) -> str:
@@ -81,164 +83,54 @@ def not_a_project(folder: Path) -> str:
     )
 
 
-# ZenML's own ways to choose or start a server: the project's are `nox -s server -- ...`.
-SERVER_CHOICES = {
-    "login": "up (its own server) or connect URL (another)",
-    "logout": "down",
-    "connect": "connect URL",
-    "disconnect": "down",
-    "up": "up",
-    "down": "down",
-}
-
-
-def zenml_command(args: list[str]) -> int:
-    """`nox -s zenml -- ARGS`: ZenML's CLI on the project's store or server. Choosing or
-    starting a server there would move the project's sessions off the server `nox -s server`
-    manages (`zenml login --local` runs one that asks no password): refused, naming ours."""
-    if args and args[0] in SERVER_CHOICES:
-        raise ZenlockError(
-            f"`zenml {args[0]}` would choose this project's server behind its back: use "
-            f"`nox -s server -- {SERVER_CHOICES[args[0]]}`."
-        )
-    zenml = Path(sys.executable).with_name("zenml")
-    return exec_command([sys.executable, str(zenml), *(args or ["status"])])
-
-
-def tests_command(args: list[str]) -> int:
-    """`nox -s tests -- [--stack NAME] [PYTEST ARGS]`: `--stack` is ours (the stack is
-    registered and active before pytest starts, so a module may read it at import); every
-    other argument is pytest's, `--help` too."""
-    parser = argparse.ArgumentParser(prog="nox -s tests --", add_help=False, allow_abbrev=False)
-    parser.add_argument("--stack")
-    chosen, pytest_args = parser.parse_known_args(args)
-    if chosen.stack is not None and not chosen.stack.strip():
-        raise ZenlockError("--stack names a stack: `nox -s tests -- --stack NAME`.")
-    stack = ["--stack", chosen.stack] if chosen.stack else []
-    return exec_command(["--throwaway-zenml", *stack, "pytest", *pytest_args])
-
-
-def project_zenml() -> dict[str, str]:
-    """The project's ZenML environment for a command that runs pipelines."""
-    from .state import ZENML_CONFIG, zenml_environment
-
-    # ZenML's local store holds runs and secrets: readable by you only.
-    ZENML_CONFIG.mkdir(mode=0o700, exist_ok=True)
-    ZENML_CONFIG.chmod(0o700)
-    environment = zenml_environment()
-    server_must_answer(environment.get("ZENML_STORE_URL"))
-    return environment
-
-
-def use_project_zenml(environment: dict[str, str]) -> None:
-    """This process's environment gets the project's ZenML connection. A ZENML_STORE_* left
-    in the shell (another project's server) is dropped, and said: runs are never recorded on
-    a server the project did not choose."""
-    dropped = sorted(
-        key for key in os.environ if key.startswith("ZENML_STORE_") and key not in environment
-    )
-    if dropped:
-        where = "its own server" if "ZENML_STORE_URL" in environment else "its local ZenML store"
-        print(
-            f"Ignoring {', '.join(dropped)} from the shell: this project's sessions use {where}.",
-            file=sys.stderr,
-        )
-    for key in dropped:
-        del os.environ[key]
-    os.environ.update(environment)
-
-
-def server_must_answer(url: str | None) -> None:
-    """A session bound to the project's server fails at once, with the fix, when the server
-    is down, cannot read its database, or runs another ZenML than the client (ZenML's rule).
-    Without a connection, a project that has a server says that its runs go elsewhere."""
-    from .state import ADMIN_ENV
-
-    if not url:
-        if ADMIN_ENV.is_file():
-            print(
-                "This project's server is not connected (`nox -s server -- up` connects it): "
-                "runs go to the local ZenML store.",
-                file=sys.stderr,
-            )
-        return
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/info", timeout=10) as response:
-            server_version = json.load(response).get("version")
-    except urllib.error.HTTPError as error:
-        if error.code < 500:
-            return  # an older server that wants a login for it: the client says the rest
-        raise ZenlockError(
-            f"This project's server at {url} runs but cannot read its database (HTTP "
-            f"{error.code}): start the database (`nox -s server -- status` names it); the "
-            "server reconnects by itself."
-        ) from None
-    except (OSError, ValueError) as error:
-        raise ZenlockError(
-            f"This project's server at {url} does not answer ({error}): start it with "
-            "`nox -s server -- up`, or `nox -s server -- down` to use the local ZenML store."
-        ) from None
-    client_version = importlib.metadata.version("zenml")
-    if server_version and server_version != client_version:
-        newer = max(server_version, client_version, key=Version)
-        raise ZenlockError(
-            f"This project's client has ZenML {client_version}, its server {server_version}: "
-            f"ZenML needs both the same. `nox -s upgrade -- {newer}` brings every environment "
-            "to one version."
-        )
-
-
 def stop_on_sigterm(signum, frame) -> None:
     """SIGTERM unwinds like Ctrl-C: all-or-nothing blocks restore pyproject.toml and uv.lock,
     temporary build contexts are removed."""
     raise KeyboardInterrupt
 
 
+def run(project: Project, name: str, args: list[str]) -> None:
+    """Command `name` on `project`, in the ZenML environment it needs."""
+    command = COMMANDS[name]
+    tool_settings(project.root)  # a newer template's schema, a misspelt setting: refused first
+    if command.after_update:
+        notice = report_dropped_edits(project.root)
+        if notice:
+            print(notice, file=sys.stderr)
+        if name == "lock":
+            remove_leftovers(project.root)
+    environment = command.environment(args)
+    if environment != "none":
+        # Before anything imports ZenML: the project's state, never ~/.config/zenml.
+        use_project_zenml(
+            project_zenml(project) if environment == "serving" else zenml_environment(project)
+        )
+    try:
+        importlib.import_module(f"zenlock.{command.module}").main(project, args)
+    finally:
+        if environment != "none":
+            keep_zenml_state_private(project)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    command, *args = sys.argv[1:] or ["--help"]
-    if command in ("--version", "-V"):
+    name, *args = sys.argv[1:] or ["--help"]
+    if name in ("--version", "-V"):
         print(f"zenlock {importlib.metadata.version('zenlock')}")
         return
-    if command in ("-h", "--help"):
+    if name in ("-h", "--help"):
         print(__doc__)
         return
-    if command not in COMMANDS:
-        sys.exit(f"error: no command {command!r}.\n\n{__doc__}")
-    if command in ("run", "exec") and (not args or args[0] in ("-h", "--help")):
-        print(__doc__)  # their own options come after MODULE or CMD
+    if name not in COMMANDS:
+        sys.exit(f"error: no command {name!r}.\n\n{__doc__}")
+    if COMMANDS[name].options_after_target and (not args or args[0] in ("-h", "--help")):
+        print(__doc__)
         return
-    if FOUND is None:
+    root = find_root(Path.cwd().resolve())
+    if root is None:
         sys.exit(f"error: {not_a_project(Path.cwd())}")
     try:
-        refuse_unknown_schema()
-        if command in ("lock", "check"):  # what a project runs first after the update
-            notice = report_dropped_edits(FOUND)
-            if notice:
-                print(notice, file=sys.stderr)
-            if command == "lock":
-                remove_leftovers(FOUND)
-        if command == "exec":
-            sys.exit(exec_command(args))
-        if command == "tests":
-            sys.exit(tests_command(args))
-        if command == "zenml":
-            sys.exit(zenml_command(args))
-        # lock runs before .venv exists (no ZenML there); detach and claim are how a folder
-        # says whose server it uses, which zenml_environment() refuses to guess.
-        # Help sets up and writes nothing (run's and exec's options are their MODULE's, CMD's).
-        asks_help = command not in ("run", "exec") and bool({"-h", "--help"} & set(args))
-        if command != "lock" and args[:1] not in (["detach"], ["claim"]) and not asks_help:
-            from .state import zenml_environment
-
-            # Before anything imports ZenML: the project's state, never ~/.config/zenml.
-            bound = command in ("run", "stacks")  # they talk to the server: it must serve
-            use_project_zenml(project_zenml() if bound else zenml_environment())
-        try:
-            importlib.import_module(f"zenlock.{command}").main(args)
-        finally:
-            if command != "lock" and not asks_help:
-                keep_zenml_state_private()
+        run(Project.at(root), name, args)
     except ZenlockError as error:
         sys.exit(f"error: {error}")
     except SyntaxError as error:  # most often what `copier update` leaves: conflict markers

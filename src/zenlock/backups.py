@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import ZenlockError, database
 from .database import Database
-from .state import ADMIN_ENV, DATA_HOME, read_env_file, write_env_file
+from .state import read_env_file, write_env_file
 
 KEY_SUFFIX = ".key"  # beside each backup: the secrets key its secrets are encrypted with
 
@@ -47,9 +47,10 @@ def write_private(path: Path, content: bytes) -> None:
         file.write(content)
 
 
-def backup(data: Database, target: Path, label: str = "") -> Path:
+def backup(data: Database, target: Path, admin: dict[str, str], label: str = "") -> Path:
     """A consistent copy of the server's database, written to `target` (a file, or a folder
-    to name one in, with `label` in the name); the server keeps running."""
+    to name one in, with `label` in the name); the server keeps running. `admin`: the
+    project's admin.env, whose secrets-store key is kept beside the copy."""
     found = data.probe()
     database.refuse_problem(found, data.server_env, data.network)
     if not found["version"]:
@@ -69,7 +70,7 @@ def backup(data: Database, target: Path, label: str = "") -> Path:
                 break
             target = folder / f"{name}-{number}{suffix}"
     write_private(target.resolve(), content)
-    keep_key(target, data.server_env | read_env_file(ADMIN_ENV))
+    keep_key(target, data.server_env | admin)
     print(
         f"Backed up {data.describe()} (ZenML {found['version']}) to "
         f"{target} ({len(content) / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; "
@@ -186,5 +187,5 @@ def take_over(data: Database, source: Path, admin: dict) -> None:
         )
 
 
-def backups_folder(identity: str) -> Path:
-    return DATA_HOME / identity / "backups"
+def backups_folder(data_home: Path, identity: str) -> Path:
+    return data_home / identity / "backups"

@@ -4,6 +4,7 @@ so `zenml pipeline builds list` and the dashboard show what ran. One build per i
 stack: the next run finds it by ZenML's own checksum of the run's Docker settings."""
 
 import logging
+from pathlib import Path
 from uuid import UUID
 
 import zenml
@@ -16,7 +17,7 @@ from zenml.pipelines.build_utils import compute_stack_checksum, prepare_pipeline
 from zenml.stack import StackComponent
 
 from . import lock
-from .state import ROOT
+from .project import Project
 
 # ZenML's warning for every build without a registry; our tags name the build's inputs, so a
 # tag is never overwritten by another image.
@@ -38,7 +39,7 @@ def only_the_orchestrator_builds(stack) -> bool:
     )
 
 
-def pipeline_build(image: dict, docker: DockerSettings) -> UUID | None:
+def pipeline_build(project: Project, image: dict, docker: DockerSettings) -> UUID | None:
     """The id of the ZenML build of the recorded `image`, run by `docker` (its reference is
     the parent image) on the active stack, registered on its first run; None where ZenML must
     make the build itself."""
@@ -60,6 +61,7 @@ def pipeline_build(image: dict, docker: DockerSettings) -> UUID | None:
     if found.items:
         return found.items[0].id
     release = image["mode"] == "release"
+    selection = lock.selection(project.root, image["mode"], image["groups"])
     item = prepared.items[0]
     request = PipelineBuildRequest(
         project=client.active_project.id,
@@ -69,8 +71,8 @@ def pipeline_build(image: dict, docker: DockerSettings) -> UUID | None:
         images={
             item.key: BuildItem(
                 image=docker.parent_image,
-                dockerfile=dockerfile(release),
-                requirements=lock.export(lock.selection(image["mode"], image["groups"])),
+                dockerfile=dockerfile(project.dockerfiles, release),
+                requirements=lock.export(project.root, selection),
                 settings_checksum=item.settings_checksum,
                 contains_code=release,
                 requires_code_download=not release,
@@ -84,11 +86,10 @@ def pipeline_build(image: dict, docker: DockerSettings) -> UUID | None:
     return client.zen_store.create_build(request).id
 
 
-def dockerfile(release: bool) -> str:
+def dockerfile(dockerfiles: Path, release: bool) -> str:
     """The Dockerfile(s) of the image, as `nox -s images` built it: a release image is the
     pipeline image plus release.Dockerfile."""
     names = ["pipeline.Dockerfile", *(["release.Dockerfile"] if release else [])]
     return "\n".join(
-        f"# docker/{name}\n" + (ROOT / "docker" / name).read_text(encoding="utf-8")
-        for name in names
+        f"# docker/{name}\n" + (dockerfiles / name).read_text(encoding="utf-8") for name in names
     )

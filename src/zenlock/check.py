@@ -16,57 +16,29 @@ import importlib.metadata
 import json
 import sys
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from packaging.markers import Marker, default_environment
 from packaging.utils import canonicalize_name
 from rich.console import Console
-from rich.table import Table
 
-from . import ZenlockError, engine, lock, registry
+from . import ZenlockError, engine, lock, oneoff, registry
+from .checkreport import Report, compare, exit_status, print_reports, verdict
 from .imagespec import inactive_in_image
 from .inside.inspect_python import installed
+from .project import Project
 from .projectserver import Server
 from .serverspec import server_groups
-from .settings import server_settings
 from .stackfiles import integrations_needed, read_stack, stack_files, version_problem
-from .state import (
-    CONNECTION,
-    ROOT,
-    conflicted_files,
-    read_env_file,
-    read_record,
-)
+from .state import conflicted_files, read_env_file
 
 ENVIRONMENTS = ("venv", "images", "server", "stacks")
-MISMATCH = ("drift", "missing", "stale")
 REBUILD_SERVER = "nox -s server, then nox -s server -- down and -- up"
 
 
-@dataclass
-class Report:
-    environment: str
-    status: str  # ok, drift, missing, stale or unavailable
-    fix: str = ""
-    reason: str = ""
-    differences: list[dict[str, str]] = field(default_factory=list)
-
-
-def compare(environment: str, locked: dict, installed: dict, fix: str) -> Report:
-    found = {canonicalize_name(name): version for name, version in installed.items()}
-    differences = [
-        {"package": name, "locked": locked.get(name, "-"), "found": found.get(name, "-")}
-        for name in sorted(locked.keys() | found.keys())
-        if locked.get(name) != found.get(name)
-    ]
-    if not differences:
-        return Report(environment, "ok")
-    return Report(environment, "drift", fix, differences=differences)
-
-
-def check_conflicts() -> list[Report]:
+def check_conflicts(project: Project) -> list[Report]:
     """A merge left conflict markers: every environment derived from those files is wrong."""
-    files = conflicted_files()
+    files = conflicted_files(project.root)
     if not files:
         return []
     return [
@@ -79,20 +51,21 @@ def check_conflicts() -> list[Report]:
     ]
 
 
-def check_lock() -> list[Report]:
-    if not lock.is_stale():
+def check_lock(project: Project) -> list[Report]:
+    if not lock.is_stale(project.root):
         return []
     return [Report("uv.lock", "stale", "nox -s lock", "pyproject.toml changed since the lock")]
 
 
-def check_venv() -> list[Report]:
+def check_venv(project: Project) -> list[Report]:
     """This process runs in .venv: read its distributions and markers directly, as an image's
     own python reads its own."""
     versions, urls = installed()
-    return [venv_report(lock.pins(lock.selection("venv"), default_environment()), versions | urls)]
+    locked = lock.pins(project.root, lock.selection(project.root, "venv"), default_environment())
+    return [venv_report(locked, versions | urls)]
 
 
-def check_integrations() -> list[Report]:
+def check_integrations(project: Project) -> list[Report]:
     """Integrations added under an older ZenML: their specifiers must follow the version."""
     return [
         Report(
@@ -102,38 +75,44 @@ def check_integrations() -> list[Report]:
             f"ZenML {registry.zenml_version()} wants {', '.join(sorted(wanted))}; "
             f"pyproject.toml has {', '.join(sorted(current))}",
         )
-        for name, target, current, wanted in registry.stale()
+        for name, target, current, wanted in registry.stale(project.root)
     ]
 
 
-def check_stacks() -> list[Report]:
+def check_stacks(project: Project) -> list[Report]:
     """Each stack file's integrations against the lock: the packages must be in the pipeline
     images' set, and, for an artifact store (the dashboard reads it), in the server's."""
-    files = stack_files()
+    files = stack_files(project)
     if not files:
         return []
     environment = default_environment() | {"sys_platform": "linux", "platform_system": "Linux"}
+    pipeline_groups = registry.integration_groups(project.root, "pipelines")
+    groups_of_server = server_groups(project.root)
     sets = {
         "pipelines": lock.pins(
-            lock.selection("iterate", registry.integration_groups("pipelines")), environment
+            project.root, lock.selection(project.root, "iterate", pipeline_groups), environment
         ),
-        "server": lock.pins(lock.selection("server", server_groups()), environment),
+        "server": lock.pins(
+            project.root, lock.selection(project.root, "server", groups_of_server), environment
+        ),
     }
-    zenml = lock.locked_version("zenml")
+    lock_text = project.lock.read_text()
+    zenml = lock.locked_version(lock_text, "zenml")
     reports = []
     for stack, path in files.items():
         gaps = []
-        definition = read_stack(path)
+        definition = read_stack(project.root, path)
         problem = version_problem(definition, zenml)
         if problem:
-            where = path.relative_to(ROOT)
+            where = path.relative_to(project.root)
             gaps.append((f"{where}: {problem}", f'write zenml_version: "{zenml}" in {where}'))
-        for component_type, component, integration in integrations_needed(definition):
+        for component_type, component, integration in integrations_needed(project.root, definition):
             targets = (
                 ["pipelines", "server"] if component_type == "artifact_store" else ["pipelines"]
             )
             for target in targets:
-                missing = unmet(registry.requirements_of(integration), sets[target], environment)
+                wanted = registry.requirements_of(project.root, integration)
+                missing = unmet(wanted, sets[target], environment, lock_text)
                 if missing:
                     server = " --server" if target == "server" else ""
                     gaps.append(
@@ -152,8 +131,11 @@ def check_stacks() -> list[Report]:
     return reports
 
 
-def unmet(requirements: list[str], pins: dict[str, str], environment: dict) -> list[str]:
-    """The requirements that the pinned versions do not satisfy."""
+def unmet(
+    requirements: list[str], pins: dict[str, str], environment: dict, lock_text: str
+) -> list[str]:
+    """The requirements that the pinned versions do not satisfy (`lock_text`: uv.lock's, for
+    the version of a package installed from a URL)."""
     from packaging.requirements import Requirement
 
     missing = []
@@ -164,7 +146,7 @@ def unmet(requirements: list[str], pins: dict[str, str], environment: dict) -> l
         name = canonicalize_name(requirement.name)
         version = pins.get(name)
         if version is not None and "://" in version:  # installed from a URL: its locked version
-            version = lock.locked_version(name)
+            version = lock.locked_version(lock_text, name)
         if version is None or not requirement.specifier.contains(version, prereleases=True):
             missing.append(text)
     return missing
@@ -182,6 +164,7 @@ def venv_report(locked: dict[str, str], installed: dict[str, str]) -> Report:
 
 
 def check_image(
+    project: Project,
     client,
     name: str,
     tag: str,
@@ -198,11 +181,11 @@ def check_image(
     built_for = engine.image_platform(client, tag) if platform else None
     if built_for != platform:
         return Report(name, "drift", fix, f"an image of {built_for}, not {platform}")
-    found = engine.inspect(client, tag, network)
-    selection = lock.selection(kind, groups)
+    found = oneoff.inspect(client, tag, network)
+    selection = lock.selection(project.root, kind, groups)
     pinned = found["installed"] | found.get("from_urls", {})
-    report = compare(name, lock.pins(selection, found["environment"]), pinned, fix)
-    sbom = hashlib.sha256(lock.sbom(selection).encode()).hexdigest()
+    report = compare(name, lock.pins(project.root, selection, found["environment"]), pinned, fix)
+    sbom = hashlib.sha256(lock.sbom(project.root, selection).encode()).hexdigest()
     unlisted = sbom_differences(found["sbom_components"], found["installed"], found["environment"])
     if found.get("sbom_sha256") != sbom or unlisted:
         report.status, report.fix = "drift", fix
@@ -212,17 +195,19 @@ def check_image(
             report.reason = "its SBOM (/opt/sbom.cdx.json) differs from what is installed: " + (
                 ", ".join(listed)
             )
-    return activation_report(client, tag, network, groups, report)
+    return activation_report(project, client, tag, network, groups, report)
 
 
-def activation_report(client, tag: str, network: str, groups: list[str], report: Report):
+def activation_report(
+    project: Project, client, tag: str, network: str, groups: list[str], report: Report
+):
     """The image's integrations activated by its own python, as a step would: `nox -s
     images` did so and recorded it for that image id; any other image is activated here
     (read-only: a short-lived container, removed after)."""
-    names = registry.integrations_in(groups)
+    names = registry.integrations_in(project.root, groups)
     if report.status != "ok" or not names:
         return report
-    record = read_record()
+    record = project.read_record()
     images = [*record.get("pipelines", {}).get("images", []), record.get("server", {})]
     recorded = next((image for image in images if image.get("tag") == tag), {})
     if recorded.get("activated") == {
@@ -249,12 +234,13 @@ def sbom_differences(components: list, installed: dict, environment: dict) -> li
     return compare("sbom", listed, installed, "").differences if components else []
 
 
-def check_images(client) -> list[Report]:
-    pipelines = read_record().get("pipelines")
+def check_images(project: Project, client) -> list[Report]:
+    pipelines = project.read_record().get("pipelines")
     if not pipelines:
         return [Report("pipeline images", "missing", "nox -s images", "no image built yet")]
     return [
         check_image(
+            project,
             client,
             image_name("image", variant, "platforms" in image),
             variant["tag"],
@@ -275,10 +261,10 @@ def image_name(kind: str, image: dict, several_platforms: bool) -> str:
     return f"{kind} {image['tag']}{platform}"
 
 
-def check_server(client) -> list[Report]:
-    server = Server(server_settings(), client)  # the engine's client shared, not a second
+def check_server(project: Project, client) -> list[Report]:
+    server = Server(project, project.server, client)  # the engine's client shared, not a second
     container = server.container
-    recorded = read_record().get("server", {})
+    recorded = project.read_record().get("server", {})
     tag = container.image.tags[0] if container and container.image.tags else recorded.get("tag")
     if not tag:
         return [Report("server image", "missing", "nox -s server", "not built yet")]
@@ -287,6 +273,7 @@ def check_server(client) -> list[Report]:
     variants = recorded.get("platforms", []) if tag == recorded.get("tag") else []
     reports = [
         check_image(
+            project,
             client,
             image_name("server image", variant, len(variants) > 1),
             variant["tag"],
@@ -298,8 +285,9 @@ def check_server(client) -> list[Report]:
         )
         for variant in variants or [{"tag": tag}]
     ]
-    if CONNECTION.is_file():
-        reports.append(check_running_server(read_env_file(CONNECTION)["ZENML_STORE_URL"]))
+    if project.connection.is_file():
+        url = read_env_file(project.connection)["ZENML_STORE_URL"]
+        reports.append(check_running_server(url))
     return reports
 
 
@@ -323,12 +311,12 @@ def check_running_server(url: str) -> Report:
     )
 
 
-def run_checks(only: tuple[str, ...]) -> list[Report]:
-    reports = check_conflicts() + check_lock()
+def run_checks(project: Project, only: tuple[str, ...]) -> list[Report]:
+    reports = check_conflicts(project) + check_lock(project)
     if "venv" in only:
-        reports += check_venv() + check_integrations()
+        reports += check_venv(project) + check_integrations(project)
     if "stacks" in only:
-        reports += check_stacks()
+        reports += check_stacks(project)
     if "images" not in only and "server" not in only:
         return reports
     try:
@@ -342,54 +330,18 @@ def run_checks(only: tuple[str, ...]) -> list[Report]:
             if name in ("images", "server")
         ]
     if "images" in only:
-        reports += check_images(client)
+        reports += check_images(project, client)
     if "server" in only:
-        reports += check_server(client)
+        reports += check_server(project, client)
     return reports
 
 
-def exit_status(reports: list[Report]) -> int:
-    if any(report.status in MISMATCH for report in reports):
-        return 1
-    return 2 if any(report.status == "unavailable" for report in reports) else 0
-
-
-def verdict(reports: list[Report]) -> str:
-    mismatched = sum(report.status in MISMATCH for report in reports)
-    unchecked = sum(report.status == "unavailable" for report in reports)
-    if not mismatched and not unchecked:
-        return f"All {len(reports)} environments match uv.lock."
-    parts = (
-        [f"{mismatched} of {len(reports)} environments do not match uv.lock"] if mismatched else []
-    )
-    parts += [f"{unchecked} could not be checked"] if unchecked else []
-    return "; ".join(parts) + "."
-
-
-def print_reports(reports: list[Report], console: Console) -> None:
-    differences = [(r.environment, d) for r in reports for d in r.differences]
-    if differences and console.is_terminal:
-        table = Table("environment", "package", "locked", "found", title="Differences")
-        for environment, difference in differences:
-            table.add_row(environment, *difference.values())
-        console.print(table)
-    else:
-        for environment, difference in differences:
-            package, locked, found = difference.values()
-            print(f"{environment}: {package} locked {locked}, found {found}")
-    for report in reports:
-        detail = f" ({report.reason})" if report.reason else ""
-        fix = f" -> fix: {report.fix}" if report.fix else ""
-        print(f"{report.status:>11}  {report.environment}{detail}{fix}")
-    print(verdict(reports))
-
-
-def main(argv: list[str]) -> None:
+def main(project: Project, argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s check --", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     parser.add_argument("--only", nargs="+", choices=ENVIRONMENTS, default=ENVIRONMENTS)
     args = parser.parse_args(argv)
-    reports = run_checks(tuple(args.only))
+    reports = run_checks(project, tuple(args.only))
     if args.json:
         result = {"ok": exit_status(reports) == 0, "verdict": verdict(reports)}
         print(json.dumps({**result, "environments": [asdict(r) for r in reports]}, indent=2))

@@ -18,9 +18,8 @@ from zenml.orchestrators.local_docker.local_docker_orchestrator import (
 from zenml.utils import code_utils
 
 from . import builds, discovery, registry
+from .project import Project, working_root
 from .stackfiles import THROWAWAY
-from .state import LOCK, ROOT
-from .state import RECORD as IMAGES
 
 
 class CodeWithData(code_utils.CodeArchive):
@@ -32,7 +31,7 @@ class CodeWithData(code_utils.CodeArchive):
     """
 
     def get_files(self) -> dict[str, str]:
-        data = {name: str(path) for name, path in discovery.data_files(ROOT).items()}
+        data = {name: str(path) for name, path in discovery.data_files().items()}
         return {**super().get_files(), **data}
 
 
@@ -81,10 +80,11 @@ def image_options(pipeline_name: str, config: Path | None = None) -> tuple[dict,
                 "integrations -- add NAME` or `-- add --from requirements.txt`)."
             )
             options["config_path"] = str(kept)
-    settings, where, image = chosen_image(pipeline_name)
+    project = Project.at(working_root())
+    settings, where, image = chosen_image(project, pipeline_name)
     options["settings"] = settings
     if image is not None:
-        build = builds.pipeline_build(image, settings["docker"])
+        build = builds.pipeline_build(project, image, settings["docker"])
         options |= {"build": build} if build else {}
     return options, where
 
@@ -129,7 +129,7 @@ def without_docker_settings(config: Path) -> tuple[Path, list[str]]:
     return Path(name), superseded
 
 
-def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
+def chosen_image(project: Project, pipeline_name: str) -> tuple[dict, str, dict | None]:
     """The settings, summary and recorded image of `pipeline_name` on the active stack.
 
     iterate mode: the image holds the locked dependencies and ZenML ships the code with each
@@ -138,14 +138,14 @@ def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
     stack = Client().active_stack
     if stack.orchestrator.flavor == "local":
         return {}, "code runs in this process (.venv)", None
-    record = yaml.safe_load(IMAGES.read_text()).get("pipelines") if IMAGES.is_file() else None
+    record = project.read_record().get("pipelines")
     if not record:
         raise SystemExit("No pipeline image recorded in configs/images.yaml: run `nox -s images`.")
-    if hashlib.sha256(LOCK.read_bytes()).hexdigest() != record["lock_sha256"]:
+    if hashlib.sha256(project.lock.read_bytes()).hexdigest() != record["lock_sha256"]:
         raise SystemExit("uv.lock changed since the images were built: run `nox -s images`.")
     by_pipeline = {name: image for image in record["images"] for name in image["pipelines"]}
     image = by_pipeline.get(pipeline_name, by_pipeline["default"])
-    refuse_missing_integrations(stack, image)
+    refuse_missing_integrations(project.root, stack, image)
     if stack.orchestrator.flavor == "airflow":
         # ZenML writes the DAG archive, which holds the run's server token, with this
         # process's umask: readable by Airflow's group, not by everyone (docs: Stacks).
@@ -159,9 +159,9 @@ def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
             )
         reference = image["digest"]
     release = record["mode"] == "release"
-    data = discovery.data_files(ROOT)
+    data = discovery.data_files(project.root)
     if not release:  # the release image holds data/ (docker/release.Dockerfile)
-        data_size = discovery.refuse_heavy_data(data)
+        data_size = discovery.refuse_heavy_data(data, project.root)
         ship_data_with_the_code()
     settings = {
         "docker": DockerSettings(
@@ -188,7 +188,7 @@ def chosen_image(pipeline_name: str) -> tuple[dict, str, dict | None]:
     return settings, summary, {**image, "mode": record["mode"]}
 
 
-def refuse_missing_integrations(stack, image: dict) -> None:
+def refuse_missing_integrations(root: Path, stack, image: dict) -> None:
     """With skip_build ZenML adds nothing to the image: a component whose integration the
     image lacks would fail only inside the container. Stop before anything starts."""
     client = Client()
@@ -197,7 +197,7 @@ def refuse_missing_integrations(stack, image: dict) -> None:
         integration = flavor.integration
         if integration in (None, "", "built-in"):
             continue
-        if not registry.requirements_of(integration):  # nothing beyond ZenML (e.g. airflow)
+        if not registry.requirements_of(root, integration):  # nothing beyond ZenML (airflow)
             continue
         if registry.group_name("pipelines", integration) not in image["groups"]:
             raise SystemExit(

@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import ZenlockError
 from .scripts import script
-from .state import ADMIN_ENV, ROOT, read_env_file, write_env_file
+from .state import read_env_file, write_env_file
 
 # The rules every way of deploying the server applies (`up`, deploy/compose.yaml's check):
 # deploy/check_settings.py holds the same, for the server image's Python; a test compares them.
@@ -38,18 +38,20 @@ def weakness(value: str, *, key: bool = False) -> str | None:
     return None
 
 
-def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
-    """The admin account, JWT secret and secrets-store key: made once, random unless the
-    server env file sets the password; they must match the data volume they guard."""
+def admin_credentials(admin_env: Path, server_env: dict[str, str]) -> dict[str, str]:
+    """The admin account, JWT secret and secrets-store key (kept in `admin_env`): made once,
+    random unless the server env file sets the password; they must match the data volume
+    they guard."""
+    shown = Path(*admin_env.parts[-2:])  # .zenml-server/admin.env
     wanted = server_env.get("ZENML_DEFAULT_USER_PASSWORD")
     if wanted is not None and weakness(wanted):
         raise ZenlockError(
             f"ZENML_DEFAULT_USER_PASSWORD in the server env file {weakness(wanted)}: choose "
             f"one of {PASSWORD_LENGTH} characters or more, or leave it out for a random one."
         )
-    if not ADMIN_ENV.is_file():
+    if not admin_env.is_file():
         write_env_file(
-            ADMIN_ENV,
+            admin_env,
             {
                 "ZENML_DEFAULT_USER_NAME": server_env.get("ZENML_DEFAULT_USER_NAME", "admin"),
                 "ZENML_DEFAULT_USER_PASSWORD": server_env.get(
@@ -60,22 +62,22 @@ def admin_credentials(server_env: dict[str, str]) -> dict[str, str]:
                 "ZENML_SECRETS_STORE_ENCRYPTION_KEY": secrets.token_hex(32),
             },
         )
-        print(f"Admin credentials created in {ADMIN_ENV.relative_to(ROOT)} (readable by you only)")
-    credentials = read_env_file(ADMIN_ENV)
+        print(f"Admin credentials created in {shown} (readable by you only)")
+    credentials = read_env_file(admin_env)
     if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in credentials:  # made before secrets had one
         credentials["ZENML_SECRETS_STORE_ENCRYPTION_KEY"] = secrets.token_hex(32)
-        write_env_file(ADMIN_ENV, credentials)
-        print(f"A secrets-store key was added to {ADMIN_ENV.relative_to(ROOT)}.")
+        write_env_file(admin_env, credentials)
+        print(f"A secrets-store key was added to {shown}.")
     password = credentials.get("ZENML_DEFAULT_USER_PASSWORD", "")
     if weakness(password):
         raise ZenlockError(
-            f"The admin password in {ADMIN_ENV} {weakness(password)}: set a strong one "
+            f"The admin password in {admin_env} {weakness(password)}: set a strong one "
             "with `nox -s server -- reset-admin`."
         )
     if wanted and wanted != password:
         raise ZenlockError(
             "ZENML_DEFAULT_USER_PASSWORD in the server env file differs from the admin's password "
-            f"in {ADMIN_ENV}: ZenML uses it only when it creates the admin. To make it the "
+            f"in {admin_env}: ZenML uses it only when it creates the admin. To make it the "
             "admin's password: `nox -s server -- reset-admin`."
         )
     return credentials

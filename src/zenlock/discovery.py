@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import ZenlockError
-from .state import ROOT, tool_table
+from .project import working_root
+from .settings import tool_table
 
 # The home of the files a step reads by a path relative to the project's folder
 # (`data/rows.csv`): they reach the step in every mode (containers.py, images.py).
@@ -66,9 +67,9 @@ def discover(folder: Path, package: str) -> tuple[dict[str, str], dict[str, str]
     return found, broken
 
 
-def run_table(root: Path = ROOT) -> dict:
+def run_table(root: Path | None = None) -> dict:
     """`[tool.zenlock.run]`: which pipeline a plain run runs, and how much data/ may weigh."""
-    zenlock = tool_table(root)
+    zenlock = tool_table(working_root(root))
     table = zenlock.get("run", {}) if isinstance(zenlock, dict) else {}
     if not isinstance(table, dict):
         raise ZenlockError(
@@ -78,7 +79,7 @@ def run_table(root: Path = ROOT) -> dict:
     return table
 
 
-def default_pipeline(names: Iterable[str], root: Path = ROOT) -> str | None:
+def default_pipeline(names: Iterable[str], root: Path | None = None) -> str | None:
     """The pipeline `nox -s run` runs without `--pipeline`: `[tool.zenlock.run] default`, else
     `training`, else the first by name; None when there are none."""
     names = sorted(names)
@@ -95,7 +96,7 @@ def default_pipeline(names: Iterable[str], root: Path = ROOT) -> str | None:
     return chosen
 
 
-def data_files(root: Path = ROOT) -> dict[str, Path]:
+def data_files(root: Path | None = None) -> dict[str, Path]:
     """Every file under the project's data/ by its path from the project's folder
     (`data/rows.csv`), in a stable order, each mapped to the real file it is: what travels to
     the steps, as content, the same in every mode (ZenML's archive, the release image).
@@ -104,7 +105,8 @@ def data_files(root: Path = ROOT) -> dict[str, Path]:
     project; one that leaves it, dangles or loops is refused: in a container it would be
     missing (iterate mode) or copy a file from anywhere on this machine into the image
     (release mode)."""
-    project = root.resolve()
+    project = working_root(root)
+    root = project
     found: dict[str, Path] = {}
 
     def visit(path: Path, name: str, above: tuple[Path, ...]) -> None:
@@ -145,7 +147,7 @@ def refuse_link(name: str, target: str) -> NoReturn:
     )
 
 
-def data_limit_mb(root: Path = ROOT) -> int:
+def data_limit_mb(root: Path | None = None) -> int:
     """`[tool.zenlock.run] data_limit_mb`: how many MB data/ may hold in iterate mode."""
     limit = run_table(root).get("data_limit_mb", DATA_LIMIT_MB)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
@@ -156,7 +158,7 @@ def data_limit_mb(root: Path = ROOT) -> int:
     return limit
 
 
-def refuse_heavy_data(files: dict[str, Path], root: Path = ROOT) -> int:
+def refuse_heavy_data(files: dict[str, Path], root: Path | None = None) -> int:
     """The size of `files` (data/) in bytes, refused above `data_limit_mb`: iterate mode
     archives data/ with the code on every run, and uploads it again on every code change."""
     size = sum(path.stat().st_size for path in files.values())

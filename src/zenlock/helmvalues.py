@@ -20,12 +20,11 @@ import yaml
 from . import ZenlockError, engine, lock
 from .credentials import weakness
 from .inputs import mysql_url
+from .project import Project
 from .serverspec import SECURE_DEFAULTS
 from .settings import ServerSettings
-from .state import ROOT, read_env_file, read_record, write_env_file
+from .state import read_env_file, write_env_file
 
-VALUES = ROOT / "deploy" / "helm-values.yaml"
-SECRET = ROOT / "deploy" / "helm-secret.env"  # `kubectl create secret ... --from-env-file`
 # Environment variable the server reads -> key in the Kubernetes secret that holds it.
 SECRET_KEYS = {
     "ZENML_STORE_URL": "store-url",
@@ -35,9 +34,9 @@ SECRET_KEYS = {
 }
 
 
-def pushed_image() -> tuple[str, str]:
+def pushed_image(record: dict) -> tuple[str, str]:
     """The server image's (repository, tag@digest) as the registry confirmed it."""
-    server = read_record().get("server", {})
+    server = record.get("server", {})
     if "@sha256:" not in server.get("digest", ""):
         raise ZenlockError(
             "The cluster pulls the server image from a registry, and it was not pushed: "
@@ -60,9 +59,9 @@ def image_user(client, tag: str) -> int:
     return int(user)
 
 
-def values(settings: ServerSettings, url: str, origin: str, secret: str) -> dict:
-    repository, tag = pushed_image()
-    user = image_user(engine.connect(), read_record()["server"]["tag"])
+def values(record: dict, settings: ServerSettings, url: str, origin: str, secret: str) -> dict:
+    repository, tag = pushed_image(record)
+    user = image_user(engine.connect(), record["server"]["tag"])
     return {
         "podSecurityContext": {"fsGroup": user, "fsGroupChangePolicy": "OnRootMismatch"},
         "securityContext": {
@@ -94,14 +93,15 @@ def values(settings: ServerSettings, url: str, origin: str, secret: str) -> dict
     }
 
 
-def secret_values() -> dict[str, str]:
-    """The secret's values in SECRET: made once (random keys and admin password, the
+def secret_values(project: Project) -> dict[str, str]:
+    """The secret's values in deploy/helm-secret.env: made once (random keys and admin password, the
     database URL left to you), then checked: the strength rules of every deployment, and the
     database URL's grammar (a reserved character in its password must be percent-encoded)."""
-    where = SECRET.relative_to(ROOT)
-    if not SECRET.is_file():
+    secret_file = project.helm_secret
+    where = secret_file.relative_to(project.root)
+    if not secret_file.is_file():
         write_env_file(
-            SECRET,
+            secret_file,
             {
                 "store-url": "",
                 "secrets-store-encryption-key": secrets.token_hex(32),
@@ -110,7 +110,7 @@ def secret_values() -> dict[str, str]:
             },
         )
         print(f"The secret's values are in {where} (readable by you only): fill in store-url.")
-    found = read_env_file(SECRET)
+    found = read_env_file(secret_file)
     for key in SECRET_KEYS.values():
         value = found.get(key)
         if value is None:
@@ -124,25 +124,27 @@ def secret_values() -> dict[str, str]:
     return found
 
 
-def write(settings: ServerSettings, url: str, origin: str, secret: str) -> Path:
-    found = values(settings, url, origin, secret)
-    store = secret_values()["store-url"]
+def write(project: Project, settings: ServerSettings, url: str, origin: str, secret: str) -> Path:
+    found = values(project.read_record(), settings, url, origin, secret)
+    store = secret_values(project)["store-url"]
+    values_file, secret_file = project.helm_values, project.helm_secret
+    zenml = lock.locked_version(project.lock.read_text(), "zenml")
     header = (
         "# ZenML's Helm chart, running this project's server image: written by\n"
         f"# `nox -s server -- helm --url {url}`; write it again after each `-- --push`.\n"
-        f"#   kubectl create secret generic {secret} --from-env-file={SECRET.relative_to(ROOT)}\n"
+        f"#   kubectl create secret generic {secret} --from-env-file=deploy/{secret_file.name}\n"
         f"#   helm install zenml oci://public.ecr.aws/zenml/zenml --version "
-        f"{lock.locked_version('zenml')} -f {VALUES.relative_to(ROOT)}\n"
+        f"{zenml} -f deploy/{values_file.name}\n"
         "# No credential is in this file: they come from the secret above.\n"
     )
-    VALUES.parent.mkdir(parents=True, exist_ok=True)
-    VALUES.write_text(header + yaml.safe_dump(found, sort_keys=False))
+    values_file.parent.mkdir(parents=True, exist_ok=True)
+    values_file.write_text(header + yaml.safe_dump(found, sort_keys=False))
     image = found["zenml"]["image"]["repository"]
-    where = VALUES.relative_to(ROOT)
+    where = values_file.relative_to(project.root)
     print(f"Helm values for {image} written to {where} (credentials: Kubernetes secret {secret})")
     if not store:
         print(
-            f"store-url in {SECRET.relative_to(ROOT)} is empty: set the database (mysql://USER:"
+            f"store-url in {secret_file.relative_to(project.root)} is empty: set the database (mysql://USER:"
             "PASSWORD@HOST:PORT/DATABASE, percent-encoded) before you create the secret."
         )
-    return VALUES
+    return values_file

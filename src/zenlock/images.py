@@ -13,14 +13,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from . import ZenlockError, discovery, engine, lock, registry, scripts
+from . import ZenlockError, discovery, lock, pushes, registry, scripts
 from .imagespec import Builder, ImageSpec, activated, locked_spec, python_version, tree_contents
 from .inputs import image_reference, platforms
+from .project import Project
 from .requirements import key as requirement_key
-from .settings import PipelineSettings, pipeline_settings
-from .state import DOCKERFILES, ROOT, read_record, update_record
+from .settings import PipelineSettings
 
-SOURCE = ROOT / "src"
 # zenlock's scripts that install each layer of the venv, in the build context's zenlock/.
 INSTALLER = ("install-layer.sh", "precompile.py")
 
@@ -52,25 +51,30 @@ FREEZE_MODULES = (
 )
 
 
-def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
+def layer_files(project: Project, groups: tuple[str, ...], requirements: str) -> dict[str, str]:
     """The build context's layers/ (see docker/pipeline.Dockerfile): ZenML's closure, what
     the integration groups among `groups` add, and the rest; with what each compiles."""
-    pyproject = lock.read_toml(lock.PYPROJECT)
+    pyproject = lock.read_toml(project.pyproject)
     declared = pyproject.get("dependency-groups", {})
 
     def entries(selected: list[str]) -> list[str]:  # requirements, not include-group tables
         return [e for group in selected for e in declared.get(group, []) if isinstance(e, str)]
 
-    integration_groups = [group for group in groups if registry.integration_of_group(group)]
+    integration_groups = [
+        group for group in groups if registry.integration_of_group(project.root, group)
+    ]
     others = [group for group in groups if group not in integration_groups]
     # The first layer: ZenML, and the pip of STEP_TOOLS (stable, and what every step runs).
-    zenml, integrations, project = lock.layered(
-        requirements, ["zenml", *entries([lock.STEP_TOOLS])], entries(integration_groups)
+    zenml, integrations, rest = lock.layered(
+        project.lock,
+        requirements,
+        ["zenml", *entries([lock.STEP_TOOLS])],
+        entries(integration_groups),
     )
     in_zenml_layer = {name for name, _ in lock.requirement_entries(zenml)}
     modules = [*STEP_MODULES, *(FREEZE_MODULES if "pip" in in_zenml_layer else ())]
     # The layers below compiled what their packages import already.
-    in_project_layer = {name for name, _ in lock.requirement_entries(project)}
+    in_project_layer = {name for name, _ in lock.requirement_entries(rest)}
     own = [
         entry
         for entry in [*pyproject["project"].get("dependencies", []), *entries(others)]
@@ -81,21 +85,23 @@ def layer_files(groups: tuple[str, ...], requirements: str) -> dict[str, str]:
         "1-zenml/modules.txt": "\n".join(modules) + "\n",
         "2-integrations/requirements.txt": integrations,
         "2-integrations/integrations.txt": "".join(
-            f"{name}\n" for name in registry.integrations_in(groups)
+            f"{name}\n" for name in registry.integrations_in(project.root, groups)
         ),
-        "3-project/requirements.txt": project,
+        "3-project/requirements.txt": rest,
         "3-project/packages.txt": "".join(f"{requirement}\n" for requirement in own),
     }
 
 
 def dependencies_spec(
-    settings: PipelineSettings, groups: tuple[str, ...], platform: str
+    project: Project, settings: PipelineSettings, groups: tuple[str, ...], platform: str
 ) -> ImageSpec:
     """`platform`'s parent plus the apt packages of the integrations, the locked [project]
     dependencies and `groups`: the iterate image."""
-    selection = lock.selection("iterate", groups)
-    requirements = lock.export(selection)
-    apt_packages = "".join(f"{package}\n" for package in registry.apt_packages_in(groups))
+    selection = lock.selection(project.root, "iterate", groups)
+    requirements = lock.export(project.root, selection)
+    apt_packages = "".join(
+        f"{package}\n" for package in registry.apt_packages_in(project.root, groups)
+    )
     installer = {name: scripts.text(name) for name in INSTALLER}
     installer["activation.py"] = registry.ACTIVATION.read_text()
 
@@ -104,30 +110,33 @@ def dependencies_spec(
         (context / "zenlock").mkdir()
         for name, content in installer.items():
             (context / "zenlock" / name).write_text(content)
-        for name, content in layer_files(groups, requirements).items():
+        for name, content in layer_files(project, groups, requirements).items():
             (context / "layers" / name).parent.mkdir(parents=True, exist_ok=True)
             (context / "layers" / name).write_text(content)
 
     return locked_spec(
+        project.root,
         "iterate",
         settings.build,
         platform,
-        "pipeline.Dockerfile",
+        project.dockerfiles / "pipeline.Dockerfile",
         requirements,
         apt_packages,
         *installer.values(),
-        sbom=lock.sbom(selection),
+        sbom=lock.sbom(project.root, selection),
         add_files=add_files,
     )
 
 
-def release_spec(settings: PipelineSettings, dependencies: str, platform: str) -> ImageSpec:
+def release_spec(
+    project: Project, settings: PipelineSettings, dependencies: str, platform: str
+) -> ImageSpec:
     """The dependencies image plus the project's data/ and its code, each in a layer of its own."""
-    data = discovery.data_files(ROOT)  # each the real file: links in data/ become content
+    data = discovery.data_files(project.root)  # each the real file: links in data/ become content
 
     def write_context(context: Path) -> None:
         shutil.copytree(
-            SOURCE, context / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            project.source, context / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
         (context / discovery.DATA).mkdir()  # COPY wants it, empty or not
         for name, path in data.items():
@@ -137,10 +146,10 @@ def release_spec(settings: PipelineSettings, dependencies: str, platform: str) -
     return ImageSpec(
         "release",
         settings.build.repository,
-        "release.Dockerfile",
+        project.dockerfiles / "release.Dockerfile",
         base=dependencies,
         inputs=(
-            *tree_contents(SOURCE),
+            *tree_contents(project.source),
             *(part for name, path in data.items() for part in (name, file_hash(path))),
         ),
         base_arg="DEPENDENCIES_IMAGE",
@@ -155,10 +164,10 @@ def file_hash(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def refuse_a_release_without_data(data: dict[str, Path]) -> None:
+def refuse_a_release_without_data(dockerfiles: Path, data: dict[str, Path]) -> None:
     """A release image whose Dockerfile (older than data/) copies no data/ would run steps
     that cannot find their files: stop before building it."""
-    dockerfile = DOCKERFILES / "release.Dockerfile"
+    dockerfile = dockerfiles / "release.Dockerfile"
     if data and not (dockerfile.is_file() and copies_data(dockerfile.read_text())):
         raise ZenlockError(
             "data/ holds files that docker/release.Dockerfile does not copy: add "
@@ -193,12 +202,12 @@ def copies_data(dockerfile: str) -> bool:
 
 
 def build_images(
-    settings: PipelineSettings, *, no_cache: bool = False, push: bool = False
+    project: Project, settings: PipelineSettings, *, no_cache: bool = False, push: bool = False
 ) -> list[dict]:
     """Build (or find) every pipeline image for each platform, push it if asked, and record it."""
     if settings.mode == "release":  # data/'s links and the Dockerfile, before any build
-        refuse_a_release_without_data(discovery.data_files(ROOT))
-    builder = Builder(settings.build, no_cache=no_cache)
+        refuse_a_release_without_data(project.dockerfiles, discovery.data_files(project.root))
+    builder = Builder(project, settings.build, no_cache=no_cache)
     platforms = builder.platforms()
     print(
         f"Pipeline images ({settings.mode} mode, {', '.join(platforms)}, parent "
@@ -208,10 +217,11 @@ def build_images(
     images = []
     recorded = {
         variant["tag"]: variant
-        for image in read_record().get("pipelines", {}).get("images", [])
+        for image in project.read_record().get("pipelines", {}).get("images", [])
         for variant in [*image.get("platforms", []), image]  # its own record last
     }
-    for groups, pipelines in image_sets(settings, registry.integration_groups("pipelines")).items():
+    integrations = registry.integration_groups(project.root, "pipelines")
+    for groups, pipelines in image_sets(settings, integrations).items():
         variants = [
             build_variant(builder, settings, groups, platform, recorded, push)
             for platform in platforms
@@ -219,12 +229,12 @@ def build_images(
         previous = recorded.get(variants[0]["tag"], {})
         image = builder.combined(variants, push, previous)
         images.append({**image, "groups": list(groups), "pipelines": pipelines})
-    registry.save()
-    update_record(
+    registry.save(project.root)
+    project.update_record(
         pipelines={
             "mode": settings.mode,
             "network": settings.build.network,
-            "lock_sha256": lock.lock_hash(),
+            "lock_sha256": lock.lock_hash(project.lock),
             "images": images,
         }
     )
@@ -240,26 +250,27 @@ def build_variant(
     push: bool,
 ) -> dict:
     """The image of `groups` for `platform`, built or found, checked and pushed if asked."""
-    tag = builder.ensure(dependencies_spec(settings, groups, platform))
+    project = builder.project
+    tag = builder.ensure(dependencies_spec(project, settings, groups, platform))
     if settings.mode == "release":
-        tag = builder.ensure(release_spec(settings, tag, platform))
+        tag = builder.ensure(release_spec(project, settings, tag, platform))
     image = {"platform": platform, "tag": tag}
     # Its integrations activate in it (a step would fail otherwise): once per image id.
     previous = recorded.get(tag, {})
     image["activated"] = activated(
-        builder.client, tag, settings.build.network, groups, previous.get("activated")
+        project.root, builder.client, tag, settings.build.network, groups, previous.get("activated")
     )
     # The image's Python, for its ZenML build (builds.py): read once per image id.
     same = previous.get("activated") == image["activated"] and previous.get("python")
     image["python"] = same or python_version(builder.client, tag)
     # Runs on a stack with a container registry use the digest: what runs cannot change.
-    digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+    digest = pushes.push(builder.client, tag) if push else pushes.digest_in(builder.client, tag)
     if digest:
         image["digest"] = digest
     return image
 
 
-def main(argv: list[str]) -> None:
+def main(project: Project, argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s images --", description=__doc__)
     parser.add_argument("--release", action="store_true", help="bake the code into the images")
     parser.add_argument("--push", action="store_true", help="push to the configured registry")
@@ -269,7 +280,7 @@ def main(argv: list[str]) -> None:
         "--platform", help="build for these platforms, e.g. linux/amd64,linux/arm64"
     )
     args = parser.parse_args(argv)
-    settings = pipeline_settings()
+    settings = project.pipeline
     if args.parent_image:
         parent = image_reference(args.parent_image, "--parent-image")
         settings = replace(settings, build=replace(settings.build, parent=parent))
@@ -280,4 +291,4 @@ def main(argv: list[str]) -> None:
         settings = replace(settings, mode="release")
     if args.push and not settings.build.registry:
         raise ZenlockError("--push needs a registry: set [tool.zenlock.images] registry.")
-    build_images(settings, no_cache=args.no_cache, push=args.push)
+    build_images(project, settings, no_cache=args.no_cache, push=args.push)

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ZenlockError, engine, lock, registry, uvbinary
+from . import ZenlockError, buildkit, engine, lock, oneoff, pushes, registry, uvbinary
+from .project import Project
 from .settings import BuildSettings
-from .state import DOCKERFILES, ROOT, SBOMS, has_conflict
+from .state import has_conflict
 
 # Package-index settings (with credentials) that reach the install step, never the image.
 INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INSECURE_HOST")
@@ -27,7 +28,7 @@ INDEX_VARIABLES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INS
 class ImageSpec:
     kind: str  # iterate, release or server: the tag's prefix and the envtools.kind label
     repository: str
-    dockerfile: str  # under docker/
+    dockerfile: Path  # the project's docker/NAME
     base: str  # the image it builds on: the parent, or the dependencies image of a release
     inputs: tuple[str | bytes, ...]  # everything else that decides the contents
     base_arg: str = "PARENT_IMAGE"  # the Dockerfile's ARG that names `base`
@@ -36,16 +37,16 @@ class ImageSpec:
     write_context: Callable[[Path], None] = field(default=lambda context: None, compare=False)
 
     def tag(self, base_id: str) -> str:
-        if not (DOCKERFILES / self.dockerfile).is_file():
+        name = f"docker/{self.dockerfile.name}"
+        if not self.dockerfile.is_file():
             raise ZenlockError(
-                f"docker/{self.dockerfile} is missing: restore it (`git checkout -- "
-                f"docker/{self.dockerfile}`, or `nox -s update` brings the template's)."
+                f"{name} is missing: restore it (`git checkout -- {name}`, or `nox -s update` "
+                "brings the template's)."
             )
-        definition = (DOCKERFILES / self.dockerfile).read_text()
+        definition = self.dockerfile.read_text()
         if has_conflict(definition):
             raise ZenlockError(
-                f"docker/{self.dockerfile} holds merge-conflict markers (<<<<<<<): resolve "
-                "them, then run again."
+                f"{name} holds merge-conflict markers (<<<<<<<): resolve them, then run again."
             )
         return (
             f"{self.repository}:{self.kind}-{content_hash(definition, base_id, *self.inputs)[:16]}"
@@ -73,10 +74,11 @@ def tree_contents(root: Path) -> tuple[str | bytes, ...]:
 
 
 def locked_spec(
+    root: Path,
     kind: str,
     settings: BuildSettings,
     platform: str,
-    dockerfile: str,
+    dockerfile: Path,
     requirements: str,
     *inputs: str | bytes,
     sbom: str,
@@ -84,12 +86,13 @@ def locked_spec(
 ) -> ImageSpec:
     """`platform`'s parent plus a venv of the hash-pinned `requirements` (a `uv export`: its
     markers pick each platform's wheels), installed by that platform's uv, and `sbom` (the
-    same selection's CycloneDX export) at /opt/sbom.cdx.json."""
+    same selection's CycloneDX export) at /opt/sbom.cdx.json. `root`: the project's folder,
+    whose uv.lock has the uv for other platforms."""
 
     def write_context(context: Path) -> None:
         (context / "requirements.txt").write_text(requirements)
         (context / "sbom.cdx.json").write_text(sbom)
-        shutil.copy2(uvbinary.binary(platform), context / "uv")
+        shutil.copy2(uvbinary.binary(root, platform), context / "uv")
         if add_files:
             add_files(context)
 
@@ -98,7 +101,7 @@ def locked_spec(
         settings.repository,
         dockerfile,
         base=settings.parent_for(platform),
-        inputs=(requirements, uvbinary.version(platform), sbom, *inputs),
+        inputs=(requirements, uvbinary.version(root, platform), sbom, *inputs),
         platform=platform,
         write_context=write_context,
         sbom=sbom,
@@ -126,34 +129,34 @@ def build_secrets(settings: BuildSettings) -> dict[str, str | Path]:
     return secrets
 
 
-def git(*args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+def git(root: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def source_revision() -> str:
-    revision = git("rev-parse", "HEAD") or "unversioned"
-    return f"{revision}-dirty" if git("status", "--porcelain") else revision
+def source_revision(root: Path) -> str:
+    revision = git(root, "rev-parse", "HEAD") or "unversioned"
+    return f"{revision}-dirty" if git(root, "status", "--porcelain") else revision
 
 
-def source_labels() -> dict[str, str]:
+def source_labels(root: Path) -> dict[str, str]:
     """OCI labels of where an image comes from; `created` is the commit's time, so a rebuild
     of the same commit is labelled the same."""
     labels = {
-        "org.opencontainers.image.revision": source_revision(),
-        "org.opencontainers.image.created": git("log", "-1", "--format=%cI") or "unknown",
-        "org.opencontainers.image.version": lock.read_toml(ROOT / "pyproject.toml")["project"][
+        "org.opencontainers.image.revision": source_revision(root),
+        "org.opencontainers.image.created": git(root, "log", "-1", "--format=%cI") or "unknown",
+        "org.opencontainers.image.version": lock.read_toml(root / "pyproject.toml")["project"][
             "version"
         ],
     }
-    source = git("remote", "get-url", "origin")
+    source = git(root, "remote", "get-url", "origin")
     return {**labels, "org.opencontainers.image.source": source} if source else labels
 
 
-def write_sbom(tag: str, sbom: str) -> Path:
+def write_sbom(folder: Path, tag: str, sbom: str) -> Path:
     """The image's SBOM beside the record: configs/sbom/NAME-KIND-HASH.cdx.json."""
-    SBOMS.mkdir(parents=True, exist_ok=True)
-    path = SBOMS / (tag.rsplit("/", 1)[-1].replace(":", "-") + ".cdx.json")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (tag.rsplit("/", 1)[-1].replace(":", "-") + ".cdx.json")
     path.write_text(sbom)
     return path
 
@@ -174,15 +177,18 @@ def planned_tag(client, spec: ImageSpec) -> str | None:
 class Builder:
     """Builds specs on one Docker engine; an image whose tag exists is not built again."""
 
-    def __init__(self, settings: BuildSettings, *, no_cache: bool = False) -> None:
+    def __init__(
+        self, project: Project, settings: BuildSettings, *, no_cache: bool = False
+    ) -> None:
+        self.project = project
         self.settings = settings
         self.no_cache = no_cache
         self.client = engine.connect()
         self.labels = {
             "org.opencontainers.image.title": settings.name,
-            **source_labels(),
-            "envtools.lock-sha256": lock.lock_hash(),
-            "envtools.zenml-version": lock.locked_version("zenml"),
+            **source_labels(project.root),
+            "envtools.lock-sha256": lock.lock_hash(project.lock),
+            "envtools.zenml-version": lock.locked_version(project.lock.read_text(), "zenml"),
         }
 
     @functools.cached_property
@@ -212,25 +218,25 @@ class Builder:
         base_id = engine.pull(self.client, spec.base, spec.platform)
         tag = spec.tag(base_id)
         if spec.sbom:
-            write_sbom(tag, spec.sbom)
+            write_sbom(self.project.sboms, tag, spec.sbom)
         if engine.image_id(self.client, tag) and not self.no_cache:
             print(f"  {tag}  {engine.size(self.client, tag)}  up to date", flush=True)
             return tag
         print(f"  {tag}  building ...", flush=True)
         with tempfile.TemporaryDirectory(prefix="zenlock-build-") as context:
             context = Path(context)
-            shutil.copy2(DOCKERFILES / spec.dockerfile, context / spec.dockerfile)
+            shutil.copy2(spec.dockerfile, context / spec.dockerfile.name)
             spec.write_context(context)
-            engine.build(
+            buildkit.build(
                 context,
-                spec.dockerfile,
+                spec.dockerfile.name,
                 tag,
                 buildargs={spec.base_arg: spec.base},
                 labels={
                     **self.labels,
                     "envtools.kind": spec.kind,
                     "org.opencontainers.image.base.name": spec.base,
-                    "org.opencontainers.image.base.digest": engine.repo_digest(
+                    "org.opencontainers.image.base.digest": pushes.repo_digest(
                         self.client, spec.base
                     )
                     or base_id,
@@ -259,7 +265,7 @@ class Builder:
         record |= {"platforms": variants, "index": index}
         if push:
             digests = [variant["digest"] for variant in variants]
-            record["digest"] = engine.push_index(self.client, index, digests)
+            record["digest"] = pushes.push_index(self.client, index, digests)
         elif previous.get("index") == index and previous.get("digest"):
             record["digest"] = previous["digest"]
         return record
@@ -272,18 +278,18 @@ ACTIVATION_REPORT = "/opt/zenlock/activation.json"
 def inactive_in_image(client, tag: str, network: str, names: list[str]) -> list[dict]:
     """activation.py's reports of those among `names` that fail in image `tag`: the report its
     build wrote when it is of these integrations, else activated now, in a container."""
-    report = engine.read_file(client, tag, ACTIVATION_REPORT)
+    report = oneoff.read_file(client, tag, ACTIVATION_REPORT)
     found = json.loads(report) if report else []
     if sorted(result["integration"] for result in found) != sorted(names):
-        output = engine.run_python(client, tag, network, registry.ACTIVATION.read_text(), *names)
+        output = oneoff.run_python(client, tag, network, registry.ACTIVATION.read_text(), *names)
         found = json.loads(output)
     return [result for result in found if not result["ok"]]
 
 
-def activated(client, tag: str, network: str, groups, recorded: dict | None) -> dict:
+def activated(root: Path, client, tag: str, network: str, groups, recorded: dict | None) -> dict:
     """The record that `tag`'s integrations activate in it: kept from `recorded` when it is of
     this very image, else made by activating them there. One that fails is an error."""
-    names = registry.integrations_in(groups)
+    names = registry.integrations_in(root, groups)
     record = {"image_id": engine.image_id(client, tag), "integrations": names}
     if recorded == record:
         return record
@@ -299,7 +305,7 @@ def activated(client, tag: str, network: str, groups, recorded: dict | None) -> 
 def python_version(client, tag: str) -> str | None:
     """The Python of the venv in image `tag`, from its pyvenv.cfg (`version_info` from uv,
     `version` from venv), or None."""
-    found = engine.read_file(client, tag, "/opt/venv/pyvenv.cfg") or b""
+    found = oneoff.read_file(client, tag, "/opt/venv/pyvenv.cfg") or b""
     for line in found.decode(errors="replace").splitlines():
         key, _, value = line.partition("=")
         if key.strip() in ("version_info", "version"):

@@ -16,19 +16,11 @@ from pathlib import Path
 from . import ZenlockError, backups, database, engine
 from .backups import backups_folder
 from .credentials import api_get, service_account_key
+from .identity import local_stores
+from .project import Project
 from .projectserver import Server, connected_elsewhere, drop_own_connection, say_connected_elsewhere
 from .serverspec import CONTAINER_PORT, SECURE_DEFAULTS
-from .state import (
-    ADMIN_ENV,
-    API_KEY,
-    CONNECTION,
-    ROOT,
-    SERVER_LABEL,
-    URL_LABEL,
-    local_stores,
-    read_env_file,
-    write_env_file,
-)
+from .state import SERVER_LABEL, URL_LABEL, read_env_file, write_env_file
 
 
 def up(server: Server) -> None:
@@ -36,7 +28,8 @@ def up(server: Server) -> None:
     identity = server.claim()
     data = server.data  # its volume checked first, then the image
     tag, container = data.image, server.container
-    if container and not ADMIN_ENV.is_file():  # never write credentials the data lacks
+    # Never write credentials the data lacks.
+    if container and not server.project.admin_env.is_file():
         raise ZenlockError(server.lost_admin(f"container {container.name}, {container.status}"))
     if container and container.status == "running":
         if container.labels[URL_LABEL] != url:
@@ -50,35 +43,36 @@ def up(server: Server) -> None:
             container.remove(force=True)
         require_network(server.client, server.settings.build.network)
         ensure_port_free(server)
-        encryption_key = secrets_key(server) if ADMIN_ENV.is_file() else ""
+        encryption_key = secrets_key(server) if server.project.admin_env.is_file() else ""
         found = data.probe(encryption_key)
         database.refuse_problem(found, server.server_env, data.network)
-        if found["version"] and not ADMIN_ENV.is_file():
+        if found["version"] and not server.project.admin_env.is_file():
             raise ZenlockError(server.lost_admin(data.describe()))
         data_version, image_version = found["version"], found["image_version"]
         if database.newer(data_version, image_version):
             raise ZenlockError(database.downgrade_refused(data_version, image_version))
         if found.get("secrets", {}).get("plain"):
             encrypt_plain_secrets(server, found)
-        say_store_switched(data, identity, found)
+        say_store_switched(server.project, data, identity, found)
         container = start(server)
         server.container = container
         print(f"Started {container.name} from {tag}; waiting for {url}/health ...", flush=True)
         wait_healthy(container, url)
-        remember_store(data, identity)
+        remember_store(server.project, data, identity)
     # The own server's key is sent to the own server only (connect never keeps one there).
-    saved = read_env_file(API_KEY).get("ZENML_STORE_API_KEY", "")
+    saved = read_env_file(server.project.api_key).get("ZENML_STORE_API_KEY", "")
     key = service_account_key(server.client_account(), url, server.admin(), saved)
     if key != saved:
-        write_env_file(API_KEY, {"ZENML_STORE_API_KEY": key})
-    elsewhere = connected_elsewhere(url)
+        write_env_file(server.project.api_key, {"ZENML_STORE_API_KEY": key})
+    elsewhere = connected_elsewhere(server.project, url)
     # Paths are not kept here (a moved folder would point at the old place): zenml_environment().
     connection = {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key}
-    if read_env_file(CONNECTION) != connection:  # a running server's `up` rewrites nothing
-        write_env_file(CONNECTION, connection)
+    # A running server's `up` rewrites nothing.
+    if read_env_file(server.project.connection) != connection:
+        write_env_file(server.project.connection, connection)
     if elsewhere:
         print(f"This project's sessions used the server at {elsewhere} (`connect`) until now.")
-    print(f"Server healthy at {url} (dashboard at /; admin login in {ADMIN_ENV.relative_to(ROOT)})")
+    print(f"Server healthy at {url} (dashboard at /; admin login in .zenml-server/admin.env)")
     print(f"This project's sessions connect to it as service account {server.client_account()}.")
 
 
@@ -166,22 +160,26 @@ def answers(url: str) -> bool:
     return False
 
 
-def store_file(identity: str) -> Path:
+def store_file(project: Project, identity: str) -> Path:
     """Which database the server last ran on (described, no password): beside its artifacts."""
-    return local_stores(identity).parent / "store"
+    return local_stores(project, identity).parent / "store"
 
 
-def remember_store(data: database.Database, identity: str) -> None:
-    if not store_file(identity).is_file() or store_file(identity).read_text() != data.describe():
-        store_file(identity).write_text(data.describe())
+def remember_store(project: Project, data: database.Database, identity: str) -> None:
+    kept = store_file(project, identity)
+    if not kept.is_file() or kept.read_text() != data.describe():
+        kept.write_text(data.describe())
 
 
-def say_store_switched(data: database.Database, identity: str, found: dict) -> None:
+def say_store_switched(
+    project: Project, data: database.Database, identity: str, found: dict
+) -> None:
     """A server about to start empty on another database than the one its runs are in: said
     in one line, with the way to move them."""
     if found["version"]:
         return  # the new store has data: nothing is left behind
-    previous = store_file(identity).read_text() if store_file(identity).is_file() else None
+    kept = store_file(project, identity)
+    previous = kept.read_text() if kept.is_file() else None
     if previous is None and database.store_url(data.server_env):  # before the store was kept
         was_sqlite = engine.volume_exists(data.client, data.volume)
         sqlite = replace(data, server_env={})
@@ -210,7 +208,10 @@ def encrypt_plain_secrets(server: Server, found: dict) -> None:
     """Secrets an earlier server kept unencrypted (the probe `found` them) are encrypted with
     its key, a backup first."""
     plain = found["secrets"]["plain"]
-    saved = backups.backup(server.data, backups_folder(server.identity))
+    admin = read_env_file(server.project.admin_env)
+    saved = backups.backup(
+        server.data, backups_folder(server.project.data_home, server.identity), admin
+    )
     server.data.secrets_to_encrypt(secrets_key(server), encrypt=True)
     print(
         f"{len(plain)} secret(s) stored unencrypted ({', '.join(plain)}) are now encrypted with "
@@ -222,7 +223,7 @@ def start(server: Server):
     settings, identity, url = server.settings, server.identity, server.url
     host_network = settings.build.network == "host"
     listen = (settings.host, settings.port) if host_network else ("0.0.0.0", CONTAINER_PORT)
-    artifacts = str(local_stores(identity))
+    artifacts = str(local_stores(server.project, identity))
     environment = {
         # The dashboard's own origin may call the API with credentials; no other origin may.
         "ZENML_SERVER_CORS_ALLOW_ORIGINS": url,
@@ -271,14 +272,14 @@ def start(server: Server):
 def down(server: Server) -> None:
     container = server.container
     if not container:
-        drop_own_connection()
+        drop_own_connection(server.project)
         print("No server of this project is running.")
-        say_connected_elsewhere()
+        say_connected_elsewhere(server.project)
         server.say_other_servers()
         return
     url = container.labels[URL_LABEL]
-    in_flight = runs_in_flight(url)
-    drop_own_connection(url)
+    in_flight = runs_in_flight(server.project.connection, url)
+    drop_own_connection(server.project, url)
     for name in in_flight:
         print(
             f"Run {name} is in flight: its steps cannot report to a stopped server, so ZenML "
@@ -289,12 +290,12 @@ def down(server: Server) -> None:
     container.remove()
     server.container = None
     print(f"Stopped {container.name}; its data stays in volume {server.volume_name}.")
-    say_connected_elsewhere()
+    say_connected_elsewhere(server.project)
 
 
-def runs_in_flight(url: str) -> list[str]:
+def runs_in_flight(connection_file: Path, url: str) -> list[str]:
     """Names of the project's runs the server has as running (none if it cannot tell)."""
-    connection = read_env_file(CONNECTION)  # its key only to the server it is for
+    connection = read_env_file(connection_file)  # its key only to the server it is for
     key = connection.get("ZENML_STORE_API_KEY") if connection.get("ZENML_STORE_URL") == url else ""
     found = api_get(url, key, "/runs?status=running&size=20") if key else None
     return [run["name"] for run in found["items"]] if found else []
@@ -323,13 +324,17 @@ def status(server: Server) -> None:
         )
     volume = server.volume if identity else "(made by the first `up`)"
     stored = database.describe(server.server_env, volume)
-    saved = backups.listed(backups_folder(identity)) if identity else []
-    kept = f"{len(saved)} in {backups_folder(identity)}" if saved else "none (`-- backup`)"
+    saved = backups.listed(backups_folder(server.project.data_home, identity)) if identity else []
+    kept = (
+        f"{len(saved)} in {backups_folder(server.project.data_home, identity)}"
+        if saved
+        else "none (`-- backup`)"
+    )
     if not container:
         print(f"Server: not running. Image for the current lock: {wanted}.")
         print(f"Database:   {stored}")
         print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
-        elsewhere = connected_elsewhere()
+        elsewhere = connected_elsewhere(server.project)
         if elsewhere:
             print(f"Client:     uses the server at {elsewhere} (`connect`)")
         server.say_other_servers()
@@ -345,10 +350,10 @@ def status(server: Server) -> None:
         database_down = error.code >= 500
     except (OSError, ValueError):
         pass
-    elsewhere = connected_elsewhere(url)
+    elsewhere = connected_elsewhere(server.project, url)
     if elsewhere:  # the truth about where the sessions go: not to this server
         connected = f"uses the server at {elsewhere} (`connect`), not this one; `up` connects it"
-    elif not CONNECTION.is_file():
+    elif not server.project.connection.is_file():
         connected = "not connected"
     else:
         connected = "connected with an API key" if info else "not reachable: `nox -s server -- up`"
@@ -362,7 +367,7 @@ def status(server: Server) -> None:
     reported = f" (the server reports {info['database_type']})" if "database_type" in info else ""
     print(f"Database:   {stored}{reported}")
     print(f"Backups:    {kept}" + (f", latest {saved[-1].name}" if saved else ""))
-    print(f"Artifacts:  {local_stores(identity)}")
+    print(f"Artifacts:  {local_stores(server.project, identity)}")
     print(f"Analytics:  {analytics} ([tool.zenlock.server] analytics)")
     print(f"Client:     {connected}")
     server.say_other_servers()

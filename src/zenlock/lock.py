@@ -12,12 +12,13 @@ import sys
 import tomllib
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from . import ZenlockError, requirements
-from .state import LOCK, ROOT
+from .project import Project
 
 # The uv export options of each kind of environment. Images never hold the project itself.
 PIPELINE_KINDS = ("iterate", "release")
@@ -39,8 +40,9 @@ def uv_bin() -> str:
         return found
 
 
-def uv(*args: str) -> str:
-    result = subprocess.run([uv_bin(), *args], cwd=ROOT, capture_output=True, text=True)
+def uv(root: Path, *args: str) -> str:
+    """uv run in the project's folder `root`."""
+    result = subprocess.run([uv_bin(), *args], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         if "needs to be updated" in result.stderr:
             raise ZenlockError(
@@ -51,16 +53,18 @@ def uv(*args: str) -> str:
     return result.stdout
 
 
-def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """uv export options for an environment: `venv` (every group), a pipeline image kind
-    ([project] dependencies and `groups`), or `server` (only `groups`)."""
+def selection(root: Path, kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """uv export options for an environment of the project in `root`: `venv` (every group), a
+    pipeline image kind ([project] dependencies and `groups`), or `server` (only `groups`)."""
     if kind == "venv":
         return []
     if kind == "server":
         return [*(f"--only-group={g}" for g in groups), "--no-emit-project"]
     if kind not in PIPELINE_KINDS:
         raise ValueError(kind)
-    tools = [STEP_TOOLS] if STEP_TOOLS in dependency_groups() and STEP_TOOLS not in groups else []
+    tools = (
+        [STEP_TOOLS] if STEP_TOOLS in dependency_groups(root) and STEP_TOOLS not in groups else []
+    )
     return [
         "--no-default-groups",
         "--no-emit-project",
@@ -68,25 +72,26 @@ def selection(kind: str, groups: list[str] | tuple[str, ...] = ()) -> list[str]:
     ]
 
 
-def dependency_groups() -> dict[str, list]:
-    return read_toml(ROOT / "pyproject.toml").get("dependency-groups", {})
+def dependency_groups(root: Path) -> dict[str, list]:
+    return read_toml(root / "pyproject.toml").get("dependency-groups", {})
 
 
-def export(options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:
+def export(root: Path, options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:
     """The lock's requirements for `options` (see `selection`), in requirements.txt format.
 
     A lock older than pyproject.toml is an error, unless `frozen`: read the lock as it is.
     """
     flags = ["--format=requirements.txt", "--no-header", "--no-annotate"]
     flags += ["--frozen" if frozen else "--locked", *([] if hashes else ["--no-hashes"])]
-    return uv("export", *flags, *options)
+    return uv(root, "export", *flags, *options)
 
 
-def sbom(options: list[str]) -> str:
+def sbom(root: Path, options: list[str]) -> str:
     """The CycloneDX 1.5 SBOM of the lock's selection `options` (see `selection`), without the
     time stamp and serial number uv writes: the same lock gives the same bytes."""
     document = json.loads(
         uv(
+            root,
             "export",
             "--format=cyclonedx1.5",
             "--preview-features=sbom-export",
@@ -138,11 +143,11 @@ def requirement_entries(requirements: str) -> list[tuple[str, str]]:
     return entries
 
 
-def layered(requirements: str, *roots: list[str]) -> list[str]:
+def layered(lock: Path, requirements: str, *roots: list[str]) -> list[str]:
     """`requirements` in len(roots) + 1 parts: the first holds what roots[0] needs, the next
     what roots[1] needs beyond that, ..., the last everything else."""
     packages: dict[str, list[dict]] = {}
-    for package in read_toml(LOCK).get("package", []):
+    for package in read_toml(lock).get("package", []):
         packages.setdefault(package["name"], []).append(package)
     closures = [dependency_closure(layer, packages) for layer in roots]
     parts = [""] * (len(roots) + 1)
@@ -152,25 +157,26 @@ def layered(requirements: str, *roots: list[str]) -> list[str]:
     return parts
 
 
-def pins(options: list[str], environment: dict[str, str]) -> dict[str, str]:
+def pins(root: Path, options: list[str], environment: dict[str, str]) -> dict[str, str]:
     """Package -> what the lock installs for `options` on an interpreter whose PEP 508 marker
     environment is `environment`: a version, the URL and commit of a requirement by URL
     (requirements.pinned), or a local project's own version."""
     expected = {}
     # --frozen: a check reads the lock as it is (and reports a stale one on its own).
-    for line in export(options, hashes=False, frozen=True).splitlines():
+    lock = (root / "uv.lock").read_text()
+    for line in export(root, options, hashes=False, frozen=True).splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith(("-e ", ".", "/", "file:")):  # the project, a plugin, a wheel
-            name, version = local_package(line)
+            name, version = local_package(root, lock, line)
             expected[name] = version
             continue
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate(environment):
             pinned = requirements.pinned(line)
             if pinned.startswith("file:"):  # a local wheel or folder: by its version
-                pinned = locked_version(canonicalize_name(requirement.name))
+                pinned = locked_version(lock, canonicalize_name(requirement.name))
             expected[canonicalize_name(requirement.name)] = pinned
     return expected
 
@@ -183,16 +189,17 @@ LOCAL_PACKAGE = re.compile(
 )
 
 
-def local_package(line: str) -> tuple[str, str]:
+def local_package(root: Path, lock: str, line: str) -> tuple[str, str]:
     """Name and locked version of an export's line for a local package (`-e ./plugins`, `.`,
     `./wheels/x.whl`, `file:///abs/folder`): found in uv.lock by its path, as installed it is
-    compared by its version. A version the lock does not hold (dynamic) reads as "dynamic"."""
+    compared by its version (`lock`: uv.lock's text). A version the lock does not hold
+    (dynamic) reads as "dynamic"."""
     where = line.removeprefix("-e ").split(" ;", 1)[0].strip()
     if where.startswith("file:"):
         where = urllib.request.url2pathname(urllib.parse.urlsplit(where).path)
-    wanted = (ROOT / where).resolve()
-    for name, version, source in LOCAL_PACKAGE.findall(LOCK.read_text()):
-        if (ROOT / source).resolve() == wanted:
+    wanted = (root / where).resolve()
+    for name, version, source in LOCAL_PACKAGE.findall(lock):
+        if (root / source).resolve() == wanted:
             return canonicalize_name(name), version or "dynamic"
     raise ZenlockError(f"uv.lock has no package at {where}: run `nox -s lock`.")
 
@@ -201,62 +208,61 @@ def read_toml(path) -> dict:
     return tomllib.loads(path.read_text())
 
 
-def lock_hash() -> str:
-    return hashlib.sha256(LOCK.read_bytes()).hexdigest()
+def lock_hash(lock: Path) -> str:
+    return hashlib.sha256(lock.read_bytes()).hexdigest()
 
 
-def locked_version(name: str) -> str:
-    """A package's version in uv.lock, read off its `[[package]]` entry (parsing the whole
-    lock as TOML takes longer than a no-op build)."""
+def locked_version(lock: str, name: str) -> str:
+    """A package's version in uv.lock (`lock`: its text), read off its `[[package]]` entry
+    (parsing the whole lock as TOML takes longer than a no-op build)."""
     found = re.search(
         rf'^\[\[package\]\]\nname = "{re.escape(name)}"\nversion = "([^"]+)"',
-        LOCK.read_text(),
+        lock,
         re.MULTILINE,
     )
     return found.group(1) if found else ""
 
 
-def is_stale() -> bool:
+def is_stale(root: Path) -> bool:
     """True when pyproject.toml changed since uv.lock was written."""
     return (
-        subprocess.run([uv_bin(), "lock", "--check"], cwd=ROOT, capture_output=True).returncode != 0
+        subprocess.run([uv_bin(), "lock", "--check"], cwd=root, capture_output=True).returncode != 0
     )
 
 
-def write_lock(*args: str) -> None:
+def write_lock(root: Path, *args: str) -> None:
     """`uv lock ARGS`, where an unknown extra (a misspelt server plugin) is an error, not a
     warning: the lock is left as it was."""
-    previous = LOCK.read_bytes() if LOCK.exists() else None
-    result = subprocess.run([uv_bin(), "lock", *args], cwd=ROOT, capture_output=True, text=True)
+    lock = root / "uv.lock"
+    previous = lock.read_bytes() if lock.exists() else None
+    result = subprocess.run([uv_bin(), "lock", *args], cwd=root, capture_output=True, text=True)
     output = result.stdout + result.stderr
     unknown_extras = re.findall(r"does not have an extra named `[^`]+`", output)
     if result.returncode == 0 and not unknown_extras:
         print(output, end="", file=sys.stderr)
         return
     if previous is None:
-        LOCK.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
     else:
-        LOCK.write_bytes(previous)
+        lock.write_bytes(previous)
     if unknown_extras:
         raise ZenlockError(f"{'; '.join(unknown_extras)}: fix the extras in pyproject.toml.")
     raise ZenlockError(f"`uv lock` failed, uv.lock is unchanged:\n{output.strip()}")
 
 
-def main(argv: list[str]) -> None:
+def main(project: Project, argv: list[str]) -> None:
     """`nox -s lock [-- uv lock options]`."""
-    write_lock(*argv)
-
-
-PYPROJECT = ROOT / "pyproject.toml"
+    write_lock(project.root, *argv)
 
 
 STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def all_or_nothing():
+def all_or_nothing(root: Path):
     """pyproject.toml, uv.lock and .venv as they were if anything in the block fails."""
-    saved = {path: path.read_bytes() for path in (PYPROJECT, LOCK) if path.exists()}
+    files = (root / "pyproject.toml", root / "uv.lock")
+    saved = {path: path.read_bytes() for path in files if path.exists()}
     try:
         yield
     except BaseException:
@@ -268,7 +274,7 @@ def all_or_nothing():
                 path.write_bytes(content)
             if changed:  # .venv back to the restored lock
                 with contextlib.suppress(ZenlockError):
-                    uv("sync", "--locked")
+                    uv(root, "sync", "--locked")
         finally:
             for number, handler in held.items():
                 signal.signal(number, handler)

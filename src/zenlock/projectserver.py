@@ -9,29 +9,20 @@ from functools import cached_property
 from . import ZenlockError, engine
 from .credentials import admin_credentials
 from .database import Database
+from .identity import claim_id, owner_of, project_id
 from .inputs import http_url
+from .project import Project
 from .serverspec import current_image
 from .settings import ServerSettings
-from .state import (
-    ADMIN_ENV,
-    API_KEY,
-    CONNECTION,
-    ROOT,
-    SERVER_LABEL,
-    URL_LABEL,
-    claim_id,
-    owner_of,
-    port_of,
-    project_id,
-    read_env_file,
-)
+from .state import SERVER_LABEL, URL_LABEL, port_of, read_env_file
 
 
 class Server:
     """The project's server: its settings (as the command's options changed them) and, each
     found once, when first asked, what the engine and the project's files say about it."""
 
-    def __init__(self, settings: ServerSettings, client=None) -> None:
+    def __init__(self, project: Project, settings: ServerSettings, client=None) -> None:
+        self.project = project
         self.settings = settings
         self.claimed = False
         if client is not None:  # a command that already talks to the engine shares it
@@ -44,13 +35,13 @@ class Server:
     @cached_property
     def identity(self) -> str | None:
         """The project's id on this machine (None before its first `up`); a copied folder is
-        refused with the fix (state.project_id)."""
-        return project_id()
+        refused with the fix (identity.project_id)."""
+        return project_id(self.project)
 
     def claim(self) -> str:
         """The id, made if there is none, recorded as this folder's (as `up` does)."""
         if not self.claimed:
-            self.identity, self.claimed = claim_id(), True
+            self.identity, self.claimed = claim_id(self.project), True
         return self.identity
 
     def existing_identity(self) -> str:
@@ -104,13 +95,13 @@ class Server:
     @cached_property
     def server_env(self) -> dict[str, str]:
         """The server env file's settings (its database among them)."""
-        return read_env_file(ROOT / self.settings.env_file)
+        return read_env_file(self.project.root / self.settings.env_file)
 
     @cached_property
     def current_image(self) -> str | None:
         """The server image of the current lock for this engine's platform, if its parent is
         here (the spec, two `uv export`s, made once)."""
-        return current_image(self.client, self.settings)
+        return current_image(self.project, self.client, self.settings)
 
     @cached_property
     def built_image(self) -> str:
@@ -134,7 +125,7 @@ class Server:
         return self.database()
 
     def admin(self) -> dict[str, str]:
-        return admin_credentials(self.server_env)
+        return admin_credentials(self.project.admin_env, self.server_env)
 
     def client_account(self) -> str:
         """The service account this project's sessions use on its server."""
@@ -142,8 +133,8 @@ class Server:
 
     def lost_admin(self, where: str) -> str:
         return (
-            f"{ADMIN_ENV.relative_to(ROOT)} is gone, but the server's data ({where}) still has "
-            "its admin: a new password would not match. Set a new one with `nox -s server -- "
+            f".zenml-server/admin.env is gone, but the server's data ({where}) still has its "
+            "admin: a new password would not match. Set a new one with `nox -s server -- "
             "reset-admin` (every run is kept)."
         )
 
@@ -156,7 +147,7 @@ class Server:
             other = container.labels[SERVER_LABEL]
             if other == self.identity:
                 continue
-            owner = owner_of(other)
+            owner = owner_of(self.project, other)
             if owner is None:
                 where = "a project with no folder known here (another user's, or made before ids)"
             elif owner.is_dir():
@@ -176,25 +167,25 @@ class Server:
             )
 
 
-def connected_elsewhere(own_url: str | None = None) -> str | None:
+def connected_elsewhere(project: Project, own_url: str | None = None) -> str | None:
     """The URL of the server client.env connects the sessions to when it is not the project's
     own (`connect`), else None. The own server's connection is at `own_url` while it runs,
     and holds the own server's key (.zenml-server/api-key) in any case."""
-    connection = read_env_file(CONNECTION)
+    connection = read_env_file(project.connection)
     url = connection.get("ZENML_STORE_URL")
     if own_url is not None:
         return url if url and url != own_url else None
-    own_key = read_env_file(API_KEY).get("ZENML_STORE_API_KEY")
+    own_key = read_env_file(project.api_key).get("ZENML_STORE_API_KEY")
     return None if not url or connection.get("ZENML_STORE_API_KEY") == own_key else url
 
 
-def drop_own_connection(own_url: str | None = None) -> None:
+def drop_own_connection(project: Project, own_url: str | None = None) -> None:
     """client.env goes with the own server; a connection to another server (`connect`) stays."""
-    if connected_elsewhere(own_url) is None:
-        CONNECTION.unlink(missing_ok=True)
+    if connected_elsewhere(project, own_url) is None:
+        project.connection.unlink(missing_ok=True)
 
 
-def say_connected_elsewhere() -> None:
-    elsewhere = connected_elsewhere()
+def say_connected_elsewhere(project: Project) -> None:
+    elsewhere = connected_elsewhere(project)
     if elsewhere:
         print(f"This project's sessions use the server at {elsewhere} (`connect`).")

@@ -18,9 +18,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from . import ZenlockError, lock, requirements
-from .state import ROOT
+from .project import Project
 
-SNAPSHOT = ROOT / "configs" / "zenml-registry.json"
 # Activates integrations as ZenML does at run time; run by the python under test.
 ACTIVATION = Path(__file__).with_name("activation.py")
 
@@ -31,10 +30,10 @@ def zenml_version() -> str:
 
 
 @functools.cache
-def snapshot() -> dict:
-    """The registry of the installed ZenML: from SNAPSHOT when it is of that version."""
+def snapshot(root: Path) -> dict:
+    """The registry of the installed ZenML: the project's snapshot when it is of that version."""
     try:
-        saved = json.loads(SNAPSHOT.read_text())
+        saved = json.loads(snapshot_file(root).read_text())
     except (OSError, ValueError):
         saved = {}
     if saved.get("zenml_version") == zenml_version() and "component_types" in saved:
@@ -67,30 +66,36 @@ def derive() -> dict:
     }
 
 
-def save() -> None:
-    """Write SNAPSHOT when it is not of the installed ZenML (commands that write call this)."""
-    current = snapshot()
+def snapshot_file(root: Path) -> Path:
+    return Project.at(root).registry_snapshot
+
+
+def save(root: Path) -> None:
+    """Write the snapshot when it is not of the installed ZenML (commands that write call
+    this)."""
+    current = snapshot(root)
+    written = snapshot_file(root)
     try:
-        if json.loads(SNAPSHOT.read_text()) == current:
+        if json.loads(written.read_text()) == current:
             return
     except (OSError, ValueError):
         pass
-    SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+    written.parent.mkdir(parents=True, exist_ok=True)
     header = {"_": "Written by zenlock from ZenML's integration registry; do not edit."}
-    SNAPSHOT.write_text(json.dumps({**header, **current}, indent=1, sort_keys=True) + "\n")
+    written.write_text(json.dumps({**header, **current}, indent=1, sort_keys=True) + "\n")
 
 
-def names() -> list[str]:
-    return sorted(snapshot()["integrations"])
+def names(root: Path) -> list[str]:
+    return sorted(snapshot(root)["integrations"])
 
 
-def requirements_of(integration: str) -> list[str]:
-    return snapshot()["integrations"][integration]["requirements"]
+def requirements_of(root: Path, integration: str) -> list[str]:
+    return snapshot(root)["integrations"][integration]["requirements"]
 
 
-def component_types() -> list[str]:
+def component_types(root: Path) -> list[str]:
     """ZenML's stack component types (orchestrator, artifact_store, ...)."""
-    return snapshot()["component_types"]
+    return snapshot(root)["component_types"]
 
 
 # The dependency groups `nox -s integrations` writes, one per ZenML integration: for the
@@ -98,12 +103,12 @@ def component_types() -> list[str]:
 INTEGRATION_PREFIXES = {"pipelines": "integration-", "server": "server-integration-"}
 
 
-def integration_groups(target: str) -> list[str]:
+def integration_groups(root: Path, target: str) -> list[str]:
     """The integration groups that go into `target`'s images: `pipelines` or `server`."""
     prefix = INTEGRATION_PREFIXES[target]
     return sorted(
         name
-        for name, entries in lock.dependency_groups().items()
+        for name, entries in lock.dependency_groups(root).items()
         if name.startswith(prefix) and entries
     )
 
@@ -113,9 +118,9 @@ def group_name(target: str, integration: str) -> str:
     return INTEGRATION_PREFIXES[target] + integration.replace("_", "-")
 
 
-def integration_of_group(group: str) -> tuple[str, str] | None:
+def integration_of_group(root: Path, group: str) -> tuple[str, str] | None:
     """(target, integration) of an integration group's name, or None for another group."""
-    by_suffix = {name.replace("_", "-"): name for name in names()}
+    by_suffix = {name.replace("_", "-"): name for name in names(root)}
     # The longest prefix first: `server-integration-` also ends in `integration-`.
     for target, prefix in sorted(INTEGRATION_PREFIXES.items(), key=lambda item: -len(item[1])):
         if group.startswith(prefix):
@@ -124,21 +129,21 @@ def integration_of_group(group: str) -> tuple[str, str] | None:
     return None
 
 
-def apt_packages_in(groups: list[str] | tuple[str, ...]) -> list[str]:
+def apt_packages_in(root: Path, groups: list[str] | tuple[str, ...]) -> list[str]:
     """The apt packages ZenML declares for the integrations among `groups` (e.g. libgomp1)."""
     found = set()
     for group in groups:
-        owner = integration_of_group(group)
-        if owner and owner[1] in snapshot()["integrations"]:
-            found.update(snapshot()["integrations"][owner[1]]["apt_packages"])
+        owner = integration_of_group(root, group)
+        if owner and owner[1] in snapshot(root)["integrations"]:
+            found.update(snapshot(root)["integrations"][owner[1]]["apt_packages"])
     return sorted(found)
 
 
-def unknown(requested: list[str]) -> str | None:
+def unknown(root: Path, requested: list[str]) -> str | None:
     """A message naming the first unknown integration and its close matches, or None."""
     for name in requested:
-        if name not in names():
-            close = difflib.get_close_matches(name, names(), n=3)
+        if name not in names(root):
+            close = difflib.get_close_matches(name, names(root), n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             return f"ZenML {zenml_version()} has no integration {name!r}.{hint}"
     return None
@@ -148,60 +153,60 @@ def unknown(requested: list[str]) -> str | None:
 ALIASES = {"scikit-learn": "sklearn", "torch": "pytorch", "pyspark": "spark"}
 
 
-def named_by(package: str) -> str | None:
+def named_by(root: Path, package: str) -> str | None:
     """The integration a package stands for in a requirements file: the one named like it
     (mlflow, xgboost; scikit-learn: sklearn), when that integration needs the package. Any
     other package is a plain dependency, even one an integration happens to need (boto3)."""
     wanted = canonicalize_name(package)
-    named = {canonicalize_name(name): name for name in snapshot()["integrations"]}
+    named = {canonicalize_name(name): name for name in snapshot(root)["integrations"]}
     integration = named.get(canonicalize_name(ALIASES.get(wanted, wanted)))
     if integration is None:
         return None
-    needs = {requirements.parse(text).name for text in requirements_of(integration)}
+    needs = {requirements.parse(text).name for text in requirements_of(root, integration)}
     return integration if wanted in map(canonicalize_name, needs) else None
 
 
-def flavor_integrations() -> dict[tuple[str, str], str]:
+def flavor_integrations(root: Path) -> dict[tuple[str, str], str]:
     """(component type, flavor name) -> the integration that provides the flavor."""
-    return {tuple(flavor.split("/", 1)): name for flavor, name in snapshot()["flavors"].items()}
+    return {tuple(flavor.split("/", 1)): name for flavor, name in snapshot(root)["flavors"].items()}
 
 
-def declared() -> dict[str, dict[str, list[str]]]:
+def declared(root: Path) -> dict[str, dict[str, list[str]]]:
     """Integration -> {target: its group's requirements} as pyproject.toml has them."""
     found: dict[str, dict[str, list[str]]] = {}
-    for group, entries in lock.dependency_groups().items():
-        owner = integration_of_group(group)
+    for group, entries in lock.dependency_groups(root).items():
+        owner = integration_of_group(root, group)
         if owner and entries:
             target, integration = owner
             found.setdefault(integration, {})[target] = entries
     return found
 
 
-def stale() -> list[tuple[str, str, list[str], list[str]]]:
+def stale(root: Path) -> list[tuple[str, str, list[str], list[str]]]:
     """Declared integrations whose requirements differ from the registry's: (name, target,
     declared, wanted). `check` reports them: the ZenML version moved since they were added."""
     return [
         (name, target, current, wanted)
-        for name, targets in declared().items()
-        if name in snapshot()["integrations"]
-        for wanted in [requirements_of(name)]
+        for name, targets in declared(root).items()
+        if name in snapshot(root)["integrations"]
+        for wanted in [requirements_of(root, name)]
         for target, current in targets.items()
         if not requirements.same(current, wanted)
     ]
 
 
-def integrations_in(groups: list[str] | tuple[str, ...]) -> list[str]:
+def integrations_in(root: Path, groups: list[str] | tuple[str, ...]) -> list[str]:
     """The ZenML integrations whose groups are among `groups`."""
-    return sorted({owner[1] for group in groups if (owner := integration_of_group(group))})
+    return sorted({owner[1] for group in groups if (owner := integration_of_group(root, group))})
 
 
-def inactive_in_venv(names: list[str]) -> list[dict]:
+def inactive_in_venv(root: Path, names: list[str]) -> list[dict]:
     """activation.py's reports of those among `names` that fail in .venv (a fresh process:
     it sees the packages just synced)."""
     if not names:
         return []
     done = subprocess.run(
-        [sys.executable, str(ACTIVATION), *names], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, str(ACTIVATION), *names], capture_output=True, text=True, cwd=root
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:

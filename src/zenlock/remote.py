@@ -8,7 +8,7 @@ from . import ZenlockError, helmvalues
 from .credentials import login_token, server_info, service_account_key
 from .inputs import kubernetes_name, server_url
 from .projectserver import Server
-from .state import CONNECTION, write_env_file
+from .state import write_env_file
 
 
 def connect(server: Server, address: str, user: str, allow_http: bool) -> None:
@@ -37,7 +37,7 @@ def connect(server: Server, address: str, user: str, allow_http: bool) -> None:
     key = service_account_key(account, url, admin)  # a new one: no saved key
     # Only now, with the key: the project's own id, under which its ZenML state is kept.
     server.claim()
-    write_env_file(CONNECTION, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
+    write_env_file(server.project.connection, {"ZENML_STORE_URL": url, "ZENML_STORE_API_KEY": key})
     print(
         f"This project's sessions now use the server at {url} (ZenML {info['version']}), "
         f"as service account {account}; `nox -s server -- up` connects them to its own "
@@ -49,4 +49,4 @@ def helm(server: Server, address: str, secret: str | None, allow_http: bool) -> 
     """deploy/helm-values.yaml for the server at `address` (where the cluster serves it)."""
     url, origin = server_url(address, "--url", allow_http=allow_http)
     name = kubernetes_name(secret or server.settings.build.name, "--secret")
-    helmvalues.write(server.settings, url, origin, name)
+    helmvalues.write(server.project, server.settings, url, origin, name)

@@ -10,7 +10,7 @@ The run module runs in this process: ZenML is imported once.
 import runpy
 import sys
 
-from .settings import default_stack
+from .project import Project
 from .stackfiles import apply, stack_files
 
 DOCKER_STACK = "local-docker"  # configs/stacks/local-docker.yaml: `--docker` runs on it
@@ -26,15 +26,15 @@ def requested_stack(args: list[str]) -> str | None:
     return DOCKER_STACK if "--docker" in args else None
 
 
-def main(argv: list[str]) -> None:
+def main(project: Project, argv: list[str]) -> None:
     module, *args = argv
     if not {"-h", "--help"} & set(args):  # help registers nothing
         stack = requested_stack(args)
         if stack is None:
-            stack = default_stack()
+            stack = project.default_stack
             if stack:
                 args = ["--stack", stack, *args]
-        if stack in stack_files():  # the stack file's current state, registered before the run
-            apply([stack])
+        if stack in stack_files(project):  # the file's current state, registered before the run
+            apply(project, [stack])
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -19,84 +19,78 @@ import argparse
 import shutil
 from dataclasses import replace
 
-from . import ZenlockError, engine, lock, registry
+from . import ZenlockError, lock, pushes, registry
+from .identity import claim_id, owner_of, recorded_owner, state_of
 from .imagespec import Builder, activated
 from .inputs import image_reference, platforms, port_number
 from .lifecycle import down, logs, status, up
+from .project import Project
 from .projectserver import Server
 from .remote import connect, helm
 from .serverdata import backup, reset_admin, restore
 from .serverspec import server_groups, server_spec
-from .settings import ServerSettings, server_settings
-from .state import (
-    ADMIN_ENV,
-    API_KEY,
-    CONNECTION,
-    IDENTITY,
-    SERVER_CLIENT_CONFIG,
-    claim_id,
-    owner_of,
-    read_record,
-    state_of,
-    update_record,
-)
+from .settings import ServerSettings
 
 
-def build(settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
+def build(project: Project, settings: ServerSettings, *, no_cache: bool, push: bool) -> None:
     if push and not settings.build.registry:
         raise ZenlockError("--push needs a registry: set [tool.zenlock.images] registry.")
-    builder = Builder(settings.build, no_cache=no_cache)
+    builder = Builder(project, settings.build, no_cache=no_cache)
     platforms = builder.platforms()
     parents = dict.fromkeys(map(settings.build.parent_for, platforms))
     print(f"Server image ({', '.join(platforms)}, parent {', '.join(parents)}):", flush=True)
-    previous = read_record().get("server", {})
+    previous = project.read_record().get("server", {})
     recorded = {v["tag"]: v for v in [*previous.get("platforms", []), previous] if v.get("tag")}
     variants = []
     for platform in platforms:
-        tag = builder.ensure(server_spec(settings, platform))
-        digest = engine.push(builder.client, tag) if push else engine.digest_in(builder.client, tag)
+        tag = builder.ensure(server_spec(project, settings, platform))
+        digest = pushes.push(builder.client, tag) if push else pushes.digest_in(builder.client, tag)
         # Its integrations (`add NAME --server`) activate in it: once per image id.
         active = activated(
+            project.root,
             builder.client,
             tag,
             settings.build.network,
-            server_groups(),
+            server_groups(project.root),
             recorded.get(tag, {}).get("activated"),
         )
         variant = {"platform": platform, "tag": tag, "activated": active}
         variants.append(variant | ({"digest": digest} if digest else {}))
     record = builder.combined(variants, push, previous)
-    registry.save()
-    update_record(server={**record, "groups": server_groups(), "lock_sha256": lock.lock_hash()})
+    registry.save(project.root)
+    groups = server_groups(project.root)
+    project.update_record(
+        server={**record, "groups": groups, "lock_sha256": lock.lock_hash(project.lock)}
+    )
 
 
-def detach() -> None:
+def detach(project: Project) -> None:
     """A copied folder's own identity: the credentials it copied stay with the original."""
-    if state_of() in ("own", "moved", "new"):
+    if state_of(project) in ("own", "moved", "new"):
         raise ZenlockError(
             "This folder is not a copy: it owns its server, admin credentials and secrets key, "
             "and `detach` would leave them orphaned. `detach` is for a copied folder (a "
             "session says so there). Nothing was changed."
         )
-    original = owner_of(IDENTITY.read_text().strip())
-    for copied in (ADMIN_ENV, API_KEY, CONNECTION):
+    original = recorded_owner(project)
+    for copied in (project.admin_env, project.api_key, project.connection):
         copied.unlink(missing_ok=True)
-    shutil.rmtree(SERVER_CLIENT_CONFIG, ignore_errors=True)
-    identity = claim_id(new=True)
+    shutil.rmtree(project.server_client_config, ignore_errors=True)
+    identity = claim_id(project, new=True)
     print(f"This folder is now project {identity}, apart from {original or 'any other'}.")
     print("It has no server yet: `nox -s server -- up` (on a free port) starts one.")
 
 
-def claim() -> None:
+def claim(project: Project) -> None:
     """This folder owns the server its id names: for a project whose copy and original both
     left the place the server last saw (a sessions says when); the other one then detaches."""
-    if state_of() != "unsure":
+    if state_of(project) != "unsure":
         raise ZenlockError(
             "Nothing to claim: this folder's sessions already know which server is theirs."
         )
-    identity = IDENTITY.read_text().strip()
-    was = owner_of(identity)
-    claim_id(claiming=True)
+    identity = project.identity_file.read_text().strip()
+    was = owner_of(project, identity)
+    claim_id(project, claiming=True)
     print(f"This folder now owns project {identity}'s server (last seen at {was}).")
     print(
         "Every other folder with this id, the original too wherever it went, is now a copy: "
@@ -121,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
     build_it = action(
         "build",
         "build the server image from the lock (the default: `nox -s server`, `-- --push`)",
-        lambda s, a: build(s.settings, no_cache=a.no_cache, push=a.push),
+        lambda s, a: build(s.project, s.settings, no_cache=a.no_cache, push=a.push),
     )
     build_it.add_argument("--push", action="store_true", help="push it to the registry")
     build_it.add_argument("--no-cache", action="store_true", help="rebuild even if up to date")
@@ -148,8 +142,8 @@ def parser() -> argparse.ArgumentParser:
         help="a backup of another project's server replaces this one's data",
     )
     action("reset-admin", "new admin credentials on the data", lambda s, a: reset_admin(s))
-    action("detach", "a copied folder gets its own server", lambda s, a: detach())
-    action("claim", "this folder owns the server its id names", lambda s, a: claim())
+    action("detach", "a copied folder gets its own server", lambda s, a: detach(s.project))
+    action("claim", "this folder owns the server its id names", lambda s, a: claim(s.project))
     chart = action(
         "helm",
         "values for ZenML's Helm chart (deploy/helm-values.yaml)",
@@ -198,13 +192,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str]) -> None:
+def main(project: Project, argv: list[str]) -> None:
     args = parse(argv)
-    settings = server_settings()
+    settings = project.server
     if args.action == "build" and args.parent_image:
         parent = image_reference(args.parent_image, "--parent-image")
         settings = replace(settings, build=replace(settings.build, parent=parent))
     if args.action == "build" and args.platform:
         chosen = platforms(args.platform, "--platform")
         settings = replace(settings, build=replace(settings.build, platforms=chosen))
-    args.run(Server(settings), args)
+    args.run(Server(project, settings), args)

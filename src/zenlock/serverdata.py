@@ -8,7 +8,7 @@ from .backups import backups_folder
 from .credentials import reset_credentials
 from .lifecycle import up
 from .projectserver import Server, drop_own_connection
-from .state import ADMIN_ENV, ROOT, URL_LABEL, read_env_file, write_env_file
+from .state import URL_LABEL, read_env_file, write_env_file
 
 
 def backup(server: Server, target: str | None) -> None:
@@ -17,7 +17,9 @@ def backup(server: Server, target: str | None) -> None:
     # The running server's image reads its data best; else the lock's (the data's version
     # is checked against it).
     data = server.database(running.image.id if running else None)
-    backups.backup(data, Path(target) if target else backups_folder(identity))
+    folder = backups_folder(server.project.data_home, identity)
+    admin = read_env_file(server.project.admin_env)
+    backups.backup(data, Path(target) if target else folder, admin)
 
 
 def restore(server: Server, source: str, yes: bool, another_server: bool) -> None:
@@ -27,9 +29,10 @@ def restore(server: Server, source: str, yes: bool, another_server: bool) -> Non
     backups.restore(
         server.data, Path(source),
         yes=yes, another_server=another_server, container=container,
-        safety_folder=backups_folder(identity), admin=read_env_file(ADMIN_ENV),
+        safety_folder=backups_folder(server.project.data_home, identity),
+        admin=read_env_file(server.project.admin_env),
     )  # fmt: skip
-    drop_own_connection(container.labels[URL_LABEL] if container else None)
+    drop_own_connection(server.project, container.labels[URL_LABEL] if container else None)
     if was_running:
         server.at_port_it_ran()  # where it ran, as `up --port` put it
         server.container = None  # restore removed it
@@ -50,10 +53,10 @@ def reset_admin(server: Server) -> None:
         raise ZenlockError(
             "This project's server has no data yet: `nox -s server -- up` creates it."
         )
-    old = read_env_file(ADMIN_ENV)
+    old = read_env_file(server.project.admin_env)
     credentials = reset_credentials(old, data.server_env)
     container = server.container
-    drop_own_connection(container.labels[URL_LABEL] if container else None)
+    drop_own_connection(server.project, container.labels[URL_LABEL] if container else None)
     if container:
         container.remove(force=True)
         server.container = None
@@ -62,9 +65,9 @@ def reset_admin(server: Server) -> None:
         said = data.set_admin_password(credentials)
     except ZenlockError as error:
         raise ZenlockError(f"Setting the admin's password failed: {error}") from None
-    write_env_file(ADMIN_ENV, credentials)
+    write_env_file(server.project.admin_env, credentials)
     print(said)
-    print(f"New admin credentials in {ADMIN_ENV.relative_to(ROOT)}; start the server with `up`.")
+    print("New admin credentials in .zenml-server/admin.env; start the server with `up`.")
     if "ZENML_SECRETS_STORE_ENCRYPTION_KEY" not in old:
         print(
             "The secrets' key was in the lost admin.env: secrets the server encrypted with it "

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from . import ZenlockError, engine, lock, registry
 from .imagespec import ImageSpec, locked_spec, planned_tag, tree_contents
+from .project import Project
 from .settings import ServerSettings
-from .state import ROOT
 
 # ZenML's own settings that make its claims hold (docs/server.md; the server env file may
 # set others): secrets encrypted with the key in admin.env (ZenML ignores the key unless the
@@ -24,49 +24,56 @@ SECURE_DEFAULTS = {
 CONTAINER_PORT = 8080
 
 
-def plugin_package(settings: ServerSettings) -> tuple[Path, str] | None:
+def plugin_package(root: Path, settings: ServerSettings) -> tuple[Path, str] | None:
     """The local plugin package the server imports (its folder and distribution name)."""
     if not settings.plugins:
         return None
-    folder = ROOT / settings.plugins
+    folder = root / settings.plugins
     if not (folder / "pyproject.toml").is_file():
         raise ZenlockError(f"Server plugin package {folder} has no pyproject.toml.")
     return folder, lock.read_toml(folder / "pyproject.toml")["project"]["name"]
 
 
-def server_spec(settings: ServerSettings, platform: str) -> ImageSpec:
+def server_spec(project: Project, settings: ServerSettings, platform: str) -> ImageSpec:
     """`platform`'s parent plus the locked `server` group; the plugin package goes in as a
     wheel."""
-    plugin = plugin_package(settings)
+    plugin = plugin_package(project.root, settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
-    selection = lock.selection("server", server_groups())
-    requirements = lock.export([*selection, *leave_out])
+    selection = lock.selection(project.root, "server", server_groups(project.root))
+    requirements = lock.export(project.root, [*selection, *leave_out])
 
     def add_plugin_wheel(context: Path) -> None:
         (context / "wheels").mkdir()
         if plugin:
             lock.uv(
-                "build", "--wheel", "--quiet", "--out-dir", str(context / "wheels"), str(plugin[0])
+                project.root,
+                "build",
+                "--wheel",
+                "--quiet",
+                "--out-dir",
+                str(context / "wheels"),
+                str(plugin[0]),
             )
 
     return locked_spec(
+        project.root,
         "server",
         settings.build,
         platform,
-        "server.Dockerfile",
+        project.dockerfiles / "server.Dockerfile",
         requirements,
         *(tree_contents(plugin[0]) if plugin else ()),
-        sbom=lock.sbom(selection),  # the plugin package included
+        sbom=lock.sbom(project.root, selection),  # the plugin package included
         add_files=add_plugin_wheel,
     )
 
 
-def server_groups() -> list[str]:
+def server_groups(root: Path) -> list[str]:
     """The `server` group and the integrations the server imports (`-- add NAME --server`)."""
-    return ["server", *registry.integration_groups("server")]
+    return ["server", *registry.integration_groups(root, "server")]
 
 
-def current_image(client, settings: ServerSettings) -> str | None:
+def current_image(project: Project, client, settings: ServerSettings) -> str | None:
     """The server image of the current lock and plugins for the engine's own platform (what
     `up` runs), if built here (never pulls)."""
-    return planned_tag(client, server_spec(settings, engine.native_platform(client)))
+    return planned_tag(client, server_spec(project, settings, engine.native_platform(client)))

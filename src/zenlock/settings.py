@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import ZenlockError
 from .inputs import host_address, image_reference, platforms, port_number, repository
-from .state import ROOT, tool_table
+from .pyproject import find_root, tool_table, working_root  # noqa: F401  (runtime API)
 
 MODES = ("iterate", "release")
 NETWORKS = ("bridge", "host")
@@ -264,7 +264,7 @@ def unknown(key: str, spec: Table, where: str, name: str) -> str:
     )
 
 
-def tool_settings(root: Path = ROOT) -> dict:
+def tool_settings(root: Path) -> dict:
     """[tool.zenlock], every value checked against SCHEMA: one line per error, all at once."""
     table = tool_table(root)
     schema = table.get("schema", 1) if isinstance(table, dict) else 1
@@ -348,7 +348,7 @@ def build_settings(table: dict, images: dict, default_name: str, section: str) -
     )
 
 
-def pipeline_settings(root: Path = ROOT) -> PipelineSettings:
+def pipeline_settings(root: Path) -> PipelineSettings:
     images = tool_settings(root).get("images", {})
     return PipelineSettings(
         build=build_settings(images, images, root.name, "images"),
@@ -357,7 +357,7 @@ def pipeline_settings(root: Path = ROOT) -> PipelineSettings:
     )
 
 
-def server_settings(root: Path = ROOT) -> ServerSettings:
+def server_settings(root: Path) -> ServerSettings:
     settings = tool_settings(root)
     images, table = settings.get("images", {}), settings.get("server", {})
     default_name = f"{images.get('name', root.name)}-server"
@@ -371,7 +371,7 @@ def server_settings(root: Path = ROOT) -> ServerSettings:
     )
 
 
-def default_stack(root: Path = ROOT) -> str | None:
-    """`[tool.zenlock.stacks] default`: the stack plain `nox -s run` runs on (a stack file's
-    `stack_name`), locally and on the project's server; None: ZenML's active stack."""
-    return tool_settings(root).get("stacks", {}).get("default")
+def default_stack(root: Path | None = None) -> str | None:
+    """`[tool.zenlock.stacks] default` of `root` (default: the working directory's project):
+    the stack plain `nox -s run` and the tests run on; None: ZenML's active stack."""
+    return tool_settings(working_root(root)).get("stacks", {}).get("default")

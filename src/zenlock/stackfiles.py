@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 from . import ZenlockError, registry
-from .state import CONNECTION, ROOT, analytics_choice, read_env_file
+from .project import Project, working_root
+from .state import analytics_choice, read_env_file
 
-STACKS = ROOT / "configs" / "stacks"
 MAX_BYTES = 256 * 1024  # the largest stack file read; ZenML's exports are a few KiB
 # The deepest nesting read: ZenML's exports need about ten levels, and YAML's reader recurses
 # once per level (60,000 `[` would end in a RecursionError).
@@ -34,8 +34,8 @@ LOCAL_ON_REMOTE = "local resources while connected to a remote ZenML server"
 VERSION_LINE = re.compile(r"^zenml_version:.*$", re.MULTILINE)
 
 
-def selected(names: list[str]) -> dict[str, Path]:
-    files = stack_files()
+def selected(project: Project, names: list[str]) -> dict[str, Path]:
+    files = stack_files(project)
     unknown = [name for name in names if name not in files]
     if unknown:
         known = ", ".join(files) or "none"
@@ -48,9 +48,9 @@ def selected(names: list[str]) -> dict[str, Path]:
 class OwnServerWarnings(logging.Filter):
     """Drops LOCAL_ON_REMOTE while the store is this project's server, on this machine."""
 
-    def __init__(self, store_url: str) -> None:
+    def __init__(self, connection: Path, store_url: str) -> None:
         super().__init__()
-        self.own = store_url == read_env_file(CONNECTION).get("ZENML_STORE_URL")
+        self.own = store_url == read_env_file(connection).get("ZENML_STORE_URL")
         self.said = False
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -62,11 +62,11 @@ class OwnServerWarnings(logging.Filter):
         return True
 
 
-def stack_files() -> dict[str, Path]:
+def stack_files(project: Project) -> dict[str, Path]:
     """Stack name -> its file."""
     files = {}
-    for path in sorted(STACKS.glob("*.yaml")):
-        definition = read_stack(path)
+    for path in sorted(project.stacks.glob("*.yaml")):
+        definition = read_stack(project.root, path)
         files[definition["stack_name"]] = path
     return files
 
@@ -96,9 +96,10 @@ class StackLoader(yaml.SafeLoader):
             self.depth -= 1
 
 
-def read_stack(path: Path) -> dict:
-    """A stack file, refused in one line naming the file and the field when it is not one."""
-    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+def read_stack(root: Path, path: Path) -> dict:
+    """A stack file of the project in `root`, refused in one line naming the file and the
+    field when it is not one."""
+    where = path.relative_to(root) if path.is_relative_to(root) else path
     if path.stat().st_size > MAX_BYTES:
         raise ZenlockError(f"{where} is larger than {MAX_BYTES // 1024} KiB: not a stack file.")
     try:
@@ -110,13 +111,13 @@ def read_stack(path: Path) -> dict:
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         detail = " ".join(str(error).split())
         raise ZenlockError(f"{where} is not valid YAML: {detail}") from None
-    problem = stack_problem(definition)
+    problem = stack_problem(root, definition)
     if problem:
         raise ZenlockError(f"{where}: {problem} (the format of `zenml stack export`).")
     return definition
 
 
-def stack_problem(definition) -> str | None:
+def stack_problem(root: Path, definition) -> str | None:
     """What makes `definition` not a stack file, or None."""
     if not isinstance(definition, dict) or not {"stack_name", "components"} <= definition.keys():
         return "a stack file needs `stack_name` and `components`"
@@ -124,7 +125,7 @@ def stack_problem(definition) -> str | None:
         return "`stack_name` must be a name (text)"
     if not isinstance(definition["components"], dict) or not definition["components"]:
         return "`components` must map component types to their components"
-    known = registry.component_types()
+    known = registry.component_types(root)
     for component_type, entries in definition["components"].items():
         if component_type not in known:
             return f"`components.{component_type}` is not a component type ({', '.join(known)})"
@@ -140,12 +141,12 @@ def stack_problem(definition) -> str | None:
     return None
 
 
-def write_zenml_version(version: str) -> list[Path]:
+def write_zenml_version(stacks: Path, version: str) -> list[Path]:
     """The stack files that name a ZenML release (examples/ included) name `version` (that
     line replaced, the rest as it was): the files changed. A file without one stays so:
     `apply` needs none; `zenml stack import` does, and `stacks -- export` writes it."""
     changed = []
-    for path in sorted(STACKS.glob("*.yaml")) + sorted(STACKS.glob("examples/*.yaml")):
+    for path in sorted(stacks.glob("*.yaml")) + sorted(stacks.glob("examples/*.yaml")):
         text = path.read_text(encoding="utf-8")
         new = VERSION_LINE.sub(f'zenml_version: "{version}"', text, count=1)
         if new != text:
@@ -175,10 +176,10 @@ def components_of(definition: dict) -> list[tuple[str, dict]]:
     ]
 
 
-def integrations_needed(definition: dict) -> list[tuple[str, dict, str]]:
+def integrations_needed(root: Path, definition: dict) -> list[tuple[str, dict, str]]:
     """(component type, component, integration) for each component whose flavor is not
     built into ZenML."""
-    flavors = registry.flavor_integrations()
+    flavors = registry.flavor_integrations(root)
     return [
         (component_type, component, flavors[(component_type, component["flavor"])])
         for component_type, component in components_of(definition)
@@ -186,32 +187,37 @@ def integrations_needed(definition: dict) -> list[tuple[str, dict, str]]:
     ]
 
 
-def apply(names: list[str]) -> None:
+def apply(project: Project, names: list[str]) -> None:
     from zenml.client import Client
 
     client = Client()
-    logging.getLogger("zenml.stack.utils").addFilter(OwnServerWarnings(client.zen_store.url))
-    chosen = selected(names)
-    for path in chosen.values():  # all files sound before anything is registered
-        refuse_plain_secrets(client, read_stack(path), str(path.relative_to(ROOT)))
+    own_server = OwnServerWarnings(project.connection, client.zen_store.url)
+    logging.getLogger("zenml.stack.utils").addFilter(own_server)
+    chosen = selected(project, names)
+    definitions = {name: read_stack(project.root, path) for name, path in chosen.items()}
+    for name, path in chosen.items():  # all files sound before anything is registered
+        where = str(path.relative_to(project.root))
+        refuse_plain_secrets(project.root, client, definitions[name], where)
     for name, path in chosen.items():
         try:
-            register(client, name, path)
+            register(client, name, definitions[name], str(path.relative_to(project.root)))
         except ValueError as error:  # ZenML's validation: pydantic's errors are ValueErrors
             errors = getattr(error, "errors", None)
             reason = errors()[0]["msg"] if callable(errors) else str(error).strip()
             reason = reason.removeprefix("Value error, ")
+            where = path.relative_to(project.root)
             raise ZenlockError(
-                f"{path.relative_to(ROOT)}: ZenML refuses stack {name}: {reason.splitlines()[0]}"
+                f"{where}: ZenML refuses stack {name}: {reason.splitlines()[0]}"
             ) from None
 
 
-def register(client, name: str, path: Path) -> None:
-    """Stack `name` and its components as `path` says, registered or updated."""
+def register(client, name: str, definition: dict, where: str) -> None:
+    """Stack `name` and its components as its file (`where`) defines them, registered or
+    updated."""
     from zenml.enums import StackComponentType
 
     components = {}
-    for component_type, component in components_of(read_stack(path)):
+    for component_type, component in components_of(definition):
         kind = StackComponentType(component_type)
         configuration = component.get("configuration") or {}
         try:
@@ -227,7 +233,7 @@ def register(client, name: str, path: Path) -> None:
             print(f"  {component_type} {component['name']}: registered")
         elif existing.flavor_name != component["flavor"]:
             raise ZenlockError(
-                f"{path.relative_to(ROOT)}: {component_type} {component['name']} is "
+                f"{where}: {component_type} {component['name']} is "
                 f"registered with flavor {existing.flavor_name}, the file says "
                 f"{component['flavor']}: rename one of them."
             )
@@ -240,40 +246,45 @@ def register(client, name: str, path: Path) -> None:
         stack = client.get_stack(name, allow_name_prefix_match=False)
     except KeyError:
         client.create_stack(name, components=components)
-        print(f"Stack {name}: registered from {path.relative_to(ROOT)}")
+        print(f"Stack {name}: registered from {where}")
         return
     current = {kind: found[0].id for kind, found in stack.components.items()}
     if current != components:
         client.update_stack(stack.id, component_updates={k: [v] for k, v in components.items()})
-        print(f"Stack {name}: updated from {path.relative_to(ROOT)}")
+        print(f"Stack {name}: updated from {where}")
     else:
         print(f"Stack {name}: up to date")
 
 
-def use_throwaway_store(config: str, stack: str | None) -> None:
+def use_throwaway_store(config: str, stack: str | None, project: Project | None = None) -> None:
     """This process, and what it starts, gets a fresh ZenML store in folder `config` (never
     the project's, a server, or what the shell names); with `stack`, that stack file's stack
     registered there and active (ZENML_ACTIVE_STACK_ID), else ZenML's `default`. Call it
-    before ZenML is imported: tests read `Client().active_stack` at import time."""
+    before ZenML is imported: tests read `Client().active_stack` at import time. `project`:
+    by default the working directory's (the tests' conftest.py calls it there)."""
+    project = project or Project.at(working_root())
     for key in list(os.environ):
         if key.startswith("ZENML_STORE_") or key in OTHER_STORES:
             del os.environ[key]
     os.environ.update(
-        ZENML_CONFIG_PATH=config, ZENML_ANALYTICS_OPT_IN=analytics_choice(), **{THROWAWAY: config}
+        ZENML_CONFIG_PATH=config,
+        ZENML_ANALYTICS_OPT_IN=analytics_choice(project),
+        **{THROWAWAY: config},
     )
     if stack:
-        os.environ["ZENML_ACTIVE_STACK_ID"] = registered_for_tests(stack)
+        os.environ["ZENML_ACTIVE_STACK_ID"] = registered_for_tests(project, stack)
 
 
-def registered_for_tests(name: str) -> str:
+def registered_for_tests(project: Project, name: str) -> str:
     """The id of stack `name`, registered from its file in this process's (throw-away) store;
     refused in one line when .venv cannot load it or ZenML refuses it."""
     from zenml.client import Client
 
-    path = selected([name])[name]
-    where = path.relative_to(ROOT)
-    declared = registry.declared()
-    for component_type, component, integration in integrations_needed(read_stack(path)):
+    path = selected(project, [name])[name]
+    where = path.relative_to(project.root)
+    declared = registry.declared(project.root)
+    needed = integrations_needed(project.root, read_stack(project.root, path))
+    for component_type, component, integration in needed:
         if integration not in declared:
             raise ZenlockError(
                 f"{where}: {component_type} {component['name']} (flavor {component['flavor']}) "
@@ -281,7 +292,7 @@ def registered_for_tests(name: str) -> str:
                 f"`nox -s integrations -- add {integration}`."
             )
     with contextlib.redirect_stdout(io.StringIO()):  # one line below says it all
-        apply([name])
+        apply(project, [name])
     print(f"Tests run on stack {name} ({where}) in a throw-away ZenML store.", file=sys.stderr)
     return str(Client().get_stack(name, allow_name_prefix_match=False).id)
 
@@ -321,7 +332,7 @@ def credentials_in(configuration: dict, sensitive: set[str]) -> list[tuple[str, 
     return found
 
 
-def refuse_plain_secrets(client, definition: dict, where: str) -> None:
+def refuse_plain_secrets(root: Path, client, definition: dict, where: str) -> None:
     """A credential (a field ZenML marks sensitive, or a key named like one at any depth) must
     be a secret reference in a top-level key, where ZenML resolves it; a key the flavor does
     not know is named."""
@@ -333,7 +344,8 @@ def refuse_plain_secrets(client, definition: dict, where: str) -> None:
         try:
             flavor = client.get_flavor_by_name_and_type(component["flavor"], kind)
         except KeyError:
-            integration = registry.flavor_integrations().get((component_type, component["flavor"]))
+            flavors = registry.flavor_integrations(root)
+            integration = flavors.get((component_type, component["flavor"]))
             fix = f": `nox -s integrations -- add {integration}` brings it" if integration else ""
             raise ZenlockError(
                 f"{where}: ZenML has no {component_type} flavor {component['flavor']!r}{fix}."

@@ -32,33 +32,33 @@ NO_UV = (
 )
 
 
-def locked_uv() -> str:
+def locked_uv(root: Path) -> str:
     """uv's requirement in uv.lock (with its hashes): nox[uv] of the dev group brings it."""
-    entries = dict(lock.requirement_entries(lock.export(["--all-groups"], frozen=True)))
+    entries = dict(lock.requirement_entries(lock.export(root, ["--all-groups"], frozen=True)))
     if "uv" not in entries:
         raise ZenlockError(NO_UV)
     return entries["uv"]
 
 
-def version(platform: str) -> str:
+def version(root: Path, platform: str) -> str:
     """The version of the uv that builds for `platform` (read off the lock, never installed)."""
     if platform == host_platform():
         return importlib.metadata.version("uv")
-    found = lock.locked_version("uv")
+    found = lock.locked_version((root / "uv.lock").read_text(), "uv")
     if not found:
         raise ZenlockError(NO_UV)
     return found
 
 
-def binary(platform: str) -> Path:
+def binary(root: Path, platform: str) -> Path:
     """The uv executable for `platform`, installed into the cache on first use."""
     if platform == host_platform():
         import uv
 
         return Path(uv.find_uv_bin())
-    requirement = locked_uv()
+    requirement = locked_uv(root)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zenlock" / "uv"
-    found = cache / f"{version(platform)}-{platform.replace('/', '-')}" / "uv"
+    found = cache / f"{version(root, platform)}-{platform.replace('/', '-')}" / "uv"
     if found.is_file():
         return found
     cache.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def binary(platform: str) -> Path:
         requirements = Path(work) / "requirements.txt"
         requirements.write_text(requirement)
         target = Path(work) / "target"
-        lock.uv(
+        lock.uv(root, 
             "pip", "install", "--quiet", "--no-deps", "--require-hashes", "--target", str(target),
             "--python-platform", PLATFORMS[platform][1], "--requirement", str(requirements),
         )  # fmt: skip
