@@ -39,23 +39,24 @@ class Command:
 
     module: str
     zenml: str = "project"
-    after_update: bool = False  # what a project runs first after `copier update`
+    after_update: bool = False  # what a project runs first after `copier update`: says so
+    removes_leftovers: bool = False  # of the engine's move into the package (moved.py)
     options_after_target: bool = False  # its own options come after MODULE or CMD
+    # Actions that say whose server a folder uses, which zenml_environment() refuses to guess.
+    own_actions: tuple[str, ...] = ()
 
     def environment(self, args: list[str]) -> str:
-        # detach and claim say whose server a folder uses, which zenml_environment() refuses
-        # to guess; help sets up and writes nothing.
-        if self.module == "server" and args[:1] in (["detach"], ["claim"]):
+        if args[:1] and args[0] in self.own_actions:
             return "none"
         if not self.options_after_target and {"-h", "--help"} & set(args):
-            return "none"
+            return "none"  # help sets up and writes nothing
         return self.zenml
 
 
 COMMANDS = {
-    "lock": Command("lock", zenml="none", after_update=True),
+    "lock": Command("lock", zenml="none", after_update=True, removes_leftovers=True),
     "images": Command("images"),
-    "server": Command("server"),
+    "server": Command("server", own_actions=("detach", "claim")),
     "check": Command("check", after_update=True),
     "integrations": Command("integrations"),
     "stacks": Command("stacks", zenml="serving"),
@@ -97,7 +98,7 @@ def run(project: Project, name: str, args: list[str]) -> None:
         notice = report_dropped_edits(project.root)
         if notice:
             print(notice, file=sys.stderr)
-        if name == "lock":
+        if command.removes_leftovers:
             remove_leftovers(project.root)
     environment = command.environment(args)
     if environment != "none":
