@@ -558,13 +558,14 @@ class Bench:
         self.client.images.remove(BENCH_PARENT, force=True)
 
 
-def compare(folder: Path, repeat: int, timings: Timings) -> None:
+def compare(folder: Path, repeat: int, timings: Timings, larger_set: bool = True) -> None:
     bench = Bench(folder, repeat, timings)
     try:
         project, package = bench.setup()
         bench.pipeline_images(project)
         bench.server(project)
-        bench.larger_set()
+        if larger_set:
+            bench.larger_set()
         bench.first_run(project, package)
     finally:
         bench.cleanup()

@@ -6,6 +6,7 @@ uv run nox -s bench -- docker            # also the no-op sessions against `nox 
                                          # ZenML's builder and pip (needs Docker); 3 runs each
 uv run nox -s bench -- noop              # the no-op sessions only, against `nox -l` (Docker)
 uv run nox -s bench -- docker --quick    # one run each: proves the harness, not the numbers
+uv run nox -s bench -- docker --quick --no-larger-set   # the same, the small set only
 uv run nox -s bench -- docker --docs     # also writes benchmarks/results.md (the docs show it)
 
 Results: build/bench.json (every run, min/median/max, ratios, machine) and build/bench.md.
@@ -106,6 +107,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument("--quick", action="store_true", help="one run per figure")
     parser.add_argument(
+        "--no-larger-set",
+        action="store_true",
+        help="leave out the larger dependency set (the same comparisons on more packages)",
+    )
+    parser.add_argument(
         "--docs",
         action="store_true",
         help="write benchmarks/results.md, which docs/benchmarks.md shows",
@@ -123,7 +129,7 @@ def main() -> None:
         if args.docker == "docker":
             from compare import compare
 
-            compare(Path(folder), repeat, timings)
+            compare(Path(folder), repeat, timings, not args.no_larger_set)
     command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
     write(timings, args.output, command.strip())
     if args.docs:
