@@ -1,0 +1,67 @@
+"""Assembled images and the local Docker engine: the parent as the engine has it (no pull, no
+save when it is only built on), and an image loaded with `docker load` of its layers."""
+
+import hashlib
+import json
+import tarfile
+from pathlib import Path
+
+from . import ZenlockError, engine
+from .ociimage import CONFIG_FIELDS, Image, Parent, docker_archive
+from .tarlayer import TAR, Layer
+
+
+def parent_in_engine(client: engine.Engine, name: str) -> Parent:
+    """`name` as the local engine holds it: its config from the engine's inspection, its
+    layers by diff_id (their files stay in the engine)."""
+    found = client.image(name)
+    if not found:
+        raise ZenlockError(f"Parent image {name} is not in the local engine: pull it first.")
+    config = {
+        "architecture": found["Architecture"],
+        "os": found["Os"],
+        "config": {key: found["Config"][key] for key in CONFIG_FIELDS if found["Config"].get(key)},
+    }
+    if found.get("Variant"):
+        config["variant"] = found["Variant"]
+    layers = [Layer(None, TAR, diff_id, 0, diff_id) for diff_id in found["RootFS"]["Layers"]]
+    return Parent(name, config, layers)
+
+
+def parent_file(client: engine.Engine, name: str, path: str) -> str:
+    """A text file of the parent (its /etc/passwd), read from a container never started."""
+    found = engine.read_file(client, name, path)
+    if found is None:
+        raise ZenlockError(f"Parent image {name} has no {path}: name a parent that has one.")
+    return found.decode()
+
+
+def load(client: engine.Engine, image: Image, tag: str) -> str:
+    """Load `image` into the engine as `tag`; its id (the digest of its config)."""
+    client.api.load_image(docker_archive(image, tag))
+    if engine.image_id(client, tag) != image.config_digest:
+        raise ZenlockError(f"The engine did not load {tag} as assembled.")
+    return image.config_digest
+
+
+def saved_layers(client: engine.Engine, name: str, folder: Path) -> list[Layer]:
+    """The parent's layers as files (`docker save`), for a registry that lacks them: plain
+    tars, each blob's digest its diff_id."""
+    archive = folder / "parent.tar"
+    with archive.open("wb") as out:
+        for chunk in client.api.get_image(name):
+            out.write(chunk)
+    layers = []
+    with tarfile.open(archive) as saved:
+        manifest = json.load(saved.extractfile("manifest.json"))[0]
+        for member in manifest["Layers"]:
+            target = folder / member.replace("/", "-")
+            digest = hashlib.sha256()
+            with saved.extractfile(member) as source, target.open("wb") as out:
+                while data := source.read(1 << 20):
+                    digest.update(data)
+                    out.write(data)
+            sha = f"sha256:{digest.hexdigest()}"
+            layers.append(Layer(target, TAR, sha, target.stat().st_size, sha))
+    archive.unlink()
+    return layers

@@ -1,0 +1,211 @@
+"""Assembled images and a registry, with no Docker engine: the parent read from its registry,
+an image pushed blob by blob — only the blobs the registry lacks (HEAD first) — then its
+manifest, and an index for several platforms. The protocol is oras-py's (its session, auth
+from the Docker config, blob upload); manifests are sent as the exact bytes assembled, so
+the registry's digest is ours.
+"""
+
+import gzip
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ZenlockError
+from .ociimage import CONFIG, INDEX, MANIFEST, Image, Parent, digest_of
+from .tarlayer import Layer
+
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+ACCEPT = ", ".join(
+    (
+        MANIFEST,
+        INDEX,
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    )
+)
+
+
+@dataclass
+class Connection:
+    client: object  # oras.provider.Registry
+    container: object  # oras.container.Container: registry, repository, tag
+
+    def url(self, path: str) -> str:
+        return f"{self.client.prefix}://{self.container.registry}/v2/{self.container.api_prefix}/{path}"
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {**self.client.headers, **kwargs.pop("headers", {})}
+        return self.client.do_request(self.url(path), method, headers=headers, **kwargs)
+
+
+def connect(reference: str) -> Connection:
+    """A session with `reference`'s registry (HOST[:PORT]/REPOSITORY[:TAG]): plain HTTP on
+    this machine's loopback (as Docker allows), HTTPS elsewhere; the credentials of
+    `docker login` (DOCKER_CONFIG's config.json), Basic or token as the registry asks."""
+    import oras.container
+    import oras.provider
+    import requests
+
+    host = reference.split("/", 1)[0]
+    insecure = host.rsplit(":", 1)[0] in LOOPBACK
+    scheme = "http" if insecure else "https"
+    try:
+        challenge = requests.get(f"{scheme}://{host}/v2/", timeout=30).headers
+    except requests.RequestException as error:
+        raise ZenlockError(
+            f"Registry {host} does not answer ({error}): check its address."
+        ) from None
+    basic = challenge.get("Www-Authenticate", "").lower().startswith("basic")
+    client = oras.provider.Registry(
+        hostname=host, insecure=insecure, auth_backend="basic" if basic else "token"
+    )
+    container = oras.container.Container(reference)
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    client.auth.load_configs(container, configs=[str(config)] if config.is_file() else None)
+    if basic and getattr(client.auth, "_basic_auth", None):
+        # Sent from the first request: a blob's upload is not sent twice (401, then again).
+        client.set_header("Authorization", f"Basic {client.auth._basic_auth}")
+    return Connection(client, container)
+
+
+def checked(response, what: str):
+    if response.status_code not in (200, 201, 202):
+        raise ZenlockError(
+            f"The registry refused {what}: {response.status_code} {response.text[:300]}"
+        )
+    return response
+
+
+@dataclass
+class Pushed:
+    digest: str  # of the manifest (or index) under the tag
+    uploaded: list[str]  # digests of the blobs sent; [] when the registry had them all
+
+
+def push_blobs(
+    connection: Connection,
+    blobs: list[Layer],
+    provide: Callable[[list[Layer]], dict[str, Path]] | None,
+) -> list[str]:
+    """Upload those of `blobs` the registry lacks; a missing one with no file here (a parent's
+    layer in the local engine) comes from `provide`, asked once for all of them."""
+    missing = [blob for blob in blobs if not connection.client.blob_exists(
+        {"digest": blob.digest}, connection.container)]  # fmt: skip
+    elsewhere = [blob for blob in missing if blob.path is None]
+    files = provide(elsewhere) if elsewhere and provide else {}
+    for blob in missing:
+        path = blob.path or files.get(blob.digest)
+        if path is None:
+            raise ZenlockError(
+                f"Layer {blob.digest} of the parent is neither in {connection.container.registry}"
+                " nor on this machine: push the parent there, or pull it."
+            )
+        checked(
+            connection.client.put_upload(
+                str(path), connection.container, {"digest": blob.digest, "size": blob.size}
+            ),
+            f"blob {blob.digest}",
+        )
+    return [blob.digest for blob in missing]
+
+
+def push(
+    image: Image,
+    reference: str,
+    provide: Callable[[list[Layer]], dict[str, Path]] | None = None,
+) -> Pushed:
+    """Push `image` to `reference` (its layers, config, then manifest under the tag)."""
+    connection = connect(reference)
+    with tempfile.TemporaryDirectory(prefix="zenlock-config-") as folder:
+        config = Path(folder) / "config.json"
+        config.write_bytes(image.config)
+        config_blob = Layer(config, CONFIG, image.config_digest, len(image.config), "")
+        uploaded = push_blobs(connection, [*image.layers, config_blob], provide)
+    put_manifest(connection, connection.container.tag, image.manifest, MANIFEST)
+    return Pushed(image.digest, uploaded)
+
+
+def put_manifest(connection: Connection, reference: str, document: bytes, media_type: str):
+    checked(
+        connection.request(
+            "PUT", f"manifests/{reference}", headers={"Content-Type": media_type}, data=document
+        ),
+        f"manifest {reference}",
+    )
+
+
+def push_index(images: dict[str, Image], document: bytes, reference: str) -> Pushed:
+    """Push the index `document` of `images` (pushed already, by digest) under `reference`."""
+    connection = connect(reference)
+    for image in images.values():
+        found = connection.request("HEAD", f"manifests/{image.digest}",
+                                   headers={"Accept": MANIFEST})  # fmt: skip
+        checked(found, f"(missing) manifest {image.digest}")
+    put_manifest(connection, connection.container.tag, document, INDEX)
+    return Pushed(digest_of(document), [])
+
+
+def get_json(connection: Connection, path: str, accept: str = ACCEPT) -> tuple[dict, bytes]:
+    response = checked(connection.request("GET", path, headers={"Accept": accept}), path)
+    return response.json(), response.content
+
+
+def parent_in_registry(reference: str, platform: str) -> Parent:
+    """The parent `reference` (a tag or @sha256: digest) for `platform`, read from its
+    registry: its manifest (through an index when it has one) and its config. No layer is
+    downloaded."""
+    connection = connect(reference)
+    wanted = connection.container.digest or connection.container.tag
+    manifest, _ = get_json(connection, f"manifests/{wanted}")
+    if "manifests" in manifest:  # an index: the platform's manifest
+        system, architecture, *variant = platform.split("/")
+        for entry in manifest["manifests"]:
+            where = entry.get("platform", {})
+            if (where.get("os"), where.get("architecture")) == (system, architecture) and (
+                not variant or where.get("variant") == variant[0]
+            ):
+                manifest, _ = get_json(connection, f"manifests/{entry['digest']}")
+                break
+        else:
+            raise ZenlockError(f"Parent {reference} has no image for {platform}.")
+    config, _ = get_json(connection, f"blobs/{manifest['config']['digest']}", "*/*")
+    diff_ids = config["rootfs"]["diff_ids"]
+    layers = [
+        Layer(None, entry["mediaType"], entry["digest"], entry["size"], diff_id)
+        for entry, diff_id in zip(manifest["layers"], diff_ids, strict=True)
+    ]
+    return Parent(reference, config, layers)
+
+
+def files_in_registry(reference: str, parent: Parent, paths: Iterable[str]) -> dict[str, str]:
+    """Text files of the parent (its /etc/passwd, /etc/group), read from its layers top-down,
+    each streamed only until the files wanted are found (in most layers etc/ comes early)."""
+    connection = connect(reference)
+    wanted = {path.lstrip("/") for path in paths}
+    found: dict[str, str] = {}
+    for layer in reversed(parent.layers):
+        response = connection.request("GET", f"blobs/{layer.digest}", stream=True)
+        checked(response, f"blob {layer.digest}")
+        raw = response.raw
+        stream = gzip.GzipFile(fileobj=raw) if layer.media_type.endswith("gzip") else raw
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                name = member.name.removeprefix("./")
+                if name in wanted and name not in found and member.isfile():
+                    found[name] = tar.extractfile(member).read().decode()
+                if wanted <= found.keys():
+                    break
+        response.close()
+        if wanted <= found.keys():
+            return found
+    missing = ", ".join(sorted(wanted - found.keys()))
+    raise ZenlockError(f"Parent {parent.name} has no {missing}: name a parent that has it.")
+
+
+def manifest_of(reference: str) -> dict:
+    """The manifest (or index) under `reference`, as the registry serves it."""
+    connection = connect(reference)
+    return get_json(connection, f"manifests/{connection.container.tag}")[0]
