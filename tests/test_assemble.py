@@ -1,0 +1,338 @@
+"""Images assembled from the lock without running a container: the same inputs give the same
+digests from two folders; the image loads into Docker and runs ZenML as user 10001 with
+exactly the requirement file's pins; a push uploads only the blobs the registry lacks; arm64
+layers are installed on this amd64 host with no emulation, and both platforms are pushed
+under one index."""
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+from conftest import (
+    PARENT_IMAGE,
+    REGISTRY_BIN,
+    REGISTRY_PASSWORD,
+    background,
+    docker_login,
+    free_port,
+    inspect_image,
+    run,
+    unavailable,
+    untag,
+)
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from zenlock import ZenlockError, baselayer, engine, enginelayers, ociimage, ociregistry
+from zenlock.assemble import Recipe, build_layers
+from zenlock.tarlayer import write_layer
+from zenlock.venvshare import uv_platform, with_shebang
+
+ARM64_PARENT = f"{PARENT_IMAGE}-arm64"
+SMALL_SET = '[project]\nname = "small"\nversion = "0"\nrequires-python = ">=3.11"\n' + (
+    'dependencies = ["zenml==0.98.0", "scikit-learn"]\n'
+)
+
+
+# --- inputs by their grammar -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [
+        ("linux/amd64", "x86_64-manylinux_2_36"),
+        ("linux/arm64", "aarch64-manylinux_2_36"),
+    ],
+)
+def test_image_platforms_name_their_wheels(platform, expected):
+    assert uv_platform(platform) == expected
+
+
+@pytest.mark.parametrize("platform", ["linux/s390x", "arm64", "", "linux/arm64/v8"])
+def test_other_platforms_are_refused_with_the_choices(platform):
+    with pytest.raises(ZenlockError, match="linux/amd64, linux/arm64"):
+        uv_platform(platform)
+
+
+VENV_PYTHON = PurePosixPath("/opt/venv/bin/python")
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (b"#!/root/.pyenv/versions/3.11.7/bin/python\nimport sys\n", b"import sys\n"),
+        (b"#!/usr/bin/env python3\nimport sys\n", b"import sys\n"),
+        (
+            b"#!/bin/sh\n'''exec' \"/a/long/path/bin/python\" \"$0\" \"$@\"\n' '''\nimport sys\n",
+            b"import sys\n",
+        ),
+    ],
+)
+def test_commands_start_the_venvs_python(script, expected):
+    assert with_shebang(script, VENV_PYTHON) == b"#!/opt/venv/bin/python\n" + expected
+
+
+@pytest.mark.parametrize("script", [b"#!/bin/sh\necho hi\n", b"\x7fELF\x02\x01", b""])
+def test_other_files_in_bin_are_left_as_they_are(script):
+    assert with_shebang(script, VENV_PYTHON) == script
+
+
+def test_our_path_goes_before_the_parents_and_a_parent_without_one_gets_dockers():
+    ours = {"PATH": "/opt/venv/bin", "VIRTUAL_ENV": "/opt/venv"}
+    assert ociimage.merged_env(["PATH=/usr/bin:/bin", "LANG=C"], ours) == [
+        "PATH=/opt/venv/bin:/usr/bin:/bin",
+        "LANG=C",
+        "VIRTUAL_ENV=/opt/venv",
+    ]
+    assert ociimage.merged_env([], ours)[0] == f"PATH=/opt/venv/bin:{ociimage.DEFAULT_PATH}"
+
+
+def test_the_user_is_added_once_to_the_parents_passwd():
+    passwd = "root:x:0:0:root:/root:/bin/bash\n"
+    added = baselayer.with_line(passwd, "zenml:x:10001:10001::/home/zenml:/usr/sbin/nologin")
+    assert added.splitlines() == [
+        "root:x:0:0:root:/root:/bin/bash",
+        "zenml:x:10001:10001::/home/zenml:/usr/sbin/nologin",
+    ]
+    assert baselayer.with_line(added, added.splitlines()[1]) == added
+
+
+def test_a_layer_is_the_same_bytes_whatever_the_files_times_modes_and_links(tmp_path):
+    """Two folders with the same contents, made differently (times, umask-like modes, a hard
+    link in one): the same layer, gzip and tar alike."""
+    digests = []
+    for number, mode in ((1, 0o664), (2, 0o600)):
+        folder = tmp_path / f"folder-{number}"
+        (folder / "opt" / "venv").mkdir(parents=True)
+        script = folder / "opt" / "venv" / "run"
+        script.write_text("#!/opt/venv/bin/python\n")
+        script.chmod(0o775 if number == 1 else 0o700)
+        data = folder / "opt" / "data.txt"
+        data.write_text("same\n")
+        data.chmod(mode)
+        (folder / "opt" / "link").symlink_to("data.txt")
+        if number == 2:
+            (folder / "opt" / "copy.txt").hardlink_to(data)
+            data.touch()
+        else:
+            (folder / "opt" / "copy.txt").write_text("same\n")
+        layer = write_layer(folder, tmp_path / f"{number}.tar.gz", epoch=1700000000)
+        digests.append((layer.digest, layer.diff_id))
+    assert digests[0] == digests[1]
+
+
+# --- assembled from a real lock ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory) -> Path:
+    """The hash-pinned requirements `uv export` gives for zenml + scikit-learn."""
+    project = tmp_path_factory.mktemp("small-set")
+    (project / "pyproject.toml").write_text(SMALL_SET)
+    uv = (sys.executable, "-m", "uv")
+    run(*uv, "lock", "--quiet", cwd=project)
+    exported = run(*uv, "export", "--frozen", "--no-emit-project", "--no-header",
+                   "--no-annotate", cwd=project).stdout  # fmt: skip
+    (project / "requirements.txt").write_text(exported)
+    return project / "requirements.txt"
+
+
+def pins(requirements: Path, environment: dict[str, str]) -> dict[str, str]:
+    """The export's pins whose markers hold in `environment` (the image's, PEP 508)."""
+    found = {}
+    for line in requirements.read_text().splitlines():
+        if line[:1].isalnum():
+            requirement = Requirement(line.removesuffix("\\").strip())
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                found[canonicalize_name(requirement.name)] = str(requirement.specifier)[2:]
+    return found
+
+
+@pytest.fixture(scope="module")
+def engine_client(docker_client):
+    return engine.connect()
+
+
+def assembled(client, requirements: Path, work: Path, platform="linux/amd64", parent=PARENT_IMAGE):
+    """The image of `requirements` on `parent`, its layers written under `work`."""
+    found = enginelayers.parent_in_engine(client, parent)
+    recipe = Recipe([requirements], platform=platform, labels={"envtools.kind": "iterate"})
+    work.mkdir()
+    layers = build_layers(
+        recipe,
+        work,
+        passwd=enginelayers.parent_file(client, parent, "/etc/passwd"),
+        group=enginelayers.parent_file(client, parent, "/etc/group"),
+        compress=True,
+    )
+    return ociimage.assemble(found, layers, recipe.settings)
+
+
+@pytest.fixture(scope="module")
+def image(engine_client, small_set, tmp_path_factory) -> ociimage.Image:
+    return assembled(engine_client, small_set, tmp_path_factory.mktemp("first") / "work")
+
+
+def test_two_folders_assemble_the_same_image(engine_client, small_set, image, tmp_path):
+    again = assembled(engine_client, small_set, tmp_path / "work")
+    assert [layer.digest for layer in again.layers] == [layer.digest for layer in image.layers]
+    assert again.config == image.config
+    assert again.digest == image.digest
+
+
+def test_the_loaded_image_runs_zenml_as_10001_with_exactly_the_pins(
+    engine_client, docker_client, small_set, image
+):
+    tag = "zenlock-test-assembled:small"
+    try:
+        enginelayers.load(engine_client, image, tag)
+        found = inspect_image(docker_client, tag)
+        imported = docker_client.containers.run(
+            tag, ["python", "-c", "import zenml, sklearn; print(zenml.__version__)"],
+            remove=True, network_mode="host",
+        )  # fmt: skip
+        config = docker_client.images.get(tag).attrs["Config"]
+    finally:
+        untag(docker_client, tag)
+    assert found["uid"] == 10001
+    installed = {canonicalize_name(name): v for name, v in found["installed"].items()}
+    assert installed == pins(small_set, found["environment"])
+    assert imported.decode().strip() == "0.98.0"
+    assert (config["User"], config["WorkingDir"]) == ("10001", "/app")
+    assert config["Env"][0].startswith("PATH=/opt/venv/bin:")
+    assert config["Labels"]["envtools.kind"] == "iterate"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry on 127.0.0.1 that wants a login, logging every request: its address, a
+    Docker config folder logged in, and its log."""
+    if not REGISTRY_BIN or not shutil.which("htpasswd"):
+        unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
+    folder = tmp_path_factory.mktemp("registry")
+    htpasswd = run("htpasswd", "-Bbn", "ci", REGISTRY_PASSWORD, cwd=folder).stdout
+    (folder / "htpasswd").write_text(htpasswd)
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "info"},
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+        "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    log = folder / "registry.log"
+    with log.open("wb") as out, background(REGISTRY_BIN, "serve", folder / "config.yml", log=out):
+        address = f"127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            except urllib.error.HTTPError:  # 401: up, and wants a login
+                break
+            except OSError:
+                time.sleep(0.1)
+        docker_config = folder / "docker-config"
+        docker_config.mkdir()
+        assert docker_login(address, docker_config, REGISTRY_PASSWORD).returncode == 0
+        yield address, docker_config, log
+
+
+def blob_uploads(log: Path) -> int:
+    """Blob uploads the registry completed (PUT …/blobs/uploads/…: 201), from its access log."""
+    return len(re.findall(r'"PUT /v2/\S+/blobs/uploads/\S+ HTTP/1.1" 201', log.read_text()))
+
+
+def test_a_second_push_uploads_no_blob_and_the_pushed_image_pulls_and_runs(
+    engine_client, docker_client, image, registry, tmp_path, monkeypatch
+):
+    address, docker_config, log = registry
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    reference = f"{address}/assembled/small:1"
+
+    def parent_layers(missing):
+        return {layer.digest: layer.path for layer in
+                enginelayers.saved_layers(engine_client, PARENT_IMAGE, tmp_path)}  # fmt: skip
+
+    first = ociregistry.push(image, reference, parent_layers)
+    uploads = blob_uploads(log)
+    second = ociregistry.push(image, reference, parent_layers)
+    assert len(first.uploaded) == len(image.layers) + 1  # and the config
+    assert uploads >= len(first.uploaded)
+    assert second.uploaded == []
+    assert blob_uploads(log) == uploads
+    assert first.digest == second.digest == image.digest
+    served = ociregistry.manifest_of(reference)
+    assert ociimage.canonical(served) == image.manifest
+
+    pulled = f"{address}/assembled/small@{image.digest}"
+    env = {"DOCKER_CONFIG": str(docker_config)}
+    try:
+        run("docker", "pull", "-q", pulled, cwd=tmp_path, **env)
+        output = docker_client.containers.run(
+            pulled, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
+            remove=True, network_mode="host",
+        )  # fmt: skip
+    finally:
+        untag(docker_client, f"{address}/assembled/small")
+    assert output.decode().split() == ["10001", "0.98.0"]
+
+
+def elf_machine(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[18:20], "little")  # e_machine: 62 x86-64, 183 arm64
+
+
+def test_arm64_is_assembled_here_without_emulation_and_both_platforms_share_an_index(
+    engine_client, docker_client, small_set, image, registry, tmp_path, monkeypatch
+):
+    if not engine_client.image(ARM64_PARENT):
+        unavailable(f"needs an arm64 parent, {ARM64_PARENT}")
+    address, docker_config, log = registry
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    arm64 = assembled(engine_client, small_set, tmp_path / "work", "linux/arm64", ARM64_PARENT)
+    numpy = next((tmp_path / "work").glob("share-1/opt/venv/lib/python3.11/site-packages/"
+                                          "numpy/_core/_multiarray_umath.*.so"))  # fmt: skip
+    assert elf_machine(numpy) == 183
+    assert b'"architecture":"arm64"' in arm64.config
+
+    def parent_layers(name):
+        def provide(missing):
+            folder = tmp_path / name.replace("/", "-").replace(":", "-")
+            folder.mkdir(exist_ok=True)
+            saved = enginelayers.saved_layers(engine_client, name, folder)
+            return {layer.digest: layer.path for layer in saved}
+
+        return provide
+
+    images = {"linux/amd64": image, "linux/arm64": arm64}
+    for platform, parent in (("linux/amd64", PARENT_IMAGE), ("linux/arm64", ARM64_PARENT)):
+        tag = f"{address}/assembled/multi:{platform.split('/')[1]}"
+        ociregistry.push(images[platform], tag, parent_layers(parent))
+    index = ociimage.index(images)
+    ociregistry.push_index(images, index, f"{address}/assembled/multi:1")
+    served = ociregistry.manifest_of(f"{address}/assembled/multi:1")
+    assert {(m["platform"]["architecture"], m["digest"]) for m in served["manifests"]} == {
+        ("amd64", image.digest),
+        ("arm64", arm64.digest),
+    }
+    if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
+        return  # assembled and pushed with no emulation; running it needs some
+    pulled = f"{address}/assembled/multi@{arm64.digest}"
+    try:
+        run("docker", "pull", "-q", "--platform", "linux/arm64", pulled, cwd=tmp_path,
+            DOCKER_CONFIG=str(docker_config))  # fmt: skip
+        output = subprocess.run(
+            ["docker", "run", "--rm", "--network", "host", "--platform", "linux/arm64", pulled,
+             "python", "-c", "import platform, zenml; print(platform.machine(), zenml.__version__)",
+             ],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        untag(docker_client, f"{address}/assembled/multi")
+    assert output.split() == ["aarch64", "0.98.0"]
