@@ -284,6 +284,47 @@ def test_a_second_push_uploads_no_blob_and_the_pushed_image_pulls_and_runs(
     assert output.decode().split() == ["10001", "0.98.0"]
 
 
+def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_image(
+    docker_client, small_set, image, registry, tmp_path, monkeypatch
+):
+    """No Docker engine reachable: the parent's manifest, config and /etc files are read
+    from the registry, its layers mounted (not sent again); the image config (its id) is
+    the one assembled on the engine's copy of the same parent."""
+    address, docker_config, log = registry
+    parent = f"{address}/parent/python:3.11"
+    env = {"DOCKER_CONFIG": str(docker_config)}
+    docker_client.images.get(PARENT_IMAGE).tag(parent)
+    try:
+        run("docker", "push", "-q", parent, cwd=tmp_path, **env)
+    finally:
+        untag(docker_client, parent)
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    found = ociregistry.parent_in_registry(parent, "linux/amd64")
+    files = ociregistry.files_in_registry(parent, found, ["/etc/passwd", "/etc/group"])
+    recipe = Recipe([small_set], labels={"envtools.kind": "iterate"})
+    (tmp_path / "work").mkdir()
+    layers = build_layers(recipe, tmp_path / "work", passwd=files["etc/passwd"],
+                          group=files["etc/group"], compress=True)  # fmt: skip
+    built = ociimage.assemble(found, layers, recipe.settings)
+    uploads = blob_uploads(log)
+    pushed = ociregistry.push(built, f"{address}/assembled/no-engine:1", mount_from="parent/python")
+    assert built.config == image.config
+    assert pushed.uploaded == [layer.digest for layer in layers] + [built.config_digest]
+    assert blob_uploads(log) == uploads + len(pushed.uploaded)
+    monkeypatch.delenv("DOCKER_HOST")
+    pulled = f"{address}/assembled/no-engine@{built.digest}"
+    try:
+        run("docker", "pull", "-q", pulled, cwd=tmp_path, **env)
+        output = docker_client.containers.run(
+            pulled, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
+            remove=True, network_mode="host",
+        )  # fmt: skip
+    finally:
+        untag(docker_client, f"{address}/assembled/no-engine")
+    assert output.decode().split() == ["10001", "0.98.0"]
+
+
 def elf_machine(path: Path) -> int:
     return int.from_bytes(path.read_bytes()[18:20], "little")  # e_machine: 62 x86-64, 183 arm64
 

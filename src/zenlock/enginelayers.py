@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 from . import ZenlockError, engine
-from .ociimage import CONFIG_FIELDS, Image, Parent, docker_archive
+from .ociimage import Image, Parent, docker_archive, parent_config
 from .tarlayer import TAR, Layer
 
 
@@ -17,15 +17,11 @@ def parent_in_engine(client: engine.Engine, name: str) -> Parent:
     found = client.image(name)
     if not found:
         raise ZenlockError(f"Parent image {name} is not in the local engine: pull it first.")
-    config = {
-        "architecture": found["Architecture"],
-        "os": found["Os"],
-        "config": {key: found["Config"][key] for key in CONFIG_FIELDS if found["Config"].get(key)},
-    }
-    if found.get("Variant"):
-        config["variant"] = found["Variant"]
+    config = parent_config(
+        found["Architecture"], found["Os"], found.get("Variant"), found["Config"] or {}
+    )
     layers = [Layer(None, TAR, diff_id, 0, diff_id) for diff_id in found["RootFS"]["Layers"]]
-    return Parent(name, config, layers)
+    return Parent(name, found["Id"], config, layers)
 
 
 def parent_file(client: engine.Engine, name: str, path: str) -> str:

@@ -42,10 +42,12 @@ def timestamp(epoch: int) -> str:
 
 @dataclass(frozen=True)
 class Parent:
-    """The image we build on: its config (OCI JSON) and its layers, bottom first (a layer's
-    path is None when its blob is only in a registry, or only in the local engine)."""
+    """The image we build on: its id (the digest of its config), what of its config an image
+    inherits (`parent_config`), and its layers, bottom first (a layer's path is None when its
+    blob is only in a registry, or only in the local engine)."""
 
     name: str
+    id: str
     config: dict
     layers: list[Layer]
 
@@ -88,6 +90,18 @@ class Image:
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def parent_config(architecture: str, system: str, variant: str | None, config: dict) -> dict:
+    """What an image inherits from its parent's config, the same whether it was read from a
+    registry (the config blob) or from the local engine (its inspection, which lacks the
+    history): so the same parent gives the same image config, wherever it was found."""
+    document = {
+        "architecture": architecture,
+        "os": system,
+        "config": {key: config[key] for key in CONFIG_FIELDS if config.get(key)},
+    }
+    return {**document, "variant": variant} if variant else document
+
+
 def merged_env(parent: list[str], ours: dict[str, str]) -> list[str]:
     """The parent's environment with ours set over it; our PATH goes before the parent's
     (as `ENV PATH=/opt/venv/bin:${PATH}` does)."""
@@ -105,9 +119,7 @@ def image_config(parent: Parent, layers: list[Layer], settings: Settings) -> dic
     config["WorkingDir"] = settings.workdir
     config["Labels"] = {**(base.get("Labels") or {}), **settings.labels}
     created = timestamp(settings.created)
-    history = parent.config.get("history") or [
-        {"created": created, "created_by": f"layer of {parent.name}"} for _ in parent.layers
-    ]
+    history = [{"created": created, "comment": f"parent {parent.id}"} for _ in parent.layers]
     document = {
         "architecture": parent.config["architecture"],
         "os": parent.config["os"],

@@ -6,6 +6,7 @@ the registry's digest is ours.
 """
 
 import gzip
+import io
 import os
 import tarfile
 import tempfile
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ZenlockError
-from .ociimage import CONFIG, INDEX, MANIFEST, Image, Parent, digest_of
+from .ociimage import CONFIG, INDEX, MANIFEST, Image, Parent, digest_of, parent_config
 from .tarlayer import Layer
 
+CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 ACCEPT = ", ".join(
     (
@@ -85,15 +88,34 @@ class Pushed:
     uploaded: list[str]  # digests of the blobs sent; [] when the registry had them all
 
 
+def mounted(connection: Connection, blob: Layer, repository: str) -> bool:
+    """`blob` linked into our repository from `repository` of the same registry (no bytes
+    sent): how a parent pushed there once serves every image built on it."""
+    response = connection.request(
+        "POST",
+        f"blobs/uploads/?mount={blob.digest}&from={repository}",
+        headers={"Content-Length": "0"},
+    )
+    return response.status_code == 201
+
+
 def push_blobs(
     connection: Connection,
     blobs: list[Layer],
     provide: Callable[[list[Layer]], dict[str, Path]] | None,
+    mount_from: str | None = None,
 ) -> list[str]:
     """Upload those of `blobs` the registry lacks; a missing one with no file here (a parent's
-    layer in the local engine) comes from `provide`, asked once for all of them."""
+    layer) is mounted from `mount_from` (a repository of the same registry), else comes from
+    `provide` (e.g. the local engine's `docker save`), asked once for all of them."""
     missing = [blob for blob in blobs if not connection.client.blob_exists(
         {"digest": blob.digest}, connection.container)]  # fmt: skip
+    if mount_from:
+        missing = [
+            blob
+            for blob in missing
+            if blob.path is not None or not mounted(connection, blob, mount_from)
+        ]
     elsewhere = [blob for blob in missing if blob.path is None]
     files = provide(elsewhere) if elsewhere and provide else {}
     for blob in missing:
@@ -116,14 +138,16 @@ def push(
     image: Image,
     reference: str,
     provide: Callable[[list[Layer]], dict[str, Path]] | None = None,
+    mount_from: str | None = None,
 ) -> Pushed:
-    """Push `image` to `reference` (its layers, config, then manifest under the tag)."""
+    """Push `image` to `reference` (its layers, config, then manifest under the tag); the
+    parent's layers it lacks are mounted from `mount_from` or `provide`d (see push_blobs)."""
     connection = connect(reference)
     with tempfile.TemporaryDirectory(prefix="zenlock-config-") as folder:
         config = Path(folder) / "config.json"
         config.write_bytes(image.config)
         config_blob = Layer(config, CONFIG, image.config_digest, len(image.config), "")
-        uploaded = push_blobs(connection, [*image.layers, config_blob], provide)
+        uploaded = push_blobs(connection, [*image.layers, config_blob], provide, mount_from)
     put_manifest(connection, connection.container.tag, image.manifest, MANIFEST)
     return Pushed(image.digest, uploaded)
 
@@ -171,13 +195,17 @@ def parent_in_registry(reference: str, platform: str) -> Parent:
                 break
         else:
             raise ZenlockError(f"Parent {reference} has no image for {platform}.")
-    config, _ = get_json(connection, f"blobs/{manifest['config']['digest']}", "*/*")
+    config_id = manifest["config"]["digest"]
+    config, _ = get_json(connection, f"blobs/{config_id}", "*/*")
     diff_ids = config["rootfs"]["diff_ids"]
     layers = [
         Layer(None, entry["mediaType"], entry["digest"], entry["size"], diff_id)
         for entry, diff_id in zip(manifest["layers"], diff_ids, strict=True)
     ]
-    return Parent(reference, config, layers)
+    inherited = parent_config(
+        config["architecture"], config["os"], config.get("variant"), config.get("config") or {}
+    )
+    return Parent(reference, config_id, inherited, layers)
 
 
 def files_in_registry(reference: str, parent: Parent, paths: Iterable[str]) -> dict[str, str]:
@@ -189,8 +217,10 @@ def files_in_registry(reference: str, parent: Parent, paths: Iterable[str]) -> d
     for layer in reversed(parent.layers):
         response = connection.request("GET", f"blobs/{layer.digest}", stream=True)
         checked(response, f"blob {layer.digest}")
-        raw = response.raw
-        stream = gzip.GzipFile(fileobj=raw) if layer.media_type.endswith("gzip") else raw
+        # By its first bytes, not its media type: Docker names a plain tar it mounted from
+        # another repository "tar.gzip" too.
+        raw = io.BufferedReader(response.raw, CHUNK)
+        stream = gzip.GzipFile(fileobj=raw) if raw.peek(2)[:2] == GZIP_MAGIC else raw
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 name = member.name.removeprefix("./")
