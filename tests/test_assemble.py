@@ -4,6 +4,7 @@ exactly the requirement file's pins; a push uploads only the blobs the registry 
 layers are installed on this amd64 host with no emulation, and both platforms are pushed
 under one index."""
 
+import marshal
 import re
 import shutil
 import subprocess
@@ -31,11 +32,20 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from zenlock import ZenlockError, baselayer, engine, enginelayers, ociimage, ociregistry
-from zenlock.assemble import Recipe, build_layers
+from zenlock.assemble import Recipe, Share, build_layers
 from zenlock.tarlayer import write_layer
 from zenlock.venvshare import uv_platform, with_shebang
 
 ARM64_PARENT = f"{PARENT_IMAGE}-arm64"
+# What a step imports from the small set (images.py's STEP_MODULES and the project's package).
+MODULES = (
+    "zenml.client",
+    "zenml.entrypoints.entrypoint",
+    "zenml.entrypoints.step_entrypoint_configuration",
+    "zenml.orchestrators.step_launcher",
+    "zenml.orchestrators.step_runner",
+    "sklearn",
+)
 SMALL_SET = '[project]\nname = "small"\nversion = "0"\nrequires-python = ">=3.11"\n' + (
     'dependencies = ["zenml==0.98.0", "scikit-learn"]\n'
 )
@@ -163,7 +173,9 @@ def engine_client(docker_client):
 def assembled(client, requirements: Path, work: Path, platform="linux/amd64", parent=PARENT_IMAGE):
     """The image of `requirements` on `parent`, its layers written under `work`."""
     found = enginelayers.parent_in_engine(client, parent)
-    recipe = Recipe([requirements], platform=platform, labels={"envtools.kind": "iterate"})
+    recipe = Recipe(
+        [Share(requirements, MODULES)], platform=platform, labels={"envtools.kind": "iterate"}
+    )
     work.mkdir()
     layers = build_layers(
         recipe,
@@ -185,6 +197,13 @@ def test_two_folders_assemble_the_same_image(engine_client, small_set, image, tm
     assert [layer.digest for layer in again.layers] == [layer.digest for layer in image.layers]
     assert again.config == image.config
     assert again.digest == image.digest
+    # What a step imports is compiled, named by its path in the image, valid whatever the time.
+    site = tmp_path / "work" / "share-1" / "opt" / "venv" / "lib" / "python3.11" / "site-packages"
+    compiled = (site / "zenml" / "__pycache__" / "client.cpython-311.pyc").read_bytes()
+    assert int.from_bytes(compiled[4:8], "little") == 0b01  # hash-based, unchecked
+    code = marshal.loads(compiled[16:])
+    assert code.co_filename == "/opt/venv/lib/python3.11/site-packages/zenml/client.py"
+    assert not (site / "zenml" / "cli" / "__pycache__").exists()  # a step does not import it
 
 
 def test_the_loaded_image_runs_zenml_as_10001_with_exactly_the_pins(
@@ -302,7 +321,7 @@ def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_im
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     found = ociregistry.parent_in_registry(parent, "linux/amd64")
     files = ociregistry.files_in_registry(parent, found, ["/etc/passwd", "/etc/group"])
-    recipe = Recipe([small_set], labels={"envtools.kind": "iterate"})
+    recipe = Recipe([Share(small_set, MODULES)], labels={"envtools.kind": "iterate"})
     (tmp_path / "work").mkdir()
     layers = build_layers(recipe, tmp_path / "work", passwd=files["etc/passwd"],
                           group=files["etc/group"], compress=True)  # fmt: skip

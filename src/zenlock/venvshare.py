@@ -7,7 +7,6 @@ own files (pyvenv.cfg, bin/python pointing at the parent's Python) are written h
 `uv venv`, which would need an interpreter of the image's Python on this machine.
 """
 
-import os
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -131,40 +130,3 @@ def with_shebang(content: bytes, python: PurePosixPath) -> bytes:
     else:
         return content
     return f"#!{python}\n".encode() + body
-
-
-def host_python(python_version: str) -> str | None:
-    """An interpreter of `python_version` on this machine (uv finds it, never downloads)."""
-    result = subprocess.run(
-        [uv_binary(), "python", "find", "--no-project", python_version],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
-    )
-    return (result.stdout.strip() or None) if result.returncode == 0 else None
-
-
-def compile_bytecode(
-    root: Path, *, python_version: str, venv=VENV, interpreter: str | None = None
-) -> bool:
-    """Compile the share's modules under `root` to bytecode as the image's Python would: by
-    an interpreter of the same version on this machine (bytecode does not depend on the
-    platform), hash-based .pyc files (valid whatever the files' times), named by their path
-    in the image. False, and nothing written, when this machine has no such interpreter: the
-    image then compiles in memory on each import (slower starts, same behaviour)."""
-    interpreter = interpreter or host_python(python_version)
-    if not interpreter:
-        return False
-    target = inside(root, site_packages(venv, python_version))
-    result = subprocess.run(
-        [
-            interpreter, "-m", "compileall", "-q", "-j", "0",
-            "--invalidation-mode", "unchecked-hash",
-            "-s", str(target), "-p", str(site_packages(venv, python_version)), str(target),
-        ],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    # compileall's status is 1 when any file does not compile (test data, Python 2 templates
-    # in some packages): those stay source, as a `uv pip install --compile` leaves them.
-    return result.returncode in (0, 1)
