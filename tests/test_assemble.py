@@ -344,6 +344,23 @@ def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_im
     assert output.decode().split() == ["10001", "0.98.0"]
 
 
+@pytest.mark.parametrize("login", ["wrong password", "none"])
+def test_a_push_without_valid_credentials_is_one_line_that_names_the_login(
+    image, registry, tmp_path, monkeypatch, login
+):
+    address, _, log = registry
+    docker_config = tmp_path / "docker-config"
+    docker_config.mkdir()
+    if login != "none":
+        assert docker_login(address, docker_config, "not-the-password").returncode != 0
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
+    uploads = blob_uploads(log)
+    with pytest.raises(ZenlockError, match=rf"`docker login {address}`") as refused:
+        ociregistry.push(image, f"{address}/assembled/refused:1")
+    assert "\n" not in str(refused.value)
+    assert blob_uploads(log) == uploads
+
+
 def elf_machine(path: Path) -> int:
     return int.from_bytes(path.read_bytes()[18:20], "little")  # e_machine: 62 x86-64, 183 arm64
 

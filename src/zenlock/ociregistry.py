@@ -75,6 +75,12 @@ def connect(reference: str) -> Connection:
 
 
 def checked(response, what: str):
+    if response.status_code in (401, 403):
+        host = response.url.split("/")[2]
+        raise ZenlockError(
+            f"Registry {host} refused {what} to these credentials: `docker login {host}` "
+            "(DOCKER_CONFIG's config.json is read), then run again."
+        )
     if response.status_code not in (200, 201, 202):
         raise ZenlockError(
             f"The registry refused {what}: {response.status_code} {response.text[:300]}"
