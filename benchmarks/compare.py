@@ -8,6 +8,7 @@ a warming cache hurts each alike. See docs/benchmarks.md for what each figure me
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import (  # noqa: E402
     DOCKER_ANSWERS,
     PARENT_IMAGE,
+    REGISTRY_BIN,
+    background,
+    free_port,
     inspect_image,
     locked_pins,
     project_env,
@@ -37,6 +41,7 @@ NAME = "zenlock-bench"
 BENCH_PARENT = f"{NAME}-parent:latest"
 ZENML_IMAGE = f"{NAME}-zenml"
 PIP_IMAGE = f"{NAME}-pip"
+ARM64_PARENT = os.environ.get("ZENLOCK_ARM64_PARENT_IMAGE", "")
 LARGER_SET = ["sklearn", "pandas", "polars", "xgboost"]  # polars brings pyarrow
 IMPORT = "import zenml.client, sklearn"
 FLOOR = "download + install floor: uv pip install, no cache, no image"
@@ -93,6 +98,19 @@ RUN pip install --no-cache-dir -r /tmp/requirements.txt /tmp/wheels/*.whl
 """
 
 
+REGISTRY_CONFIG = """\
+version: 0.1
+log: {{level: info}}
+storage: {{filesystem: {{rootdirectory: {storage}/data}}}}
+http: {{addr: {address}}}
+"""
+
+
+def blob_uploads(log: Path) -> int:
+    """Blob uploads the registry completed (PUT …/blobs/uploads/…: 201), from its log."""
+    return len(re.findall(r'"PUT /v2/\S+/blobs/uploads/\S+ HTTP/1.1" 201', log.read_text()))
+
+
 class Bench:
     def __init__(self, folder: Path, repeat: int, timings: Timings) -> None:
         self.folder = folder
@@ -120,8 +138,15 @@ class Bench:
             )
         return result.stdout
 
-    def nox(self, project: Path, *args: str) -> None:
-        self.run(sys.executable, "-m", "nox", *args, cwd=project)
+    def nox(self, project: Path, *args: str, **env: str) -> str:
+        return self.run(sys.executable, "-m", "nox", *args, cwd=project,
+                        env={**self.env, **env} if env else None)  # fmt: skip
+
+    def empty_caches(self, name: str) -> dict[str, str]:
+        """uv's cache and zenlock's data home, new and empty: nothing downloaded or read."""
+        folder = self.folder / "caches" / name
+        shutil.rmtree(folder, ignore_errors=True)
+        return {"UV_CACHE_DIR": str(folder / "uv"), "XDG_DATA_HOME": str(folder / "data")}
 
     def render(self, folder: str, slug: str = NAME, **answers) -> Path:
         """A project whose images are `slug`'s and `slug`-server's, on the shared parent."""
@@ -273,26 +298,37 @@ class Bench:
                  "-r", context / "requirements.txt", cwd=context)  # fmt: skip
         shutil.rmtree(target)
 
-    def cold_builds(self, project: Path, slug: str, label: str) -> tuple[str, str, str]:
-        """`nox -s images -- --no-cache`, ZenML's builder and pip, each from nothing."""
+    def cold_builds(self, project: Path, slug: str, label: str) -> tuple[str, ...]:
+        """`nox -s images -- --no-cache` assembled and with BuildKit, ZenML's builder and pip,
+        each from nothing: no image, no uv cache (BuildKit's cache mounts emptied)."""
         figures = tuple(
             f"{label}, cold: {who}"
-            for who in ("nox -s images -- --no-cache", "ZenML builder", "pip Dockerfile")
-        )
+            for who in ("nox -s images -- --no-cache", "ZenML builder", "pip Dockerfile",
+                        "nox -s images -- --no-cache --builder buildkit")
+        )  # fmt: skip
         context = self.pip_context(project, slug)
-        ours, zenml, pip = figures
+        ours, zenml, pip, buildkit = figures
         floor = FLOOR if label == "pipeline image" else f"{label}, {FLOOR}"
 
         def clean_ours() -> None:
             self.remove_images(slug)
             self.prune_cache_mounts()
 
-        build_ours = self.wall(lambda: self.nox(project, "-s", "images", "--", "--no-cache"))
+        build_ours = self.wall(
+            lambda: self.nox(
+                project, "-s", "images", "--", "--no-cache", **self.empty_caches("cold")
+            )
+        )
+        build_buildkit = self.wall(
+            lambda: self.nox(project, "-s", "images", "--", "--no-cache", "--builder", "buildkit")
+        )
         build_pip = self.wall(lambda: self.docker_build(context, f"{PIP_IMAGE}:{slug}", True))
         self.rounds(
             [
                 (ours, clean_ours,
                  self.checked(ours, lambda: default_tag(project), project, build_ours)),
+                (buildkit, clean_ours,
+                 self.checked(buildkit, lambda: default_tag(project), project, build_buildkit)),
                 (zenml, lambda: self.remove_images(ZENML_IMAGE),
                  self.checked(zenml, lambda: f"{ZENML_IMAGE}:{slug}", project,
                               self.zenml(zenml, project, slug, "--no-cache"))),
@@ -301,7 +337,119 @@ class Bench:
                 (floor, lambda: None, self.wall(lambda: self.floor(context))),
             ]
         )  # fmt: skip
+        self.nox(project, "-s", "images")  # the assembled image again, for what follows
         return figures
+
+    def first_image(self, project: Path, cold_zenml: str) -> None:
+        """A developer's first image: uv's cache on this machine warm (from `nox -s dev`),
+        nothing in the engine."""
+        figure = "first image (host uv cache warm, engine empty): nox -s images"
+        build = self.wall(lambda: self.nox(project, "-s", "images"))
+        checked = self.checked(figure, lambda: default_tag(project), project, build)
+        self.rounds([(figure, lambda: self.remove_images(NAME), checked)])
+        self.timings.group("A developer's first image", figure, f"{cold_zenml} (whole process)")
+        self.timings.ratio("first image / ZenML cold, whole process", figure,
+                           f"{cold_zenml} (whole process)", 0.35)  # fmt: skip
+
+    def pushed(self, project: Path) -> None:
+        """To a registry, cold, with no engine: the parent read from the registry, layers
+        assembled and pushed (each round to a repository of its own: the registry holds none
+        of its blobs), against ZenML's build and push; then a second machine (another folder,
+        empty caches) pushing the unchanged lock."""
+        if not REGISTRY_BIN:
+            print("pushed: skipped (needs the CNCF registry, docker-registry)")
+            return
+        address = f"127.0.0.1:{free_port()}"
+        storage = self.folder / "registry"
+        storage.mkdir()
+        (storage / "config.yml").write_text(REGISTRY_CONFIG.format(storage=storage,
+                                                                   address=address))  # fmt: skip
+        with (
+            (storage / "log").open("wb") as log,
+            background(REGISTRY_BIN, "serve", storage / "config.yml", log=log),
+        ):
+            time.sleep(1)
+            parent = f"{address}/base/parent:bench"
+            self.client.images.get(BENCH_PARENT).tag(parent)
+            self.run("docker", "push", "-q", parent, cwd=self.folder)
+            self.client.images.remove(parent)
+            pyproject = project / "pyproject.toml"
+            saved = pyproject.read_text()
+            no_engine = {"DOCKER_HOST": f"unix://{self.folder}/no-engine.sock"}
+            ours = "pushed to a registry, cold, no engine: nox -s images -- --push --no-cache"
+            zenml = "pushed to a registry, cold: ZenML builder (build + push)"
+            again = "second machine, lock unchanged: nox -s images -- --push"
+            repository = [""]
+
+            def to_repository(index: int) -> None:
+                repository[0] = f"{address}/round-{index}"
+                pyproject.write_text(saved.replace(f'parent = "{BENCH_PARENT}"',
+                                                   f'parent = "{parent}"', 1).replace(
+                    'registry = ""', f'registry = "{repository[0]}"', 1))  # fmt: skip
+
+            def push_ours() -> None:
+                self.nox(project, "-s", "images", "--", "--push", "--no-cache",
+                         **no_engine, **self.empty_caches("pushed"))  # fmt: skip
+
+            def pulled() -> str:
+                digest = yaml.safe_load((project / "configs" / "images.yaml").read_text())[
+                    "pipelines"]["images"][0]["digest"]  # fmt: skip
+                self.run("docker", "pull", "-q", digest, cwd=self.folder)
+                return digest
+
+            def push_zenml() -> float:
+                return self.zenml_build(project, "pushed", "--no-cache", "--registry",
+                                        f"{repository[0]}-zenml")  # fmt: skip
+
+            try:
+                self.rounds(
+                    [
+                        (ours, lambda: None,
+                         self.checked(ours, pulled, project, self.wall(push_ours))),
+                        (zenml, lambda: self.remove_images(f"{repository[0]}-zenml/{ZENML_IMAGE}"),
+                         self.checked(zenml, lambda: f"{repository[0]}-zenml/{ZENML_IMAGE}:pushed",
+                                      project, push_zenml)),
+                    ],
+                    before=to_repository,
+                )  # fmt: skip
+                other = self.render("second-machine")
+                shutil.copy(project / "uv.lock", other / "uv.lock")
+                shutil.copy(pyproject, other / "pyproject.toml")
+                self.nox(other, "-s", "dev")
+                uploads = blob_uploads(storage / "log")
+                self.rounds([(again, lambda: None, self.wall(lambda: self.nox(
+                    other, "-s", "images", "--", "--push", **no_engine,
+                    **self.empty_caches("second"))))])  # fmt: skip
+                if blob_uploads(storage / "log") != uploads:
+                    raise SystemExit(f"{again}: blobs were uploaded")
+            finally:
+                pyproject.write_text(saved)
+        self.timings.group("Pushed to a registry, cold (no cache anywhere)", ours, zenml)
+        self.timings.ratio("pushed cold, no engine / ZenML build + push", ours, zenml, 0.6)
+        self.timings.group("A second machine, the lock unchanged (no blob uploaded)", again)
+
+    def arm64(self, project: Path, amd64: str) -> None:
+        """The same image for linux/arm64 on this amd64 machine, cold, assembled with no
+        emulation, against amd64's."""
+        if not ARM64_PARENT or not self.client.images.list(name=ARM64_PARENT):
+            print("arm64: skipped (set ZENLOCK_ARM64_PARENT_IMAGE to an arm64 parent)")
+            return
+        pyproject = project / "pyproject.toml"
+        saved = pyproject.read_text()
+        table = f'[tool.zenlock.images.parents]\n"linux/arm64" = "{ARM64_PARENT}"\n\n'
+        anchor = "[tool.zenlock.images.pipeline_groups]"
+        pyproject.write_text(saved.replace(anchor, table + anchor))
+        figure = "pipeline image arm64, cold: nox -s images -- --no-cache --platform linux/arm64"
+        build = self.wall(lambda: self.nox(project, "-s", "images", "--", "--no-cache",
+                                           "--platform", "linux/arm64",
+                                           **self.empty_caches("arm64")))  # fmt: skip
+        try:
+            self.rounds([(figure, lambda: self.remove_images(NAME), build)])
+        finally:
+            pyproject.write_text(saved)
+            self.nox(project, "-s", "images")
+        self.timings.group("arm64 on this amd64 machine, cold, no emulation", figure, amd64)
+        self.timings.ratio("arm64 cold / amd64 cold", figure, amd64, 1.3)
 
     # -- the comparisons -----------------------------------------------------------------
 
@@ -325,11 +473,16 @@ class Bench:
     def pipeline_images(self, project: Path) -> None:
         """1, 7, 4, 3: cold, container start + import, no-op, release code change, one package."""
         t = self.timings
-        ours, zenml, pip = self.cold_builds(project, NAME, "pipeline image")
-        t.group("Pipeline image, cold", ours, zenml, pip, FLOOR)
+        ours, zenml, pip, buildkit = self.cold_builds(project, NAME, "pipeline image")
+        t.group("Pipeline image, cold", ours, buildkit, zenml, pip, FLOOR)
         t.ratio("cold pipeline image, no cache anywhere / ZenML builder", ours, zenml, 1.0)
+        t.ratio("cold pipeline image / download + install floor", ours, FLOOR, 1.3)
+        t.ratio("cold pipeline image, BuildKit / ZenML builder", buildkit, zenml)
         t.ratio("cold pipeline image / pip Dockerfile", ours, pip)
         t.ratio("download + install floor / ZenML builder", FLOOR, zenml)
+        self.first_image(project, zenml)
+        self.arm64(project, ours)
+        self.pushed(project)
 
         # Step container start + import, in the images just built.
         images = {
@@ -440,12 +593,14 @@ class Bench:
         project = self.render("larger", slug, ml_integrations=LARGER_SET)
         self.nox(project, "-s", "dev")
         self.nox(project, "-s", "images")
-        ours, zenml, pip = self.cold_builds(project, slug, "larger dependency set")
+        ours, zenml, pip, buildkit = self.cold_builds(project, slug, "larger dependency set")
+        floor = f"larger dependency set, {FLOOR}"
         self.timings.group(
-            "Pipeline image with pandas, polars, pyarrow, xgboost; cold", ours, zenml, pip,
-            f"larger dependency set, {FLOOR}",
+            "Pipeline image with pandas, polars, pyarrow, xgboost; cold", ours, buildkit, zenml,
+            pip, floor,
         )  # fmt: skip
         self.timings.ratio("larger set, cold / ZenML builder", ours, zenml, 1.0)
+        self.timings.ratio("larger set, cold / download + install floor", ours, floor, 1.3)
         self.one_package_added(project, slug, "larger set, one package added")
         self.remove_images(slug)
 

@@ -1,6 +1,7 @@
 """Build one pipeline image with ZenML's own builder; run with the generated project's python.
 
     .venv/bin/python zenml_build.py PROJECT PARENT TAG [--no-cache] [--include-code] [--group G]...
+                                    [--registry URI]
 
 What a ZenML user gets from `DockerSettings` on a stack with a `local` image builder, called
 directly so that ZenML's build reuse (a lookup of earlier builds in its store) cannot skip
@@ -29,22 +30,30 @@ EXPORT = [
 ]  # fmt: skip
 
 
-def bench_stack():
-    """The default stack plus a `local` image builder, registered on first use."""
+def bench_stack(registry: str | None):
+    """The default stack plus a `local` image builder (and a container registry, which ZenML
+    pushes to), registered on first use."""
     client = Client()
+    name = f"{STACK}-{registry.replace('/', '-').replace(':', '-')}" if registry else STACK
     try:
-        client.get_stack(STACK)
+        client.get_stack(name)
     except KeyError:
-        client.create_stack_component(STACK, "local", StackComponentType.IMAGE_BUILDER, {})
-        client.create_stack(
-            STACK,
-            components={
-                StackComponentType.ORCHESTRATOR: "default",
-                StackComponentType.ARTIFACT_STORE: "default",
-                StackComponentType.IMAGE_BUILDER: STACK,
-            },
-        )
-    client.activate_stack(STACK)
+        components = {
+            StackComponentType.ORCHESTRATOR: "default",
+            StackComponentType.ARTIFACT_STORE: "default",
+            StackComponentType.IMAGE_BUILDER: STACK,
+        }
+        try:
+            client.get_stack_component(StackComponentType.IMAGE_BUILDER, STACK)
+        except KeyError:
+            client.create_stack_component(STACK, "local", StackComponentType.IMAGE_BUILDER, {})
+        if registry:
+            client.create_stack_component(
+                name, "default", StackComponentType.CONTAINER_REGISTRY, {"uri": registry}
+            )
+            components[StackComponentType.CONTAINER_REGISTRY] = name
+        client.create_stack(name, components=components)
+    client.activate_stack(name)
     return client.active_stack
 
 
@@ -56,9 +65,10 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--include-code", action="store_true", help="bake src/ into the image")
     parser.add_argument("--group", action="append", default=[], help="a dependency group more")
+    parser.add_argument("--registry", help="push to this container registry URI (build + push)")
     args = parser.parse_args()
     repository, tag = args.tag.rsplit(":", 1)
-    stack = bench_stack()
+    stack = bench_stack(args.registry)
     # ZenML copies the source root when it includes code; src/ is what zenlock's release bakes.
     source_utils.set_custom_source_root(str(args.project / "src"))
     settings = DockerSettings(

@@ -6,6 +6,7 @@ import functools
 import getpass
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -338,6 +339,14 @@ def inspect_image(docker_client, tag: str) -> dict:
     return json.loads(output)
 
 
+# What the default project's pipeline image selects from the lock.
+PIPELINE_SELECTION = (
+    "--no-default-groups",
+    "--group=pipeline-image",
+    "--group=integration-sklearn",
+)
+
+
 def locked_pins(project: Path, environment: dict, *selection: str) -> dict[str, str]:
     """The export's pins that apply to an interpreter with this marker environment."""
     export = run(
@@ -550,9 +559,19 @@ REGISTRY_BIN = shutil.which("docker-registry")
 REGISTRY_PASSWORD = "zenlock-registry-Passw0rd-only-in-docker-config"
 
 
+REGISTRY_LOGS: dict[str, Path] = {}  # address: the registry's access log
+
+
+def blob_uploads(address: str) -> int:
+    """Blob uploads the registry at `address` completed (PUT …/blobs/uploads/…: 201)."""
+    log = REGISTRY_LOGS[address].read_text()
+    return len(re.findall(r'"PUT /v2/\S+/blobs/uploads/\S+ HTTP/1.1" 201', log))
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    """A registry on 127.0.0.1 that wants a login; its address and a Docker config folder."""
+    """A registry on 127.0.0.1 that wants a login; its address and a Docker config folder
+    (its access log: `blob_uploads`)."""
     if not REGISTRY_BIN or not shutil.which("htpasswd"):
         unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
     folder = tmp_path_factory.mktemp("registry")
@@ -566,8 +585,10 @@ def registry(tmp_path_factory):
         "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
     }
     (folder / "config.yml").write_text(yaml.safe_dump(config))
-    with background(REGISTRY_BIN, "serve", folder / "config.yml"):
+    log = folder / "registry.log"
+    with log.open("wb") as out, background(REGISTRY_BIN, "serve", folder / "config.yml", log=out):
         address = f"127.0.0.1:{port}"
+        REGISTRY_LOGS[address] = log
         for _ in range(50):
             try:
                 urllib.request.urlopen(f"http://{address}/v2/", timeout=1)

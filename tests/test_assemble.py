@@ -1,55 +1,19 @@
-"""Images assembled from the lock without running a container: the same inputs give the same
-digests from two folders; the image loads into Docker and runs ZenML as user 10001 with
-exactly the requirement file's pins; a push uploads only the blobs the registry lacks; arm64
-layers are installed on this amd64 host with no emulation, and both platforms are pushed
-under one index."""
+"""The assembler's parts that need no engine, registry or lock: inputs by their grammar,
+reproducible layers, the image config, the parent's files, the template's Dockerfiles."""
 
-import marshal
+import hashlib
+import json
 import re
-import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path, PurePosixPath
+import tarfile
+from pathlib import PurePosixPath
 
 import pytest
-import yaml
-from conftest import (
-    PARENT_IMAGE,
-    REGISTRY_BIN,
-    REGISTRY_PASSWORD,
-    background,
-    docker_login,
-    free_port,
-    inspect_image,
-    run,
-    unavailable,
-    untag,
-)
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from conftest import REPO
 
-from zenlock import ZenlockError, baselayer, engine, enginelayers, ociimage, ociregistry
-from zenlock.assemble import Recipe, Share, build_layers
+from zenlock import ZenlockError, baselayer, ociimage, ociregistry, parents
+from zenlock.assembler import TEMPLATE_DOCKERFILES
 from zenlock.tarlayer import write_layer
 from zenlock.venvshare import uv_platform, with_shebang
-
-ARM64_PARENT = f"{PARENT_IMAGE}-arm64"
-# What a step imports from the small set (images.py's STEP_MODULES and the project's package).
-MODULES = (
-    "zenml.client",
-    "zenml.entrypoints.entrypoint",
-    "zenml.entrypoints.step_entrypoint_configuration",
-    "zenml.orchestrators.step_launcher",
-    "zenml.orchestrators.step_runner",
-    "sklearn",
-)
-SMALL_SET = '[project]\nname = "small"\nversion = "0"\nrequires-python = ">=3.11"\n' + (
-    'dependencies = ["zenml==0.98.0", "scikit-learn"]\n'
-)
-
 
 # --- inputs by their grammar -------------------------------------------------------------
 
@@ -138,278 +102,76 @@ def test_a_layer_is_the_same_bytes_whatever_the_files_times_modes_and_links(tmp_
     assert digests[0] == digests[1]
 
 
-# --- assembled from a real lock ----------------------------------------------------------
+# --- the parent's files ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_set(tmp_path_factory) -> Path:
-    """The hash-pinned requirements `uv export` gives for zenml + scikit-learn."""
-    project = tmp_path_factory.mktemp("small-set")
-    (project / "pyproject.toml").write_text(SMALL_SET)
-    uv = (sys.executable, "-m", "uv")
-    run(*uv, "lock", "--quiet", cwd=project)
-    exported = run(*uv, "export", "--frozen", "--no-emit-project", "--no-header",
-                   "--no-annotate", cwd=project).stdout  # fmt: skip
-    (project / "requirements.txt").write_text(exported)
-    return project / "requirements.txt"
+def link(target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo("python3")
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
 
 
-def pins(requirements: Path, environment: dict[str, str]) -> dict[str, str]:
-    """The export's pins whose markers hold in `environment` (the image's, PEP 508)."""
-    found = {}
-    for line in requirements.read_text().splitlines():
-        if line[:1].isalnum():
-            requirement = Requirement(line.removesuffix("\\").strip())
-            if requirement.marker is None or requirement.marker.evaluate(environment):
-                found[canonicalize_name(requirement.name)] = str(requirement.specifier)[2:]
-    return found
+ETC = {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n", "etc/group": b"root:x:0:\n"}
 
 
-@pytest.fixture(scope="module")
-def engine_client(docker_client):
-    return engine.connect()
+@pytest.mark.parametrize(
+    ("entries", "python"),
+    [
+        ({"usr/local/bin/python3": link("python3.11")}, "/usr/local/bin/python3.11"),
+        ({"usr/bin/python3": link("python3.13")}, "/usr/bin/python3.13"),
+        ({"usr/bin/python3": link("/usr/bin/python3.12")}, "/usr/bin/python3.12"),
+        # /usr/local/bin comes first on PATH, as `uv venv --python python3` finds it.
+        (
+            {"usr/local/bin/python3": link("python3.11"), "usr/bin/python3": link("python3.9")},
+            "/usr/local/bin/python3.11",
+        ),
+    ],
+)
+def test_the_venv_home_is_the_python_that_python3_links_to(entries, python):
+    files = parents.files_of("parent", {**ETC, **entries})
+    assert files.python == python
+    assert files.python_version == python.rsplit("python", 1)[1]
 
 
-def assembled(client, requirements: Path, work: Path, platform="linux/amd64", parent=PARENT_IMAGE):
-    """The image of `requirements` on `parent`, its layers written under `work`."""
-    found = enginelayers.parent_in_engine(client, parent)
-    recipe = Recipe(
-        [Share(requirements, MODULES)], platform=platform, labels={"envtools.kind": "iterate"}
-    )
-    work.mkdir()
-    layers = build_layers(
-        recipe,
-        work,
-        passwd=enginelayers.parent_file(client, parent, "/etc/passwd"),
-        group=enginelayers.parent_file(client, parent, "/etc/group"),
-        compress=True,
-    )
-    return ociimage.assemble(found, layers, recipe.settings)
-
-
-@pytest.fixture(scope="module")
-def image(engine_client, small_set, tmp_path_factory) -> ociimage.Image:
-    return assembled(engine_client, small_set, tmp_path_factory.mktemp("first") / "work")
-
-
-def test_two_folders_assemble_the_same_image(engine_client, small_set, image, tmp_path):
-    again = assembled(engine_client, small_set, tmp_path / "work")
-    assert [layer.digest for layer in again.layers] == [layer.digest for layer in image.layers]
-    assert again.config == image.config
-    assert again.digest == image.digest
-    # What a step imports is compiled, named by its path in the image, valid whatever the time.
-    site = tmp_path / "work" / "share-1" / "opt" / "venv" / "lib" / "python3.11" / "site-packages"
-    compiled = (site / "zenml" / "__pycache__" / "client.cpython-311.pyc").read_bytes()
-    assert int.from_bytes(compiled[4:8], "little") == 0b01  # hash-based, unchecked
-    code = marshal.loads(compiled[16:])
-    assert code.co_filename == "/opt/venv/lib/python3.11/site-packages/zenml/client.py"
-    assert not (site / "zenml" / "cli" / "__pycache__").exists()  # a step does not import it
-
-
-def test_the_loaded_image_runs_zenml_as_10001_with_exactly_the_pins(
-    engine_client, docker_client, small_set, image
-):
-    tag = "zenlock-test-assembled:small"
-    try:
-        enginelayers.load(engine_client, image, tag)
-        found = inspect_image(docker_client, tag)
-        imported = docker_client.containers.run(
-            tag, ["python", "-c", "import zenml, sklearn; print(zenml.__version__)"],
-            remove=True, network_mode="host",
-        )  # fmt: skip
-        config = docker_client.images.get(tag).attrs["Config"]
-    finally:
-        untag(docker_client, tag)
-    assert found["uid"] == 10001
-    installed = {canonicalize_name(name): v for name, v in found["installed"].items()}
-    assert installed == pins(small_set, found["environment"])
-    assert imported.decode().strip() == "0.98.0"
-    assert (config["User"], config["WorkingDir"]) == ("10001", "/app")
-    assert config["Env"][0].startswith("PATH=/opt/venv/bin:")
-    assert config["Labels"]["envtools.kind"] == "iterate"
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A registry on 127.0.0.1 that wants a login, logging every request: its address, a
-    Docker config folder logged in, and its log."""
-    if not REGISTRY_BIN or not shutil.which("htpasswd"):
-        unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
-    folder = tmp_path_factory.mktemp("registry")
-    htpasswd = run("htpasswd", "-Bbn", "ci", REGISTRY_PASSWORD, cwd=folder).stdout
-    (folder / "htpasswd").write_text(htpasswd)
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "info"},
-        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-        "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
-    }
-    (folder / "config.yml").write_text(yaml.safe_dump(config))
-    log = folder / "registry.log"
-    with log.open("wb") as out, background(REGISTRY_BIN, "serve", folder / "config.yml", log=out):
-        address = f"127.0.0.1:{port}"
-        for _ in range(50):
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-            except urllib.error.HTTPError:  # 401: up, and wants a login
-                break
-            except OSError:
-                time.sleep(0.1)
-        docker_config = folder / "docker-config"
-        docker_config.mkdir()
-        assert docker_login(address, docker_config, REGISTRY_PASSWORD).returncode == 0
-        yield address, docker_config, log
-
-
-def blob_uploads(log: Path) -> int:
-    """Blob uploads the registry completed (PUT …/blobs/uploads/…: 201), from its access log."""
-    return len(re.findall(r'"PUT /v2/\S+/blobs/uploads/\S+ HTTP/1.1" 201', log.read_text()))
-
-
-def test_a_second_push_uploads_no_blob_and_the_pushed_image_pulls_and_runs(
-    engine_client, docker_client, image, registry, tmp_path, monkeypatch
-):
-    address, docker_config, log = registry
-    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
-    reference = f"{address}/assembled/small:1"
-
-    def parent_layers(missing):
-        return {layer.digest: layer.path for layer in
-                enginelayers.saved_layers(engine_client, PARENT_IMAGE, tmp_path)}  # fmt: skip
-
-    first = ociregistry.push(image, reference, parent_layers)
-    uploads = blob_uploads(log)
-    second = ociregistry.push(image, reference, parent_layers)
-    assert len(first.uploaded) == len(image.layers) + 1  # and the config
-    assert uploads >= len(first.uploaded)
-    assert second.uploaded == []
-    assert blob_uploads(log) == uploads
-    assert first.digest == second.digest == image.digest
-    served = ociregistry.manifest_of(reference)
-    assert ociimage.canonical(served) == image.manifest
-
-    pulled = f"{address}/assembled/small@{image.digest}"
-    env = {"DOCKER_CONFIG": str(docker_config)}
-    try:
-        run("docker", "pull", "-q", pulled, cwd=tmp_path, **env)
-        output = docker_client.containers.run(
-            pulled, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
-            remove=True, network_mode="host",
-        )  # fmt: skip
-    finally:
-        untag(docker_client, f"{address}/assembled/small")
-    assert output.decode().split() == ["10001", "0.98.0"]
-
-
-def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_image(
-    docker_client, small_set, image, registry, tmp_path, monkeypatch
-):
-    """No Docker engine reachable: the parent's manifest, config and /etc files are read
-    from the registry, its layers mounted (not sent again); the image config (its id) is
-    the one assembled on the engine's copy of the same parent."""
-    address, docker_config, log = registry
-    parent = f"{address}/parent/python:3.11"
-    env = {"DOCKER_CONFIG": str(docker_config)}
-    docker_client.images.get(PARENT_IMAGE).tag(parent)
-    try:
-        run("docker", "push", "-q", parent, cwd=tmp_path, **env)
-    finally:
-        untag(docker_client, parent)
-    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-    found = ociregistry.parent_in_registry(parent, "linux/amd64")
-    files = ociregistry.files_in_registry(parent, found, ["/etc/passwd", "/etc/group"])
-    recipe = Recipe([Share(small_set, MODULES)], labels={"envtools.kind": "iterate"})
-    (tmp_path / "work").mkdir()
-    layers = build_layers(recipe, tmp_path / "work", passwd=files["etc/passwd"],
-                          group=files["etc/group"], compress=True)  # fmt: skip
-    built = ociimage.assemble(found, layers, recipe.settings)
-    uploads = blob_uploads(log)
-    pushed = ociregistry.push(built, f"{address}/assembled/no-engine:1", mount_from="parent/python")
-    assert built.config == image.config
-    assert pushed.uploaded == [layer.digest for layer in layers] + [built.config_digest]
-    assert blob_uploads(log) == uploads + len(pushed.uploaded)
-    monkeypatch.delenv("DOCKER_HOST")
-    pulled = f"{address}/assembled/no-engine@{built.digest}"
-    try:
-        run("docker", "pull", "-q", pulled, cwd=tmp_path, **env)
-        output = docker_client.containers.run(
-            pulled, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
-            remove=True, network_mode="host",
-        )  # fmt: skip
-    finally:
-        untag(docker_client, f"{address}/assembled/no-engine")
-    assert output.decode().split() == ["10001", "0.98.0"]
-
-
-@pytest.mark.parametrize("login", ["wrong password", "none"])
-def test_a_push_without_valid_credentials_is_one_line_that_names_the_login(
-    image, registry, tmp_path, monkeypatch, login
-):
-    address, _, log = registry
-    docker_config = tmp_path / "docker-config"
-    docker_config.mkdir()
-    if login != "none":
-        assert docker_login(address, docker_config, "not-the-password").returncode != 0
-    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
-    uploads = blob_uploads(log)
-    with pytest.raises(ZenlockError, match=rf"`docker login {address}`") as refused:
-        ociregistry.push(image, f"{address}/assembled/refused:1")
+@pytest.mark.parametrize(
+    ("entries", "named"),
+    [
+        ({"usr/bin/python3": link("python3.11"), "etc/group": ETC["etc/group"]}, "/etc/passwd"),
+        (ETC, "python:3.11-slim-bookworm"),
+        ({**ETC, "usr/bin/python3": b"\x7fELF"}, "python:3.11-slim-bookworm"),
+        ({**ETC, "usr/bin/python3": link("python")}, "python:3.11-slim-bookworm"),
+    ],
+)
+def test_a_parent_without_what_the_image_needs_is_one_line_naming_the_choice(entries, named):
+    with pytest.raises(ZenlockError, match=re.escape(named)) as refused:
+        parents.files_of("parent", entries)
     assert "\n" not in str(refused.value)
-    assert blob_uploads(log) == uploads
 
 
-def elf_machine(path: Path) -> int:
-    return int.from_bytes(path.read_bytes()[18:20], "little")  # e_machine: 62 x86-64, 183 arm64
+@pytest.mark.parametrize(
+    ("reference", "qualified"),
+    [
+        ("python:3.11", "registry-1.docker.io/library/python:3.11"),
+        ("acme/python:3.11", "registry-1.docker.io/acme/python:3.11"),
+        ("ghcr.io/acme/python:3.11", "ghcr.io/acme/python:3.11"),
+        ("127.0.0.1:5000/python@sha256:ab", "127.0.0.1:5000/python@sha256:ab"),
+        ("localhost/python:3.11", "localhost/python:3.11"),
+    ],
+)
+def test_a_parent_name_without_a_registry_is_docker_hubs(reference, qualified):
+    assert ociregistry.qualified(reference) == qualified
 
 
-def test_arm64_is_assembled_here_without_emulation_and_both_platforms_share_an_index(
-    engine_client, docker_client, small_set, image, registry, tmp_path, monkeypatch
-):
-    if not engine_client.image(ARM64_PARENT):
-        unavailable(f"needs an arm64 parent, {ARM64_PARENT}")
-    address, docker_config, log = registry
-    monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
-    arm64 = assembled(engine_client, small_set, tmp_path / "work", "linux/arm64", ARM64_PARENT)
-    numpy = next((tmp_path / "work").glob("share-1/opt/venv/lib/python3.11/site-packages/"
-                                          "numpy/_core/_multiarray_umath.*.so"))  # fmt: skip
-    assert elf_machine(numpy) == 183
-    assert b'"architecture":"arm64"' in arm64.config
+def test_the_assembler_knows_the_templates_dockerfiles():
+    """A template Dockerfile changed without the assembler learning its steps would be built
+    by the engine in every project: its hash must be among those the assembler does."""
+    for name, known in TEMPLATE_DOCKERFILES.items():
+        digest = hashlib.sha256((REPO / "template" / "docker" / name).read_bytes()).hexdigest()
+        assert digest in known, name
 
-    def parent_layers(name):
-        def provide(missing):
-            folder = tmp_path / name.replace("/", "-").replace(":", "-")
-            folder.mkdir(exist_ok=True)
-            saved = enginelayers.saved_layers(engine_client, name, folder)
-            return {layer.digest: layer.path for layer in saved}
 
-        return provide
-
-    images = {"linux/amd64": image, "linux/arm64": arm64}
-    for platform, parent in (("linux/amd64", PARENT_IMAGE), ("linux/arm64", ARM64_PARENT)):
-        tag = f"{address}/assembled/multi:{platform.split('/')[1]}"
-        ociregistry.push(images[platform], tag, parent_layers(parent))
-    index = ociimage.index(images)
-    ociregistry.push_index(images, index, f"{address}/assembled/multi:1")
-    served = ociregistry.manifest_of(f"{address}/assembled/multi:1")
-    assert {(m["platform"]["architecture"], m["digest"]) for m in served["manifests"]} == {
-        ("amd64", image.digest),
-        ("arm64", arm64.digest),
-    }
-    if not Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists():
-        return  # assembled and pushed with no emulation; running it needs some
-    pulled = f"{address}/assembled/multi@{arm64.digest}"
-    try:
-        run("docker", "pull", "-q", "--platform", "linux/arm64", pulled, cwd=tmp_path,
-            DOCKER_CONFIG=str(docker_config))  # fmt: skip
-        output = subprocess.run(
-            ["docker", "run", "--rm", "--network", "host", "--platform", "linux/arm64", pulled,
-             "python", "-c", "import platform, zenml; print(platform.machine(), zenml.__version__)",
-             ],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    finally:
-        untag(docker_client, f"{address}/assembled/multi")
-    assert output.split() == ["aarch64", "0.98.0"]
+def test_an_index_names_each_platforms_manifest_in_a_stable_order():
+    document = ociimage.index({"linux/arm64": ("sha256:b", 2), "linux/amd64": ("sha256:a", 1)})
+    index = json.loads(document)
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+    assert document == ociimage.canonical(index)

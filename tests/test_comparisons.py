@@ -145,11 +145,13 @@ def test_no_command_imports_another_and_each_layer_only_those_below():
         },
         "tools": {
             "lock", "engine", "buildkit", "pushes", "oneoff", "registry", "activation", "uvbinary",
+            "tarlayer", "ociimage", "venvshare", "baselayer", "bytecode", "assemble",
+            "enginelayers", "ociregistry", "parents",
         },
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",
             "containers", "discovery", "builds", "helmvalues", "projectserver", "lifecycle",
-            "serverdata", "remote", "zenmlenv", "checkreport",
+            "serverdata", "remote", "zenmlenv", "checkreport", "assembler", "imagelayers",
         },
         "commands": {
             "images", "server", "check", "integrations", "stacks", "upgrade", "run", "execute",

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import (
     DOCKER_ANSWERS,
+    PIPELINE_SELECTION,
     free_port,
     git_commit,
     inspect_image,
@@ -33,11 +34,6 @@ from packaging.utils import canonicalize_name
 
 # What a default project's pipeline image holds: [project], pip (ZenML's record of a run's
 # packages) and its ZenML integration (sklearn).
-PIPELINE_SELECTION = (
-    "--no-default-groups",
-    "--group=pipeline-image",
-    "--group=integration-sklearn",
-)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -46,7 +42,7 @@ FAKE_CREDENTIAL = f"zenlock-fake-index-password-{secrets.token_hex(8)}"
 
 def image_tags(output: str) -> list[str]:
     """The tags `nox -s images` reports as built or up to date, in order."""
-    pattern = r"^  (\S+:(?:iterate|release)-[0-9a-f]{16})  \d+ MB  (?:built|up to date)$"
+    pattern = r"^  (\S+:(?:iterate|release)-[0-9a-f]{16})  \d+ MB  (?:built|assembled|up to date)$"
     return re.findall(pattern, output, re.MULTILINE)
 
 
@@ -214,6 +210,10 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
     finally:
         dockerfile.write_text(original)
     assert failed.returncode != 0
+    # The user's own step is honoured: the engine builds it, and says why.
+    assert "built by the Docker engine: docker/pipeline.Dockerfile is not the template's" in (
+        failed.stdout
+    )
     assert "failed" in failed.stdout + failed.stderr
     assert {image.id for image in docker_client.images.list(name=IMAGES)} == before
     assert (project / "configs" / "images.yaml").read_text() == record
@@ -225,7 +225,7 @@ def test_an_interrupted_build_leaves_no_credential_anywhere(image_project, docke
     project, _, _ = image_project
     before = {image.id for image in docker_client.images.list(all=True)}
     build = subprocess.Popen(
-        [sys.executable, "-m", "nox", "-s", "images", "--", "--no-cache"],
+        [sys.executable, "-m", "nox", "-s", "images", "--", "--no-cache", "--builder", "buildkit"],
         cwd=project,
         env=project_env(UV_INDEX_PRIVATE_PASSWORD=FAKE_CREDENTIAL),
         stdout=subprocess.PIPE,
@@ -459,7 +459,8 @@ def test_bridge_network_on_an_engine_without_one_says_host(fresh_project):
     project = fresh_project(**{**DOCKER_ANSWERS, "docker_network": "bridge"})
     nox("-s", "dev", cwd=project)
     # --no-cache: the tag does not depend on the network, an earlier image would do.
-    result = nox("-s", "images", "--", "--no-cache", cwd=project, check=False)
+    result = nox("-s", "images", "--", "--no-cache", "--builder", "buildkit", cwd=project,
+                 check=False)  # fmt: skip
     if result.returncode == 0:
         pytest.skip("this engine has a bridge network")
     said = result.stdout + result.stderr

@@ -3,6 +3,7 @@
 parent with that platform's wheels and uv, pushed with a manifest list; `check` per platform."""
 
 import base64
+import contextlib
 import json
 import os
 import urllib.request
@@ -16,7 +17,6 @@ from conftest import (
     docker_login,
     nox,
     render_project,
-    run,
     unavailable,
     untag,
 )
@@ -33,6 +33,19 @@ def elf_machine(path: Path) -> str:
     header = path.read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     return ELF_MACHINES.get(int.from_bytes(header[18:20], "little"), "other")
+
+
+@contextlib.contextmanager
+def emulation_off():
+    """qemu-aarch64 unregistered for the block (this module alone runs arm64 programs)."""
+    try:
+        BINFMT.write_text("0")
+    except OSError:
+        pytest.skip("switching emulation off needs root (binfmt_misc)")
+    try:
+        yield
+    finally:
+        BINFMT.write_text("1")
 
 
 def give_arm64_parent(pyproject: Path, section: str, before: str) -> None:
@@ -87,7 +100,11 @@ def test_amd64_and_arm64_images_from_one_lock(emulation, registry, tmp_path, doc
         pyproject = project / "pyproject.toml"
         give_arm64_parent(pyproject, "images", before="[tool.zenlock.images.pipeline_groups]")
         assert docker_login(address, docker_config, REGISTRY_PASSWORD).returncode == 0
-        built = nox("-s", "images", "--", *both, "--release", "--push", cwd=project, **auth).stdout
+        # Assembled with emulation switched off: no arm64 program runs to build it.
+        with emulation_off():
+            built = nox("-s", "images", "--", *both, "--release", "--push", cwd=project, **auth)
+        built = built.stdout
+        assert built.count("assembling") == 2 and "built by the Docker engine" not in built
         (image,) = yaml.safe_load(record_file.read_text())["pipelines"]["images"]
         variants = {variant["platform"]: variant for variant in image["platforms"]}
         assert sorted(variants) == ["linux/amd64", "linux/arm64"]
@@ -118,11 +135,6 @@ def test_amd64_and_arm64_images_from_one_lock(emulation, registry, tmp_path, doc
             ).decode()
             assert output.split()[0] == machine
             assert machine in output.split()[2]  # a compiled module of that platform's wheel
-        # The uv that installed it was arm64's, from its wheel in uv.lock (hash-checked).
-        (binary,) = Path.home().glob(".cache/zenlock/uv/*-linux-arm64/uv")
-        assert elf_machine(binary) == "aarch64"
-        locked = run("uv", "export", "--frozen", "--all-groups", cwd=project).stdout
-        assert f"uv=={binary.parent.name.split('-')[0]}" in locked
 
         # check reads each platform's image with its own python: both equal the lock there.
         checked = nox("-s", "check", "--", "--only", "images", cwd=project)
@@ -131,7 +143,7 @@ def test_amd64_and_arm64_images_from_one_lock(emulation, registry, tmp_path, doc
 
         # Again: nothing to build, nothing to push.
         again = nox("-s", "images", "--", *both, "--release", "--push", cwd=project, **auth).stdout
-        assert "building" not in again and again.count("already in the registry") == 3
+        assert "assembling" not in again and again.count("already in the registry") == 3
 
         # The server's image too, from its own parents table (its parent is its own).
         give_arm64_parent(pyproject, "server", before="[tool.zenlock.stacks]")

@@ -90,7 +90,7 @@ def test_every_module_imports_from_a_folder_that_is_no_project(tmp_path):
 def make_project(folder, data_home):
     folder.mkdir()
     (folder / "pyproject.toml").write_text('[project]\nname = "p"\n[tool.zenlock]\nschema = 1\n')
-    return Project(root=folder, data_home=data_home)
+    return Project(root=folder, data_home=data_home, cache_home=data_home / "cache")
 
 
 def test_a_project_is_made_from_any_folder_with_its_own_data_home(tmp_path):
@@ -113,7 +113,7 @@ def test_identity_follows_the_folder_and_a_copy_is_told_apart(tmp_path):
     assert (data / identity / "root").read_text().startswith(f"{original.root}\n")
     copy_root = tmp_path / "copy"
     shutil.copytree(original.root, copy_root)
-    copy = Project(root=copy_root, data_home=data)
+    copy = Project(root=copy_root, data_home=data, cache_home=data / "cache")
     assert state_of(copy) == "copy"
     with pytest.raises(ZenlockError, match="copy of .*`nox -s server -- detach`"):
         project_id(copy)
@@ -126,6 +126,6 @@ def test_a_moved_folder_keeps_its_id(tmp_path):
     before = make_project(tmp_path / "before", data)
     identity = claim_id(before)
     moved_root = before.root.rename(tmp_path / "after")
-    moved = Project(root=moved_root, data_home=data)
+    moved = Project(root=moved_root, data_home=data, cache_home=data / "cache")
     assert state_of(moved) == "moved" and project_id(moved) == identity
     assert claim_id(moved) == identity and state_of(moved) == "own"

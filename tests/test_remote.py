@@ -23,11 +23,16 @@ import pytest
 import yaml
 from conftest import (
     DOCKER_ANSWERS,
+    PARENT_IMAGE,
+    PIPELINE_SELECTION,
     admin_login,
     background,
+    blob_uploads,
     client_python,
     docker_login,
     free_port,
+    inspect_image,
+    locked_pins,
     newest_artifact_archive,
     nox,
     read_env_file,
@@ -41,6 +46,7 @@ from conftest import (
 from conftest import (
     REGISTRY_PASSWORD as PASSWORD,
 )
+from packaging.utils import canonicalize_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
 
@@ -66,35 +72,75 @@ def s3_api():
 
 
 def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docker_client):
+    """With no Docker engine reachable, `images -- --push` assembles the pipeline image from
+    the lock on a parent read from the registry and pushes it; a second folder with the same
+    lock and empty caches makes the same digest and uploads no blob; the pushed image holds
+    the lock's pins and runs the pipeline against the project's server."""
     address, docker_config = registry
     auth = {"DOCKER_CONFIG": str(docker_config)}
-    project = render_project(
-        tmp_path / "project", **DOCKER_ANSWERS, container_registry=f"{address}/team"
-    )
+    no_engine = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    parent = f"{address}/base/python:3.11"
+    assert docker_login(address, docker_config, PASSWORD).returncode == 0
+    docker_client.images.get(PARENT_IMAGE).tag(parent)
+    run("docker", "push", "-q", parent, cwd=tmp_path, **auth)
+    untag(docker_client, f"{address}/base/")
+    answers = {**DOCKER_ANSWERS, "container_registry": f"{address}/team"}
+    answers["pipeline_parent_image"] = parent
+    project = render_project(tmp_path / "project", **answers)
     nox("-s", "dev", cwd=project)
     record_file = project / "configs" / "images.yaml"
     outputs = []
+
+    def empty_caches(name: str) -> dict[str, str]:
+        return {"UV_CACHE_DIR": str(tmp_path / name / "uv"),
+                "XDG_DATA_HOME": str(tmp_path / name / "data")}  # fmt: skip
+
     try:
         # Not logged in: the registry refuses, the message says how, nothing is recorded.
-        refused = nox("-s", "images", "--", "--push", cwd=project, check=False, **auth)
+        logged_out = tmp_path / "logged-out"
+        logged_out.mkdir()
+        refused = nox("-s", "images", "--", "--push", cwd=project, check=False,
+                      DOCKER_CONFIG=str(logged_out), **no_engine)  # fmt: skip
         said = refused.stdout + refused.stderr
         assert refused.returncode != 0
         assert "The registry refused" in said and f"docker login {address}" in said
         assert "Traceback" not in said
         assert not record_file.exists()
-        assert docker_login(address, docker_config, "wrong-password").returncode != 0
 
-        assert docker_login(address, docker_config, PASSWORD).returncode == 0
-        pushed = nox("-s", "images", "--", "--push", cwd=project, **auth).stdout
+        pushed = nox("-s", "images", "--", "--push", cwd=project, **auth, **no_engine,
+                     **empty_caches("first")).stdout  # fmt: skip
+        assert "assembling" in pushed
         (image,) = yaml.safe_load(record_file.read_text())["pipelines"]["images"]
         digest = image["digest"]
         assert digest.startswith(f"{address}/team/zenml-project@sha256:")
         assert f"pushed as {digest}" in pushed
-        again = nox("-s", "images", "--", "--push", cwd=project, **auth).stdout
-        assert "already in the registry" in again
+        uploads = blob_uploads(address)
+        again = nox("-s", "images", "--", "--push", cwd=project, **auth, **no_engine).stdout
+        assert "already in the registry" in again and "assembling" not in again
+
+        # Another folder, the same answers and lock, empty caches: the same image, no upload.
+        other = render_project(tmp_path / "other folder", **answers)
+        shutil.copy(project / "uv.lock", other / "uv.lock")
+        nox("-s", "dev", cwd=other)
+        elsewhere = nox("-s", "images", "--", "--push", "--no-cache", cwd=other, **auth,
+                        **no_engine, **empty_caches("second")).stdout  # fmt: skip
+        (image_elsewhere,) = yaml.safe_load((other / "configs" / "images.yaml").read_text())[
+            "pipelines"
+        ]["images"]
+        assert image_elsewhere["digest"] == digest, elsewhere
+        assert blob_uploads(address) == uploads
+
         server_pushed = nox("-s", "server", "--", "--push", cwd=project, **auth).stdout
         assert "@sha256:" in yaml.safe_load(record_file.read_text())["server"]["digest"]
-        outputs += [pushed, again, server_pushed]
+        outputs += [pushed, again, elsewhere, server_pushed]
+
+        # What the registry serves holds exactly the lock's pins, as user 10001.
+        run("docker", "pull", "-q", digest, cwd=tmp_path, **auth)
+        found = inspect_image(docker_client, digest)
+        installed = {canonicalize_name(n): version for n, version in found["installed"].items()}
+        assert found["uid"] == 10001
+        assert installed == locked_pins(project, found["environment"], *PIPELINE_SELECTION)
+        untag(docker_client, f"{address}/team/")
 
         (project / "configs" / "stacks" / "registry-docker.yaml").write_text(
             "stack_name: registry-docker\ncomponents:\n"

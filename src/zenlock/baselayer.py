@@ -1,6 +1,7 @@
 """The first layer an assembled image adds to its parent: what today's Dockerfiles make with
 RUN useradd and mkdir (the user 10001 `zenml` with its home, /app for the steps' code), the
-venv's own files pointing at the parent's Python, and the SBOM at /opt/sbom.cdx.json.
+venv's own files pointing at the parent's Python. (The SBOM is the image's last layer: it
+changes with every package.)
 
 The user is added to the parent's /etc/passwd and /etc/group as `useradd` would: the layer
 holds both files whole (a layer replaces a file, it cannot append to it).
@@ -29,7 +30,6 @@ def write_base(
     group: str,
     python: str,
     python_version: str,
-    sbom: str = "",
 ) -> dict[str, tuple[int, int]]:
     """The base layer's files under `root`, from the parent's /etc/passwd and /etc/group and
     the path of its Python (`python`); returns the owners the layer gives (path: uid, gid)."""
@@ -44,6 +44,4 @@ def write_base(
     (root / "app").mkdir(exist_ok=True)
     (root / "app").chmod(0o1777)
     venvshare.write_venv(root, python=python, python_version=python_version)
-    if sbom:
-        (root / "opt" / "sbom.cdx.json").write_text(sbom)
     return {HOME: (UID, UID)}

@@ -1,39 +1,32 @@
-"""Bytecode for an assembled image, compiled on this machine by an interpreter of the image's
-Python version (bytecode depends on the version, not on the platform): hash-based .pyc files
-(valid whatever the files' times, the same bytes from any folder), each named by its path in
-the image.
+"""What a step imports from a share of an assembled image, found and compiled on this machine
+by an interpreter of the image's Python version (bytecode depends on the version, not on the
+platform): hash-based .pyc files (valid whatever the files' times, the same bytes from any
+folder), each named by its path in the image. The same import activates the share's ZenML
+integrations, as a step would (activation.py's reports).
 
-What is compiled: what a step imports (the modules named, imported by this machine's
-interpreter with the share on its path: the way today's builds compile inside the image), when
-this machine can load the share's binaries (the image's platform is this machine's); else all
-of the share's modules. With no interpreter of that version here, nothing: the image then
-compiles in memory at each import (slower starts, the same behaviour).
+The imports run on an install of the share for this machine's platform: the image's own files
+when its platform is this machine's, else the same pins installed for this one (no emulation),
+whose imported files name those to compile in the image's. With no interpreter of that
+version here, nothing is compiled (the image then compiles in memory at each import: slower
+starts, the same behaviour) and the integrations are not activated here.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import venvshare
+from . import ZenlockError, registry, venvshare
+from .scripts import script
 
-# Run by the host's interpreter with the shares' site-packages first on its path: the files
-# under ROOT that importing MODULES loaded. A module that does not import is skipped (as
-# precompile.py does inside today's builds).
-IMPORTED = """
-import importlib, json, logging, sys
-roots, modules = json.loads(sys.stdin.read())
-sys.path[:0] = roots
-logging.disable(logging.CRITICAL)
-for module in modules:
-    try:
-        importlib.import_module(module)
-    except Exception:
-        pass
-files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
-print(json.dumps(sorted(f for f in files if f.endswith(".py") and f.startswith(roots[0]))))
-"""
+
+@dataclass(frozen=True)
+class Imported:
+    files: dict[Path, list[str]]  # per root (a share's site-packages): paths relative to it
+    activation: list[dict] = field(default_factory=list)
 
 
 def host_python(python_version: str) -> str | None:
@@ -47,15 +40,29 @@ def host_python(python_version: str) -> str | None:
     return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
-def imported_files(interpreter: str, paths: list[Path], modules: list[str]) -> list[str]:
-    """The files of paths[0] (a share's site-packages; the shares below it follow) that
-    importing `modules` loads, in this machine's interpreter. ZenML keeps its state in a
-    folder of its own meanwhile, and sends nothing; -B: the imports write no bytecode of
-    their own (the host's, timestamp-based and named by this machine's paths)."""
+def imported(
+    interpreter: str,
+    roots: list[Path],
+    *,
+    modules: list[str],
+    packages: list[str],
+    integrations: list[str],
+) -> Imported:
+    """Import what a step imports with `roots` (the shares' site-packages, the top one first)
+    on the path. ZenML keeps its state in a folder of its own meanwhile, and sends nothing;
+    -B: the imports write no bytecode of their own."""
     with tempfile.TemporaryDirectory(prefix="zenlock-imports-") as state:
+        shutil.copy(registry.ACTIVATION, Path(state) / "activation.py")
+        job = {
+            "roots": [str(root) + os.sep for root in roots],
+            "activation": state,
+            "modules": modules,
+            "packages": packages,
+            "integrations": integrations,
+        }
         result = subprocess.run(
-            [interpreter, "-I", "-S", "-B", "-c", IMPORTED],
-            input=json.dumps([[str(path) + os.sep for path in paths], modules]),
+            [interpreter, "-I", "-S", "-B", "-c", script("imports")],
+            input=json.dumps(job),
             capture_output=True,
             text=True,
             env={
@@ -65,48 +72,50 @@ def imported_files(interpreter: str, paths: list[Path], modules: list[str]) -> l
                 "ZENML_ANALYTICS_OPT_IN": "false",
             },
         )
-    return json.loads(result.stdout) if result.returncode == 0 else []
+    if result.returncode != 0:
+        said = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise ZenlockError(f"Importing the image's packages here failed: {said[0]}")
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    files = {root: found["files"].get(str(root) + os.sep, []) for root in roots}
+    return Imported(files, found["activation"])
 
 
-def compile_share(
-    root: Path,
-    *,
+def pyc_name(relative: str, python_version: str) -> str:
+    """Where the bytecode of `relative` (a .py under site-packages) goes, beside it."""
+    folder, _, name = relative.rpartition("/")
+    tag = f"cpython-{python_version.replace('.', '')}"
+    return f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{tag}.pyc"
+
+
+def compile_stage(
+    interpreter: str,
     python_version: str,
-    modules: list[str] | None = None,
-    below: list[Path] = (),
-    importable: bool = True,
-    venv=venvshare.VENV,
-) -> str:
-    """Compile the share installed under `root` (see the module's doc); `below` are the
-    roots of the shares under it, `importable` whether this machine can load its binaries.
-    Returns what was done, in a few words."""
-    interpreter = host_python(python_version)
-    if not interpreter:
-        return f"no bytecode: no Python {python_version} on this machine"
-    image_path = venvshare.site_packages(venv, python_version)
-    target = venvshare.inside(root, image_path)
-    files = [str(target)]
-    done = "all modules compiled"
-    if modules and importable:
-        paths = [target, *(venvshare.inside(lower, image_path) for lower in below)]
-        files = imported_files(interpreter, paths, modules)
-        done = f"{len(files)} imported modules compiled"
-        if not files:
-            return "no bytecode: none of the modules imports"
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        listing.write("".join(f"{name}\n" for name in files))
-        listing.flush()
-        result = subprocess.run(
-            [
-                interpreter, "-m", "compileall", "-q", "-f", "-j", "0",
-                "--invalidation-mode", "unchecked-hash",
-                "-s", str(target), "-p", str(PurePosixPath(image_path)), "-i", listing.name,
-            ],
-            capture_output=True,
-            text=True,
-        )  # fmt: skip
-    # Status 1: some file does not compile (test data, Python 2 templates in some packages);
-    # it stays source, as `uv pip install --compile` leaves it.
-    if result.returncode not in (0, 1):
-        return f"no bytecode: compileall failed ({result.stderr.strip()[-200:]})"
-    return done
+    loaded: dict[Path, list[str]],
+    sites: dict[Path, Path],
+    target: Path,
+) -> int:
+    """Compile what one share's imports loaded (`loaded`: per probe root, paths relative to
+    it) into `target` (that share's site-packages in its layer). `sites` maps each probe root
+    to the image's copy of that share, the lower ones first: a file whose bytecode a lower
+    share's layer has already is left to it, as a layer built on it would find it there."""
+    image_site = venvshare.site_packages(venvshare.VENV, python_version)
+    jobs = []
+    for probe, names in loaded.items():
+        site = sites[probe]
+        for name in names:
+            pyc = pyc_name(name, python_version)
+            if site != target and (site / pyc).is_file():
+                continue
+            if (site / name).is_file():
+                jobs.append([str(site / name), str(target / pyc), str(image_site / name)])
+    if not jobs:
+        return 0
+    result = subprocess.run(
+        [interpreter, "-I", "-S", "-c", script("compile")],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise ZenlockError(f"Compiling the image's bytecode failed: {result.stderr[-300:]}")
+    return int(result.stdout.strip() or 0)

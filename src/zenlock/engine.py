@@ -106,6 +106,14 @@ def connect() -> Engine:
     return engine
 
 
+def reachable() -> Engine | None:
+    """The Docker engine when one answers, else None: for what can be done without one."""
+    try:
+        return connect()
+    except ZenlockError:
+        return None
+
+
 def image_id(client: Engine, reference: str) -> str | None:
     """The local image's id; None when it is not on this machine (never pulls)."""
     found = client.image(reference)

@@ -24,19 +24,12 @@ def parent_in_engine(client: engine.Engine, name: str) -> Parent:
     return Parent(name, found["Id"], config, layers)
 
 
-def parent_file(client: engine.Engine, name: str, path: str) -> str:
-    """A text file of the parent (its /etc/passwd), read from a container never started."""
-    found = engine.read_file(client, name, path)
-    if found is None:
-        raise ZenlockError(f"Parent image {name} has no {path}: name a parent that has one.")
-    return found.decode()
-
-
 def load(client: engine.Engine, image: Image, tag: str) -> str:
     """Load `image` into the engine as `tag`; its id (the digest of its config)."""
-    client.api.load_image(docker_archive(image, tag))
-    if engine.image_id(client, tag) != image.config_digest:
-        raise ZenlockError(f"The engine did not load {tag} as assembled.")
+    said = [part for part in client.api.load_image(docker_archive(image, tag)) or []]
+    errors = [part["error"] for part in said if isinstance(part, dict) and part.get("error")]
+    if errors or engine.image_id(client, tag) != image.config_digest:
+        raise ZenlockError(f"The engine did not load {tag} as assembled: {errors or said}")
     return image.config_digest
 
 

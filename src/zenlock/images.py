@@ -10,16 +10,19 @@ import hashlib
 import json
 import posixpath
 import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from . import ZenlockError, discovery, lock, pushes, registry, scripts
+from . import ZenlockError, discovery, engine, lock, pushes, registry, scripts
+from .assembler import Assembler, engine_reason
+from .imagelayers import layer_files, shares
 from .imagespec import Builder, ImageSpec, activated, locked_spec, python_version, tree_contents
 from .inputs import image_reference, platforms
 from .project import Project
-from .requirements import key as requirement_key
 from .settings import PipelineSettings
 
+BUILDERS = ("auto", "assemble", "buildkit")
 # zenlock's scripts that install each layer of the venv, in the build context's zenlock/.
 INSTALLER = ("install-layer.sh", "precompile.py")
 
@@ -35,70 +38,16 @@ def image_sets(
     return sets
 
 
-# What a step's container imports before the step's own code: compiled in the first layer.
-STEP_MODULES = (
-    "zenml.client",
-    "zenml.entrypoints.entrypoint",
-    "zenml.entrypoints.step_entrypoint_configuration",
-    "zenml.orchestrators.step_launcher",
-    "zenml.orchestrators.step_runner",
-)
-# What `python -m pip freeze` imports: ZenML runs it in each step to record the run's packages.
-FREEZE_MODULES = (
-    "pip._internal.cli.main",
-    "pip._internal.commands.freeze",
-    "pip._internal.operations.freeze",
-)
-
-
-def layer_files(project: Project, groups: tuple[str, ...], requirements: str) -> dict[str, str]:
-    """The build context's layers/ (see docker/pipeline.Dockerfile): ZenML's closure, what
-    the integration groups among `groups` add, and the rest; with what each compiles."""
-    pyproject = lock.read_toml(project.pyproject)
-    declared = pyproject.get("dependency-groups", {})
-
-    def entries(selected: list[str]) -> list[str]:  # requirements, not include-group tables
-        return [e for group in selected for e in declared.get(group, []) if isinstance(e, str)]
-
-    integration_groups = [
-        group for group in groups if registry.integration_of_group(project.root, group)
-    ]
-    others = [group for group in groups if group not in integration_groups]
-    # The first layer: ZenML, and the pip of STEP_TOOLS (stable, and what every step runs).
-    zenml, integrations, rest = lock.layered(
-        project.lock,
-        requirements,
-        ["zenml", *entries([lock.STEP_TOOLS])],
-        entries(integration_groups),
-    )
-    in_zenml_layer = {name for name, _ in lock.requirement_entries(zenml)}
-    modules = [*STEP_MODULES, *(FREEZE_MODULES if "pip" in in_zenml_layer else ())]
-    # The layers below compiled what their packages import already.
-    in_project_layer = {name for name, _ in lock.requirement_entries(rest)}
-    own = [
-        entry
-        for entry in [*pyproject["project"].get("dependencies", []), *entries(others)]
-        if requirement_key(entry).name in in_project_layer
-    ]
-    return {
-        "1-zenml/requirements.txt": zenml,
-        "1-zenml/modules.txt": "\n".join(modules) + "\n",
-        "2-integrations/requirements.txt": integrations,
-        "2-integrations/integrations.txt": "".join(
-            f"{name}\n" for name in registry.integrations_in(project.root, groups)
-        ),
-        "3-project/requirements.txt": rest,
-        "3-project/packages.txt": "".join(f"{requirement}\n" for requirement in own),
-    }
-
-
 def dependencies_spec(
-    project: Project, settings: PipelineSettings, groups: tuple[str, ...], platform: str
+    project: Project,
+    settings: PipelineSettings,
+    groups: tuple[str, ...],
+    platform: str,
+    requirements: str,
 ) -> ImageSpec:
     """`platform`'s parent plus the apt packages of the integrations, the locked [project]
-    dependencies and `groups`: the iterate image."""
+    dependencies and `groups` (`requirements`, their export): the iterate image."""
     selection = lock.selection(project.root, "iterate", groups)
-    requirements = lock.export(project.root, selection)
     apt_packages = "".join(
         f"{package}\n" for package in registry.apt_packages_in(project.root, groups)
     )
@@ -201,13 +150,54 @@ def copies_data(dockerfile: str) -> bool:
     return False
 
 
+def release_folders(project: Project, context: Path) -> list[Path]:
+    """The release's layers as folders of `context`: /app/data, then the code in /app."""
+    data, code = context / "data-layer", context / "code-layer"
+    (data / "app" / discovery.DATA).mkdir(parents=True)
+    for name, path in discovery.data_files(project.root).items():
+        (data / "app" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, data / "app" / name)
+    shutil.copytree(
+        project.source, code / "app", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    for folder in (data, code):  # a layer's /app replaces the one below: keep it writable
+        (folder / "app").chmod(0o1777)
+    return [data, code]
+
+
 def build_images(
-    project: Project, settings: PipelineSettings, *, no_cache: bool = False, push: bool = False
+    project: Project,
+    settings: PipelineSettings,
+    *,
+    no_cache: bool = False,
+    push: bool = False,
+    builder_choice: str = "auto",
 ) -> list[dict]:
     """Build (or find) every pipeline image for each platform, push it if asked, and record it."""
     if settings.mode == "release":  # data/'s links and the Dockerfile, before any build
         refuse_a_release_without_data(project.dockerfiles, discovery.data_files(project.root))
-    builder = Builder(project, settings.build, no_cache=no_cache)
+    client = engine.reachable() if builder_choice != "buildkit" else engine.connect()
+    if client is None and not push:
+        raise ZenlockError(
+            f"{engine.UNREACHABLE.format(error='no engine')}\n"
+            "Or push the images straight to the registry with no engine: `nox -s images -- --push`."
+        )
+    builder = Builder(project, settings.build, no_cache=no_cache, client=client)
+    with tempfile.TemporaryDirectory(prefix="zenlock-images-") as scratch:
+        assembler = Assembler(project, settings.build, client, builder.labels,
+                              no_cache=no_cache, push=push, scratch=Path(scratch))  # fmt: skip
+        return record_images(project, settings, builder, assembler, push, builder_choice)
+
+
+def record_images(
+    project: Project,
+    settings: PipelineSettings,
+    builder: Builder,
+    assembler: Assembler,
+    push: bool,
+    builder_choice: str,
+) -> list[dict]:
+    """Every pipeline image for each platform (see build_images), and the record of them."""
     platforms = builder.platforms()
     print(
         f"Pipeline images ({settings.mode} mode, {', '.join(platforms)}, parent "
@@ -223,11 +213,15 @@ def build_images(
     integrations = registry.integration_groups(project.root, "pipelines")
     for groups, pipelines in image_sets(settings, integrations).items():
         variants = [
-            build_variant(builder, settings, groups, platform, recorded, push)
+            build_variant(builder, assembler, settings, groups, platform, recorded, push,
+                          builder_choice)
             for platform in platforms
-        ]
+        ]  # fmt: skip
         previous = recorded.get(variants[0]["tag"], {})
-        image = builder.combined(variants, push, previous)
+        assembled = all(variant.get("assembled") for variant in variants)
+        image = builder.combined(
+            variants, push, previous, assembler.push_index if assembled else None
+        )
         images.append({**image, "groups": list(groups), "pipelines": pipelines})
     registry.save(project.root)
     project.update_record(
@@ -243,18 +237,70 @@ def build_images(
 
 def build_variant(
     builder: Builder,
+    assembler: Assembler,
     settings: PipelineSettings,
     groups: tuple[str, ...],
     platform: str,
     recorded: dict[str, dict],
     push: bool,
+    choice: str,
 ) -> dict:
     """The image of `groups` for `platform`, built or found, checked and pushed if asked."""
     project = builder.project
-    tag = builder.ensure(dependencies_spec(project, settings, groups, platform))
+    release = settings.mode == "release"
+    requirements = lock.export(project.root, lock.selection(project.root, "iterate", groups))
+    spec = dependencies_spec(project, settings, groups, platform, requirements)
+    reason = None if choice == "assemble" else engine_reason(project, groups, release, requirements)
+    if choice == "buildkit" or reason:
+        if reason:
+            print(f"  built by the Docker engine: {reason}", flush=True)
+        if builder.client is None:
+            raise ZenlockError(
+                f"{engine.UNREACHABLE.format(error='none here')}\nIt builds this image because "
+                f"{reason}."
+            )
+        return built_variant(builder, settings, spec, groups, recorded, push)
+    with tempfile.TemporaryDirectory(prefix="zenlock-release-") as context:
+        on_top = None
+        if release:
+            on_top = (release_spec(project, settings, "", platform),
+                      release_folders(project, Path(context)))  # fmt: skip
+        made = assembler.ensure(spec, shares(project, groups, requirements), on_top)
+    image = {"platform": platform, "tag": made.tag, "assembled": True, "python": made.python}
+    previous = recorded.get(made.tag, {})
+    names = registry.integrations_in(project.root, groups)
+    record = {"image_id": made.image_id, "integrations": names}
+    failed = [result for result in made.activation or [] if not result["ok"]]
+    if failed:
+        raise ZenlockError(
+            f"Image {made.tag} is assembled, but its integrations do not import there:\n"
+            + "\n".join(registry.inactive_message(result) for result in failed)
+        )
+    if made.activation is not None or previous.get("activated") == record:
+        image["activated"] = record
+    elif builder.client is not None and engine.image_id(builder.client, made.tag):
+        image["activated"] = activated(project.root, builder.client, made.tag,
+                                       settings.build.network, groups, None)  # fmt: skip
+    digest = made.digest or (previous.get("digest") if previous.get("tag") == made.tag else None)
+    if digest:
+        image["digest"] = digest
+    return image
+
+
+def built_variant(
+    builder: Builder,
+    settings: PipelineSettings,
+    spec: ImageSpec,
+    groups: tuple[str, ...],
+    recorded: dict[str, dict],
+    push: bool,
+) -> dict:
+    """The image of `spec` (and its release) built by BuildKit, checked and pushed if asked."""
+    project = builder.project
+    tag = builder.ensure(spec)
     if settings.mode == "release":
-        tag = builder.ensure(release_spec(project, settings, tag, platform))
-    image = {"platform": platform, "tag": tag}
+        tag = builder.ensure(release_spec(project, settings, tag, spec.platform))
+    image = {"platform": spec.platform, "tag": tag}
     # Its integrations activate in it (a step would fail otherwise): once per image id.
     previous = recorded.get(tag, {})
     image["activated"] = activated(
@@ -279,6 +325,13 @@ def main(project: Project, argv: list[str]) -> None:
     parser.add_argument(
         "--platform", help="build for these platforms, e.g. linux/amd64,linux/arm64"
     )
+    parser.add_argument(
+        "--builder",
+        choices=BUILDERS,
+        default="auto",
+        help="assemble from the lock (no engine needed), or BuildKit; auto: assemble unless "
+        "the image needs the engine (your own Dockerfile, apt packages), which it says",
+    )
     args = parser.parse_args(argv)
     settings = project.pipeline
     if args.parent_image:
@@ -291,4 +344,6 @@ def main(project: Project, argv: list[str]) -> None:
         settings = replace(settings, mode="release")
     if args.push and not settings.build.registry:
         raise ZenlockError("--push needs a registry: set [tool.zenlock.images] registry.")
-    build_images(project, settings, no_cache=args.no_cache, push=args.push)
+    build_images(
+        project, settings, no_cache=args.no_cache, push=args.push, builder_choice=args.builder
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ZenlockError, buildkit, engine, lock, oneoff, pushes, registry, uvbinary
+from .assemble import this_platform
 from .project import Project
 from .settings import BuildSettings
 from .state import has_conflict
@@ -178,12 +179,19 @@ class Builder:
     """Builds specs on one Docker engine; an image whose tag exists is not built again."""
 
     def __init__(
-        self, project: Project, settings: BuildSettings, *, no_cache: bool = False
+        self,
+        project: Project,
+        settings: BuildSettings,
+        *,
+        no_cache: bool = False,
+        client: engine.Engine | None | bool = True,
     ) -> None:
+        """`client`: the engine (True: connect, which must answer; None: none here, for the
+        assembled images alone)."""
         self.project = project
         self.settings = settings
         self.no_cache = no_cache
-        self.client = engine.connect()
+        self.client = engine.connect() if client is True else client
         self.labels = {
             "org.opencontainers.image.title": settings.name,
             **source_labels(project.root),
@@ -193,14 +201,16 @@ class Builder:
 
     @functools.cached_property
     def native_platform(self) -> str:
-        """The engine's own platform, asked once per Builder."""
+        """The engine's own platform, asked once per Builder (this machine's, with none)."""
+        if self.client is None:
+            return this_platform()
         return engine.native_platform(self.client)
 
     def platforms(self) -> list[str]:
         """The platforms to build for (the engine's own when none is set), each parent checked
         before anything is built: it must be an image of the platform it is the parent for."""
         targets = list(self.settings.platforms) or [self.native_platform]
-        for platform in targets:
+        for platform in targets if self.client is not None else ():  # else: the assembler's
             parent = self.settings.parent_for(platform)
             engine.pull(self.client, parent, platform)
             found = engine.image_platform(self.client, parent)
@@ -250,10 +260,11 @@ class Builder:
         print(f"  {tag}  {engine.size(self.client, tag)}  built", flush=True)
         return tag
 
-    def combined(self, variants: list[dict], push: bool, previous: dict) -> dict:
+    def combined(self, variants: list[dict], push: bool, previous: dict, push_index=None) -> dict:
         """The record of an image built once per platform (`variants`, each with its
         `platform` and `tag`): what runs on this engine first-hand, every platform's under
-        `platforms`, and under `digest` the manifest list that names them all, once pushed."""
+        `platforms`, and under `digest` the manifest list that names them all, once pushed
+        (by `push_index`(tag, {platform: digest}) when given, else by Docker)."""
         native = self.native_platform
         primary = next((v for v in variants if v["platform"] == native), variants[0])
         if len(variants) == 1:
@@ -264,8 +275,12 @@ class Builder:
         record = {key: value for key, value in primary.items() if key != "digest"}
         record |= {"platforms": variants, "index": index}
         if push:
-            digests = [variant["digest"] for variant in variants]
-            record["digest"] = pushes.push_index(self.client, index, digests)
+            if push_index:
+                digests = {variant["platform"]: variant["digest"] for variant in variants}
+                record["digest"] = push_index(index, digests)
+            else:
+                digests = [variant["digest"] for variant in variants]
+                record["digest"] = pushes.push_index(self.client, index, digests)
         elif previous.get("index") == index and previous.get("digest"):
             record["digest"] = previous["digest"]
         return record

@@ -158,19 +158,17 @@ def assemble(parent: Parent, layers: list[Layer], settings: Settings) -> Image:
     return Image(config, canonical(manifest), all_layers)
 
 
-def index(images: dict[str, Image]) -> bytes:
-    """The index (manifest list) of one image per platform ("linux/arm64": image)."""
-    manifests = []
-    for platform, image in sorted(images.items()):
+def index(manifests: dict[str, tuple[str, int]]) -> bytes:
+    """The index (manifest list) of one image per platform ("linux/arm64": its manifest's
+    digest and size)."""
+    entries = []
+    for platform, (digest, size) in sorted(manifests.items()):
         system, architecture, *variant = platform.split("/")
         where = {"os": system, "architecture": architecture}
         if variant:
             where["variant"] = variant[0]
-        manifests.append(
-            {"mediaType": MANIFEST, "digest": image.digest, "size": len(image.manifest),
-             "platform": where}
-        )  # fmt: skip
-    return canonical({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests})
+        entries.append({"mediaType": MANIFEST, "digest": digest, "size": size, "platform": where})
+    return canonical({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries})
 
 
 def tar_member(name: str, size: int) -> bytes:

@@ -44,6 +44,15 @@ class Connection:
         return self.client.do_request(self.url(path), method, headers=headers, **kwargs)
 
 
+def qualified(reference: str) -> str:
+    """`reference` with its registry: Docker Hub's for a name without one (python:3.11 is
+    registry-1.docker.io/library/python:3.11), as Docker reads it."""
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return reference
+    return f"registry-1.docker.io/{reference if rest else f'library/{reference}'}"
+
+
 def connect(reference: str) -> Connection:
     """A session with `reference`'s registry (HOST[:PORT]/REPOSITORY[:TAG]): plain HTTP on
     this machine's loopback (as Docker allows), HTTPS elsewhere; the credentials of
@@ -52,6 +61,7 @@ def connect(reference: str) -> Connection:
     import oras.provider
     import requests
 
+    reference = qualified(reference)
     host = reference.split("/", 1)[0]
     insecure = host.rsplit(":", 1)[0] in LOOPBACK
     scheme = "http" if insecure else "https"
@@ -78,8 +88,8 @@ def checked(response, what: str):
     if response.status_code in (401, 403):
         host = response.url.split("/")[2]
         raise ZenlockError(
-            f"Registry {host} refused {what} to these credentials: `docker login {host}` "
-            "(DOCKER_CONFIG's config.json is read), then run again."
+            f"The registry refused {what} to these credentials: log in with `docker login "
+            f"{host}` (zenlock reads DOCKER_CONFIG's config.json), then run again."
         )
     if response.status_code not in (200, 201, 202):
         raise ZenlockError(
@@ -167,13 +177,13 @@ def put_manifest(connection: Connection, reference: str, document: bytes, media_
     )
 
 
-def push_index(images: dict[str, Image], document: bytes, reference: str) -> Pushed:
-    """Push the index `document` of `images` (pushed already, by digest) under `reference`."""
+def push_index(document: bytes, digests: Iterable[str], reference: str) -> Pushed:
+    """Push the index `document` of the manifests `digests` (pushed already) under
+    `reference`."""
     connection = connect(reference)
-    for image in images.values():
-        found = connection.request("HEAD", f"manifests/{image.digest}",
-                                   headers={"Accept": MANIFEST})  # fmt: skip
-        checked(found, f"(missing) manifest {image.digest}")
+    for digest in digests:
+        found = connection.request("HEAD", f"manifests/{digest}", headers={"Accept": MANIFEST})
+        checked(found, f"(missing) manifest {digest}")
     put_manifest(connection, connection.container.tag, document, INDEX)
     return Pushed(digest_of(document), [])
 
@@ -214,31 +224,95 @@ def parent_in_registry(reference: str, platform: str) -> Parent:
     return Parent(reference, config_id, inherited, layers)
 
 
-def files_in_registry(reference: str, parent: Parent, paths: Iterable[str]) -> dict[str, str]:
-    """Text files of the parent (its /etc/passwd, /etc/group), read from its layers top-down,
-    each streamed only until the files wanted are found (in most layers etc/ comes early)."""
+class ChunkStream(io.RawIOBase):
+    """A readable file of a response's chunks that reads as ended when they are (a raw
+    urllib3 stream raises once closed at its end)."""
+
+    def __init__(self, chunks) -> None:
+        self.chunks = iter(chunks)
+        self.rest = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.rest:
+            self.rest = next(self.chunks, None)
+            if self.rest is None:
+                self.rest = b""
+                return 0
+        size = min(len(buffer), len(self.rest))
+        buffer[:size], self.rest = self.rest[:size], self.rest[size:]
+        return size
+
+
+def entries_in_registry(
+    reference: str, parent: Parent, paths: Iterable[str], enough: Iterable[str]
+) -> dict[str, tarfile.TarInfo | bytes]:
+    """Entries of the parent's files (its /etc/passwd, the link python3 is), read from its
+    layers top-down: a file's bytes, a link's TarInfo. Each layer is streamed only until
+    the paths `enough` names are all found (in most layers etc/ comes early)."""
     connection = connect(reference)
     wanted = {path.lstrip("/") for path in paths}
-    found: dict[str, str] = {}
+    stop = {path.lstrip("/") for path in enough}
+    found: dict[str, tarfile.TarInfo | bytes] = {}
     for layer in reversed(parent.layers):
         response = connection.request("GET", f"blobs/{layer.digest}", stream=True)
         checked(response, f"blob {layer.digest}")
         # By its first bytes, not its media type: Docker names a plain tar it mounted from
         # another repository "tar.gzip" too.
-        raw = io.BufferedReader(response.raw, CHUNK)
+        raw = io.BufferedReader(ChunkStream(response.iter_content(CHUNK)), CHUNK)
         stream = gzip.GzipFile(fileobj=raw) if raw.peek(2)[:2] == GZIP_MAGIC else raw
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 name = member.name.removeprefix("./")
-                if name in wanted and name not in found and member.isfile():
-                    found[name] = tar.extractfile(member).read().decode()
-                if wanted <= found.keys():
+                if name in wanted and name not in found:
+                    found[name] = tar.extractfile(member).read() if member.isfile() else member
+                if stop <= found.keys():
                     break
         response.close()
-        if wanted <= found.keys():
-            return found
-    missing = ", ".join(sorted(wanted - found.keys()))
-    raise ZenlockError(f"Parent {parent.name} has no {missing}: name a parent that has it.")
+        if stop <= found.keys():
+            break
+    return found
+
+
+def blobs_from(reference: str, layers: list[Layer], folder: Path) -> dict[str, Path]:
+    """The blobs `layers` of `reference`'s repository, downloaded to `folder`: a parent's
+    layers for a registry that lacks them, with no engine to hold them."""
+    connection = connect(reference)
+    files = {}
+    for layer in layers:
+        response = checked(
+            connection.request("GET", f"blobs/{layer.digest}", stream=True), f"blob {layer.digest}"
+        )
+        target = folder / layer.digest.replace(":", "-")
+        with target.open("wb") as out:
+            for chunk in response.iter_content(CHUNK):
+                out.write(chunk)
+        files[layer.digest] = target
+    return files
+
+
+def manifest_digest(reference: str) -> tuple[str, int] | None:
+    """The digest and size of the manifest the registry serves under `reference`'s tag, or
+    None when it has none (HEAD: nothing downloaded)."""
+    connection = connect(reference)
+    wanted = connection.container.digest or connection.container.tag
+    response = connection.request("HEAD", f"manifests/{wanted}", headers={"Accept": ACCEPT})
+    if response.status_code == 404:
+        return None
+    checked(response, f"manifest {wanted}")
+    return response.headers["Docker-Content-Digest"], int(response.headers["Content-Length"])
+
+
+def config_of(reference: str) -> tuple[str, dict]:
+    """The digest and document of the config of the image under `reference` (one platform's
+    manifest)."""
+    connection = connect(reference)
+    wanted = connection.container.digest or connection.container.tag
+    manifest, _ = get_json(connection, f"manifests/{wanted}")
+    digest = manifest["config"]["digest"]
+    return digest, get_json(connection, f"blobs/{digest}", "*/*")[0]
 
 
 def manifest_of(reference: str) -> dict:

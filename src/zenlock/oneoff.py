@@ -47,6 +47,27 @@ def read_file(client: Engine, tag: str, path: str) -> bytes | None:
         client.request("DELETE", f"/containers/{container}?force=true")
 
 
+def read_entries(client: Engine, tag: str, paths: list[str]) -> dict[str, tarfile.TarInfo | bytes]:
+    """Those of `paths` image `tag` has: a file's bytes, a link's TarInfo (not followed),
+    read from one container that is created, never started, and removed."""
+    container = client.containers.create(tag, ["true"], entrypoint=[])
+    from docker.errors import NotFound
+
+    found = {}
+    try:
+        for path in paths:
+            try:
+                stream, _ = container.get_archive(path)
+            except NotFound:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                member = archive.getmembers()[0]
+                found[path] = archive.extractfile(member).read() if member.isfile() else member
+        return found
+    finally:
+        container.remove(force=True)
+
+
 def read_file_with_sdk(client: Engine, tag: str, path: str) -> bytes | None:
     from docker.errors import NotFound
 

@@ -31,14 +31,24 @@ def data_home(environ: Mapping[str, str]) -> Path:
     return Path(base) / "envtools"
 
 
+def cache_home(environ: Mapping[str, str]) -> Path:
+    """What zenlock keeps to go faster and may lose: the assembler's shares, other platforms'
+    uv."""
+    base = environ.get("XDG_CACHE_HOME") or Path(environ.get("HOME") or Path.home()) / ".cache"
+    return Path(base) / "zenlock"
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path
     data_home: Path
+    cache_home: Path
 
     @classmethod
     def at(cls, root: Path, environ: Mapping[str, str] = os.environ) -> "Project":
-        return cls(root=Path(root).resolve(), data_home=data_home(environ))
+        return cls(
+            root=Path(root).resolve(), data_home=data_home(environ), cache_home=cache_home(environ)
+        )
 
     # The project's files.
     @property
