@@ -14,9 +14,11 @@ then `enginelayers.load` (plain tar layers) or `ociregistry.push` (gzip layers).
 
 import hashlib
 import json
+import os
 import platform as host
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -71,6 +73,7 @@ class Built:
     layers: list[Layer]  # the base layer, then one per share; a share's path None: see sources
     activation: list[dict] | None  # None: not activated here (no interpreter of the version)
     sources: dict[str, Path]  # a layer's digest: the folder it is written from, when needed
+    made: int  # shares made by this run (the others came from the cache)
 
 
 def build_layers(
@@ -104,13 +107,22 @@ def build_layers(
     key = content_hash(code, recipe.platform, recipe.parent.python, str(bool(interpreter)))
     shares: list[ShareBuild] = []
     activation = None
-    sources = {}
+    sources, made_here = {}, 0
     for share in recipe.shares:
         key = content_hash(key, share.requirements, *share.modules, "|", *share.packages, "|",
                            *share.integrations)  # fmt: skip
         made = cache / "shares" / key[:32]
         if not (made / "done.json").is_file():
-            make_share(share, made, recipe, shares, interpreter, environment)
+            # Made aside, then moved in whole: another run making the same share at the same
+            # time (a second terminal, a test worker) finds it complete or not at all.
+            (cache / "shares").mkdir(parents=True, exist_ok=True)
+            aside = Path(tempfile.mkdtemp(prefix=".making-", dir=cache / "shares"))
+            make_share(share, aside, recipe, shares, interpreter, environment)
+            made_here += 1
+            try:
+                aside.rename(made)
+            except OSError:  # made meanwhile by the other run: the same files
+                shutil.rmtree(aside)
         shares.append(ShareBuild(made, json.loads((made / "done.json").read_text()), version))
         if shares[-1].meta.get("activation") is not None:
             activation = shares[-1].meta["activation"]
@@ -126,7 +138,7 @@ def build_layers(
         (sbom / "opt").mkdir(parents=True)
         (sbom / "opt" / "sbom.cdx.json").write_text(recipe.sbom)
         layers.append(write(sbom, work / "sbom.layer", recipe.created, compress, {}))
-    return Built(layers, activation, sources)
+    return Built(layers, activation, sources, made_here)
 
 
 def content_hash(*parts: str) -> str:
@@ -164,7 +176,9 @@ class ShareBuild:
     def remember(self, layer: Layer) -> None:
         kind = "gzip" if layer.media_type == tarlayer.TAR_GZIP else "tar"
         self.meta[kind] = {"digest": layer.digest, "size": layer.size, "diff_id": layer.diff_id}
-        (self.folder / "done.json").write_text(json.dumps(self.meta))
+        aside = self.folder / f".done-{os.getpid()}.json"
+        aside.write_text(json.dumps(self.meta))
+        aside.replace(self.folder / "done.json")
 
 
 def make_share(
@@ -178,9 +192,6 @@ def make_share(
     """Install `share` into folder/root for the image, find what its imports load (on this
     machine's install of it), compile that, and keep the activation report in the layer."""
     version = recipe.parent.python_version
-    if folder.exists():  # a share left half-made by an interrupted run
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
     root = install(share, folder / "root", recipe.platform, version, environment)
     site = site_of(root, version)
     meta: dict = {"activation": None}

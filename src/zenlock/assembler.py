@@ -187,6 +187,11 @@ class Assembler:
                 built = build_layers(recipe, Path(work), compress=push, cache=cache,
                                      code=self.code, environment=environment)  # fmt: skip
                 activation, sources = built.activation, built.sources
+                cached = len(shares) - built.made
+                said = f", {cached} from this machine's cache" if cached else ""
+                print(
+                    f"    {built.made} of {len(shares)} shares of the lock made{said}", flush=True
+                )
                 image = ociimage.assemble(parent, built.layers, recipe.settings)
                 images.append((tag, image))
                 base = replace(parent, name=tag, id=image.config_digest, layers=image.layers)

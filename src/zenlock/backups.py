@@ -145,7 +145,7 @@ def restore(
         print(f"Stopped {container.name}.")
     safety = None
     if found["version"]:
-        safety = backup(data, safety_folder, "-before-restore")
+        safety = backup(data, safety_folder, admin, "-before-restore")
     started = time.monotonic()
     data.load(content)
     print(f"Restored {source} (ZenML {made_on}) in {time.monotonic() - started:.1f} s.")
