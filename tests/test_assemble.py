@@ -175,3 +175,28 @@ def test_an_index_names_each_platforms_manifest_in_a_stable_order():
     index = json.loads(document)
     assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
     assert document == ociimage.canonical(index)
+
+
+DPKG = b"""Package: libpython3.11-minimal
+Status: install ok installed
+Version: 3.11.2-6+deb12u6
+
+Package: python3.11-minimal
+Status: install ok installed
+Architecture: amd64
+Version: 3.11.2-6+deb12u6
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "status", "expected"),
+    [
+        (["PATH=/usr/bin", "PYTHON_VERSION=3.11.14"], None, "3.11.14"),  # the official images
+        (["PATH=/usr/bin"], DPKG, "3.11.2"),  # Debian's package
+        (["PYTHON_VERSION=3.12.1"], DPKG, "3.11.2"),  # another Python's: not this one
+        ([], b"Package: python3.13-minimal\nVersion: 3.13.5-2\n", ""),
+        ([], None, ""),
+    ],
+)
+def test_the_parents_python_is_known_to_the_patch_level_where_it_says(env, status, expected):
+    assert parents.full_version("3.11", env, status) == expected

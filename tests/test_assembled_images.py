@@ -85,7 +85,8 @@ def engine_client(docker_client):
 
 def assembled(client, requirements: Path, work: Path, platform="linux/amd64", parent=PARENT_IMAGE):
     """The image of `requirements` on `parent`, its layers written under `work`."""
-    found, files = parents.in_engine(client, parent, work.parent / "data-home")
+    found = enginelayers.parent_in_engine(client, parent)
+    files = parents.files_in_engine(client, parent, found, work.parent / "data-home")
     recipe = Recipe([Share(requirements.read_text(), MODULES)], files, platform=platform,
                     labels={"envtools.kind": "iterate"})  # fmt: skip
     work.mkdir()
@@ -226,7 +227,8 @@ def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_im
         untag(docker_client, parent)
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-    found, files = parents.in_registry(parent, "linux/amd64", tmp_path / "data-home")
+    found = ociregistry.parent_in_registry(parent, "linux/amd64")
+    files = parents.files_in_registry(parent, found, tmp_path / "data-home")
     recipe = Recipe([Share(small_set.read_text(), MODULES)], files,
                     labels={"envtools.kind": "iterate"})  # fmt: skip
     (tmp_path / "work").mkdir()

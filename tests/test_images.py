@@ -117,8 +117,10 @@ def test_image_holds_no_build_leftovers(image_project, docker_client):
             "find / -xdev \\( -name .venv -o -name .git -o -name .env -o -name uv "
             "-o -name uv.lock -o -name build.env -o -name ca-bundle.crt -o -path /tmp/build "
             "-o -name requirements.txt \\) -not -type d -print; ls -A /app; "
-            # BuildKit leaves the mount points of the cache and the secrets, empty.
-            "find /root/.cache/uv /run/secrets -mindepth 1 -print",
+            # BuildKit leaves the mount points of the cache and the secrets, empty; an
+            # assembled image has neither.
+            "for mount in /root/.cache/uv /run/secrets; do "
+            '[ ! -e "$mount" ] || find "$mount" -mindepth 1 -print; done',
         ],
         remove=True,
         network_mode="host",
@@ -187,7 +189,7 @@ def test_release_mode_code_change_rebuilds_only_the_code_layer(image_project, do
     finally:
         step.write_text(original)
         images_session(project)  # back to the iterate record for the other tests
-    assert second != first and "building" in output
+    assert second != first and "assembling" in output
     layers = {
         t: docker_client.images.get(t).attrs["RootFS"]["Layers"]
         for t in (dependencies, first, second)
@@ -377,7 +379,7 @@ def test_a_dependency_change_rebuilds_only_the_project_layer(
     with pipeline_groups(project, groups, pipelines):
         # An empty cache of shares; images left by an earlier run are made again.
         output, tags = images_session(project, XDG_CACHE_HOME=str(tmp_path / "first"))
-        if f"{tags[2]}  assembling" not in output:
+        if output.count("  assembling ...") < 2:
             for tag in tags[1:]:
                 docker_client.images.remove(tag, force=True)
             output, tags = images_session(project, XDG_CACHE_HOME=str(tmp_path / "second"))
@@ -422,7 +424,11 @@ def test_what_a_step_imports_is_compiled_and_not_all_of_site_packages(image_proj
             environment={"ZENML_CONFIG_PATH": "/tmp/zenml", "ZENML_ANALYTICS_OPT_IN": "false"},
         ).decode().strip().splitlines()[-1]
     )  # fmt: skip
-    assert found["imported"] > 500 and found["missing"] == []
+    # An assembled image's imports are found by this machine's Python: where the image's
+    # imports otherwise (Debian's ships no distutils, so setuptools' stands in), those few
+    # compile at their first import.
+    missing = [path for path in found["missing"] if "/setuptools/_distutils/" not in path]
+    assert found["imported"] > 500 and missing == [] and len(found["missing"]) < 10, found
     assert found["pycs"] < found["sources"] / 2, found
 
 

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -99,12 +100,14 @@ def build_layers(
         group=recipe.parent.group,
         python=recipe.parent.python,
         python_version=version,
+        full_version=recipe.parent.full_version,
     )
     layers = [write(base, work / "base.layer", recipe.created, compress, owners)]
     interpreter = bytecode.host_python(version)
     if not interpreter:
         say(f"  no Python {version} on this machine: no bytecode, integrations not activated here")
     key = content_hash(code, recipe.platform, recipe.parent.python, str(bool(interpreter)))
+    writer = ThreadPoolExecutor(max_workers=1)  # layers written while uv and imports run
     shares: list[ShareBuild] = []
     activation = None
     sources, made_here = {}, 0
@@ -127,9 +130,9 @@ def build_layers(
         if shares[-1].meta.get("activation") is not None:
             activation = shares[-1].meta["activation"]
         layer = shares[-1].layer(compress)
-        if layer is None:  # its digest not known yet: written now, and remembered
-            layer = write(made / "root", work / f"{key[:16]}.layer", recipe.created, compress, {})
-            shares[-1].remember(layer)
+        if layer is None:  # its digest not known yet: written (while the next share is made)
+            layer = writer.submit(write, made / "root", work / f"{key[:16]}.layer",
+                                  recipe.created, compress, {})  # fmt: skip
         else:
             sources[layer.digest] = made / "root"
         layers.append(layer)
@@ -138,6 +141,11 @@ def build_layers(
         (sbom / "opt").mkdir(parents=True)
         (sbom / "opt" / "sbom.cdx.json").write_text(recipe.sbom)
         layers.append(write(sbom, work / "sbom.layer", recipe.created, compress, {}))
+    writer.shutdown()
+    for n, (layer, share) in enumerate(zip(layers[1:], shares, strict=False), 1):
+        if isinstance(layer, Future):
+            layers[n] = layer.result()
+            share.remember(layers[n])
     return Built(layers, activation, sources, made_here)
 
 
@@ -201,11 +209,14 @@ def make_share(
             probe_root = install(share, folder / "probe", this_platform(), version, environment)
             probe = site_of(probe_root, version)
         probes = [probe, *(lower.probe for lower in below[::-1])]
+        # A .pth file changes how what is below imports (setuptools' distutils shim): the
+        # lower shares' modules are imported again, and what they load now is this layer's.
+        again = recipe.shares[: len(below)] if any(probe.glob("*.pth")) else []
         found = bytecode.imported(
             interpreter,
             probes,
-            modules=list(share.modules),
-            packages=list(share.packages),
+            modules=[*(m for lower in again for m in lower.modules), *share.modules],
+            packages=[*(p for lower in again for p in lower.packages), *share.packages],
             integrations=list(share.integrations),
         )
         sites = {probe: site, **{lower.probe: lower.site for lower in below}}

@@ -172,7 +172,7 @@ class Assembler:
             found,
             platform=spec.platform,
             sbom=spec.sbom,
-            labels={**self.image_labels(spec, parent), PYTHON_LABEL: found.python_version},
+            labels={**self.image_labels(spec, parent), PYTHON_LABEL: found.full_version},
             created=int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0),
         )
         with tempfile.TemporaryDirectory(prefix="zenlock-assemble-") as work:
@@ -207,7 +207,7 @@ class Assembler:
                 images.append((final, ociimage.assemble(on, top, settings)))
             source = tag if dependencies else name  # where the lower layers' files are
             files = Files(Path(work), sources, recipe.created, source)
-            return self.place(images, files, found.python_version, activation)
+            return self.place(images, files, found.full_version, activation)
 
     def found_parent(self, tag: str, platform: str) -> Parent:
         """The dependencies image under `tag` as a parent: the registry's to push (its

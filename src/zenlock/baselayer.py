@@ -30,6 +30,7 @@ def write_base(
     group: str,
     python: str,
     python_version: str,
+    full_version: str = "",
 ) -> dict[str, tuple[int, int]]:
     """The base layer's files under `root`, from the parent's /etc/passwd and /etc/group and
     the path of its Python (`python`); returns the owners the layer gives (path: uid, gid)."""
@@ -43,5 +44,7 @@ def write_base(
     # orchestrator runs step containers with the host user's uid.
     (root / "app").mkdir(exist_ok=True)
     (root / "app").chmod(0o1777)
-    venvshare.write_venv(root, python=python, python_version=python_version)
+    venvshare.write_venv(
+        root, python=python, python_version=python_version, full_version=full_version
+    )
     return {HOME: (UID, UID)}

@@ -78,9 +78,12 @@ def connect(reference: str) -> Connection:
     container = oras.container.Container(reference)
     config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
     client.auth.load_configs(container, configs=[str(config)] if config.is_file() else None)
-    if basic and getattr(client.auth, "_basic_auth", None):
+    credentials = getattr(client.auth, "_basic_auth", None)
+    if basic and credentials:
         # Sent from the first request: a blob's upload is not sent twice (401, then again).
-        client.set_header("Authorization", f"Basic {client.auth._basic_auth}")
+        client.set_header("Authorization", f"Basic {credentials}")
+    elif basic:  # none for this registry: its 401 is answered by `checked`, not retried
+        client.auth._logout()
     return Connection(client, container)
 
 

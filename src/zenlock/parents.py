@@ -19,6 +19,8 @@ from .ociimage import Parent
 # Where `uv venv --python python3` (today's Dockerfile) finds python3, in PATH's order.
 PYTHON_LINKS = ("usr/local/bin/python3", "usr/bin/python3")
 FILES = ("etc/passwd", "etc/group")
+# Where a Debian parent says which Python it has, to the patch level (read when met).
+DPKG_STATUS = "var/lib/dpkg/status"
 VERSIONED = re.compile(r"python(3\.\d+)$")
 
 
@@ -27,15 +29,37 @@ class ParentFiles:
     passwd: str
     group: str
     python: str  # the interpreter python3 leads to: /usr/local/bin/python3.11
+    python_full_version: str = ""  # 3.11.2, when the parent says it
 
     @property
     def python_version(self) -> str:
         return VERSIONED.search(self.python).group(1)
 
+    @property
+    def full_version(self) -> str:
+        return self.python_full_version or self.python_version
 
-def files_of(name: str, found: dict[str, tarfile.TarInfo | bytes | None]) -> ParentFiles:
-    """The ParentFiles of the entries read from parent `name`; a parent without them is one
-    line that names what to choose instead."""
+
+def full_version(version: str, env: list[str], dpkg_status: bytes | None) -> str:
+    """The parent's Python to the patch level: the PYTHON_VERSION of the official images'
+    environment, else the Debian package's version; "" when neither says."""
+    said = dict(entry.split("=", 1) for entry in env if "=" in entry).get("PYTHON_VERSION", "")
+    if said.startswith(f"{version}."):
+        return said
+    package = re.search(
+        rf"^Package: (?:lib)?python{re.escape(version)}-minimal\n(?:.+\n)*?Version: "
+        rf"({re.escape(version)}\.\d+)",
+        (dpkg_status or b"").decode(errors="replace"),
+        re.M,
+    )
+    return package.group(1) if package else ""
+
+
+def files_of(
+    name: str, found: dict[str, tarfile.TarInfo | bytes | None], env: list[str] = ()
+) -> ParentFiles:
+    """The ParentFiles of the entries read from parent `name` (and its environment, `env`);
+    a parent without them is one line that names what to choose instead."""
     for path in FILES:
         if not isinstance(found.get(path), bytes):
             raise ZenlockError(f"Parent {name} has no /{path}: name a Debian-based parent.")
@@ -48,12 +72,16 @@ def files_of(name: str, found: dict[str, tarfile.TarInfo | bytes | None]) -> Par
             f"Parent {name} has no python3 that links to a python3.N in /usr/local/bin or "
             "/usr/bin: name a parent with Python (python:3.11-slim-bookworm, say)."
         )
-    return ParentFiles(found[FILES[0]].decode(), found[FILES[1]].decode(), python)
+    version = VERSIONED.search(python).group(1)
+    status = found.get(DPKG_STATUS)
+    full = full_version(version, list(env), status if isinstance(status, bytes) else None)
+    return ParentFiles(found[FILES[0]].decode(), found[FILES[1]].decode(), python, full)
 
 
 def cached(data_home: Path, parent: Parent) -> ParentFiles | None:
     path = cache_path(data_home, parent)
-    return ParentFiles(**json.loads(path.read_text())) if path.is_file() else None
+    found = json.loads(path.read_text()) if path.is_file() else {}
+    return ParentFiles(**found) if "python_full_version" in found else None
 
 
 def cache_path(data_home: Path, parent: Parent) -> Path:
@@ -71,8 +99,10 @@ def files_in_engine(client: engine.Engine, name: str, parent: Parent, data_home:
     """The ParentFiles of `parent`, the engine's image `name`."""
     files = cached(data_home, parent)
     if files is None:
-        found = oneoff.read_entries(client, name, [f"/{path}" for path in (*FILES, *PYTHON_LINKS)])
-        files = remember(data_home, parent, files_of(name, {k[1:]: v for k, v in found.items()}))
+        wanted = [f"/{path}" for path in (*FILES, *PYTHON_LINKS, DPKG_STATUS)]
+        found = {k[1:]: v for k, v in oneoff.read_entries(client, name, wanted).items()}
+        env = parent.config["config"].get("Env") or []
+        files = remember(data_home, parent, files_of(name, found, env))
     return files
 
 
@@ -82,7 +112,8 @@ def files_in_registry(name: str, parent: Parent, data_home: Path) -> ParentFiles
     files = cached(data_home, parent)
     if files is None:
         found = ociregistry.entries_in_registry(
-            name, parent, (*FILES, *PYTHON_LINKS), enough=(*FILES, PYTHON_LINKS[0])
+            name, parent, (*FILES, *PYTHON_LINKS, DPKG_STATUS), enough=(*FILES, PYTHON_LINKS[0])
         )
-        files = remember(data_home, parent, files_of(name, found))
+        env = parent.config["config"].get("Env") or []
+        files = remember(data_home, parent, files_of(name, found, env))
     return files

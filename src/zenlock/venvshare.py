@@ -42,7 +42,9 @@ def inside(root: Path, path: PurePosixPath) -> Path:
     return root / path.relative_to("/")
 
 
-def write_venv(root: Path, *, python: str, python_version: str, venv=VENV) -> None:
+def write_venv(
+    root: Path, *, python: str, python_version: str, full_version: str = "", venv=VENV
+) -> None:
     """The venv's own files under `root`: pyvenv.cfg whose home is the parent's Python
     (`python`, e.g. /usr/bin/python3.11), bin/python a link to it, an empty site-packages."""
     where = inside(root, venv)
@@ -51,7 +53,7 @@ def write_venv(root: Path, *, python: str, python_version: str, venv=VENV) -> No
     (where / "pyvenv.cfg").write_text(
         f"home = {PurePosixPath(python).parent}\n"
         "implementation = CPython\n"
-        f"version_info = {python_version}\n"
+        f"version_info = {full_version or python_version}\n"
         "include-system-site-packages = false\n"
     )
     for name, target in (

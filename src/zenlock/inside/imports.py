@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import json
 import logging
+import site
 import sys
 
 
@@ -26,6 +27,8 @@ def load(module: str) -> None:
 def main() -> None:
     job = json.loads(sys.stdin.read())
     sys.path[:0] = job["roots"]
+    for root in job["roots"]:  # their .pth files, as the image's site does at each start
+        site.addsitedir(root, known_paths=set(sys.path))
     sys.path.append(job["activation"])  # a folder holding activation.py alone
     import activation
 
