@@ -1,6 +1,7 @@
 """The assembler's parts that need no engine, registry or lock: inputs by their grammar,
 reproducible layers, the image config, the parent's files, the template's Dockerfiles."""
 
+import base64
 import hashlib
 import json
 import re
@@ -13,7 +14,7 @@ from conftest import REPO
 from zenlock import ZenlockError, baselayer, ociimage, ociregistry, parents
 from zenlock.assembler import TEMPLATE_DOCKERFILES
 from zenlock.tarlayer import write_layer
-from zenlock.venvshare import uv_platform, with_shebang
+from zenlock.venvshare import move_commands, uv_platform, with_shebang
 
 # --- inputs by their grammar -------------------------------------------------------------
 
@@ -200,3 +201,23 @@ Version: 3.11.2-6+deb12u6
 )
 def test_the_parents_python_is_known_to_the_patch_level_where_it_says(env, status, expected):
     assert parents.full_version("3.11", env, status) == expected
+
+
+def test_commands_move_to_the_venvs_bin_and_their_record_says_so(tmp_path):
+    """The RECORD of a moved command names its new path, hash and size: nothing of the folder
+    uv ran from stays (the layer is the same from any folder)."""
+    target = tmp_path / "site-packages"
+    (target / "bin").mkdir(parents=True)
+    (target / "bin" / "tool").write_text("#!/some/folder/.venv/bin/python\nimport tool\n")
+    (target / "tool-1.0.dist-info").mkdir()
+    (target / "tool-1.0.dist-info" / "RECORD").write_text(
+        "bin/tool,sha256=old,33\ntool/__init__.py,sha256=x,0\n"
+    )
+    move_commands(target, tmp_path / "bin", VENV_PYTHON)
+    content = (tmp_path / "bin" / "tool").read_bytes()
+    assert content == b"#!/opt/venv/bin/python\nimport tool\n"
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    assert (target / "tool-1.0.dist-info" / "RECORD").read_text().splitlines() == [
+        f"../../../bin/tool,sha256={digest},{len(content)}",
+        "tool/__init__.py,sha256=x,0",
+    ]

@@ -161,9 +161,13 @@ class Assembler:
         write_sbom(self.project.sboms, tag, spec.sbom)
         name = self.settings.parent_for(spec.platform)
         push = self.push
-        dependencies = self.found(tag)
         final = self.tag(release[0], tag) if release else tag
-        there = self.found(final) if release and dependencies else dependencies
+        if release and push:  # the release is what is pushed; its dependencies may not be
+            there = self.found(final)
+            dependencies = None if there else self.found(tag)
+        else:  # listed as they are built: the dependencies image first
+            dependencies = self.found(tag)
+            there = self.found(final) if release and dependencies else dependencies
         if there:
             return there
         found = self.files[spec.platform]()

@@ -218,7 +218,7 @@ def record_images(
             for platform in platforms
         ]  # fmt: skip
         previous = recorded.get(variants[0]["tag"], {})
-        assembled = all(variant.get("assembled") for variant in variants)
+        assembled = all([variant.pop("assembled", False) for variant in variants])
         image = builder.combined(
             variants, push, previous, assembler.push_index if assembled else None
         )

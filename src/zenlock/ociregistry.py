@@ -162,6 +162,11 @@ def push(
     """Push `image` to `reference` (its layers, config, then manifest under the tag); the
     parent's layers it lacks are mounted from `mount_from` or `provide`d (see push_blobs)."""
     connection = connect(reference)
+    # Asked first: credentials the registry refuses are said before anything is read or sent.
+    asked = connection.request("HEAD", f"manifests/{connection.container.tag}",
+                               headers={"Accept": ACCEPT})  # fmt: skip
+    if asked.status_code != 404:
+        checked(asked, f"{connection.container.api_prefix}")
     with tempfile.TemporaryDirectory(prefix="zenlock-config-") as folder:
         config = Path(folder) / "config.json"
         config.write_bytes(image.config)

@@ -7,6 +7,8 @@ own files (pyvenv.cfg, bin/python pointing at the parent's Python) are written h
 `uv venv`, which would need an interpreter of the image's Python on this machine.
 """
 
+import base64
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -93,21 +95,36 @@ def install_share(
 def move_commands(target: Path, bin_dir: Path, python: PurePosixPath) -> None:
     """uv --target writes the packages' commands to site-packages/bin, started by the Python
     that ran uv: move them to the venv's bin/, started by the venv's python, and say so in
-    each distribution's RECORD."""
+    each distribution's RECORD (their new path, hash and size: nothing of the machine that
+    installed them stays, so the layer is the same from any folder)."""
     scripts = target / "bin"
     if not scripts.is_dir():
         return
     bin_dir.mkdir(parents=True, exist_ok=True)
+    entries = {}
     for script in sorted(scripts.iterdir()):
         if script.is_file() and not script.is_symlink():
-            replace(script, with_shebang(script.read_bytes(), python))
+            content = with_shebang(script.read_bytes(), python)
+            replace(script, content)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+            entries[script.name] = f"sha256={digest.decode()},{len(content)}"
         shutil.move(script, bin_dir / script.name)
     scripts.rmdir()
     moved = f"../../../{bin_dir.name}/"
     for record in target.glob("*.dist-info/RECORD"):
         lines = record.read_text().splitlines(keepends=True)
-        text = "".join(moved + line[4:] if line.startswith("bin/") else line for line in lines)
+        text = "".join(moved_entry(line, moved, entries) for line in lines)
         replace(record, text.encode())
+
+
+def moved_entry(line: str, moved: str, entries: dict[str, str]) -> str:
+    """A RECORD line of a command in bin/, for its moved file; other lines as they are."""
+    if not line.startswith("bin/"):
+        return line
+    name = line[4:].split(",", 1)[0]
+    if name in entries:
+        return f"{moved}{name},{entries[name]}\n"
+    return moved + line[4:]
 
 
 def replace(path: Path, content: bytes) -> None:
