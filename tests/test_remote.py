@@ -140,7 +140,8 @@ def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docke
         installed = {canonicalize_name(n): version for n, version in found["installed"].items()}
         assert found["uid"] == 10001
         assert installed == locked_pins(project, found["environment"], *PIPELINE_SELECTION)
-        untag(docker_client, f"{address}/team/")
+        pipelines = digest.split("@")[0]
+        untag(docker_client, f"{pipelines}@", f"{pipelines}:")
 
         (project / "configs" / "stacks" / "registry-docker.yaml").write_text(
             "stack_name: registry-docker\ncomponents:\n"
