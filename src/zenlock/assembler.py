@@ -30,7 +30,7 @@ from .tarlayer import TAR_GZIP, Layer, write_layer
 ASSEMBLER_CODE = (
     "assembler.py", "assemble.py", "baselayer.py", "bytecode.py", "imagelayers.py",
     "ociimage.py", "parents.py", "tarlayer.py", "venvshare.py", "activation.py",
-    "inside/imports.py",
+    "inside/imports.py", "inside/compile.py",
 )  # fmt: skip
 # The Python of an assembled image's venv, on its config (read back without running it).
 PYTHON_LABEL = "envtools.python-version"
