@@ -151,11 +151,12 @@ class Assembler:
     def ensure(
         self,
         spec: ImageSpec,
-        shares: list[Share],
+        shares_of: Callable[[], list[Share]],
         release: tuple[ImageSpec, list[Path]] | None,
     ) -> Made:
-        """The image of `spec` (and of the release on it: its spec and folders), assembled
-        unless its tag is in the engine (or, to push, in the registry)."""
+        """The image of `spec` (and of the release on it: its spec and folders), assembled from
+        the lock's shares (`shares_of()`) unless its tag is in the engine (or, to push, in the
+        registry)."""
         parent = self.parent(spec.platform)
         tag = self.tag(spec, parent.id)
         write_sbom(self.project.sboms, tag, spec.sbom)
@@ -171,6 +172,7 @@ class Assembler:
         if there:
             return there
         found = self.files[spec.platform]()
+        shares = shares_of()  # read off the lock only when there is something to make
         recipe = Recipe(
             shares,
             found,

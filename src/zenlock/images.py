@@ -265,7 +265,7 @@ def build_variant(
         if release:
             on_top = (release_spec(project, settings, "", platform),
                       release_folders(project, Path(context)))  # fmt: skip
-        made = assembler.ensure(spec, shares(project, groups, requirements), on_top)
+        made = assembler.ensure(spec, lambda: shares(project, groups, requirements), on_top)
     image = {"platform": platform, "tag": made.tag, "assembled": True, "python": made.python}
     previous = recorded.get(made.tag, {})
     names = registry.integrations_in(project.root, groups)
