@@ -209,6 +209,8 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
     try:
         dockerfile.write_text(original.replace("WORKDIR /app", "RUN exit 3\nWORKDIR /app"))
         failed = nox("-s", "images", cwd=project, check=False)
+        # The assembler is never asked to skip a step of yours: it refuses, in one line.
+        refused = nox("-s", "images", "--", "--builder", "assemble", cwd=project, check=False)
     finally:
         dockerfile.write_text(original)
     assert failed.returncode != 0
@@ -217,6 +219,9 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
         failed.stdout
     )
     assert "failed" in failed.stdout + failed.stderr
+    said = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert refused.returncode != 0 and len(said) == 1, refused.stderr
+    assert "--builder assemble cannot make this image: docker/pipeline.Dockerfile" in said[0]
     assert {image.id for image in docker_client.images.list(name=IMAGES)} == before
     assert (project / "configs" / "images.yaml").read_text() == record
 

@@ -250,7 +250,12 @@ def build_variant(
     release = settings.mode == "release"
     requirements = lock.export(project.root, lock.selection(project.root, "iterate", groups))
     spec = dependencies_spec(project, settings, groups, platform, requirements)
-    reason = None if choice == "assemble" else engine_reason(project, groups, release, requirements)
+    reason = engine_reason(project, groups, release, requirements)
+    if reason and choice == "assemble":
+        raise ZenlockError(
+            f"--builder assemble cannot make this image: {reason}. Leave --builder out (the "
+            "Docker engine builds it)."
+        )
     if choice == "buildkit" or reason:
         if reason:
             print(f"  built by the Docker engine: {reason}", flush=True)
