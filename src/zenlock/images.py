@@ -281,11 +281,13 @@ def build_variant(
             f"Image {made.tag} is assembled, but its integrations do not import there:\n"
             + "\n".join(registry.inactive_message(result) for result in failed)
         )
-    if made.activation is not None or previous.get("activated") == record:
-        image["activated"] = record
-    elif builder.client is not None and engine.image_id(builder.client, made.tag):
-        image["activated"] = activated(project.root, builder.client, made.tag,
-                                       settings.build.network, groups, None)  # fmt: skip
+    local = builder.client is not None and engine.image_id(builder.client, made.tag)
+    if made.activation is None and previous.get("activated") != record and local:
+        # Not activated by this run (found, or no interpreter of its version here): in it.
+        record = activated(project.root, builder.client, made.tag, settings.build.network,
+                           groups, None)  # fmt: skip
+    # Else activated when it was made: its report is in the image (`check` reads it).
+    image["activated"] = record
     digest = made.digest or (previous.get("digest") if previous.get("tag") == made.tag else None)
     if digest:
         image["digest"] = digest

@@ -80,12 +80,16 @@ def install_share(
     image's venv is, for `platform` (linux/amd64, linux/arm64) and `python_version` (3.11):
     the packages in its site-packages, their commands in its bin/ running its python."""
     target = inside(root, site_packages(venv, python_version))
+    # --no-config, and run from the share's folder: the project's [tool.uv] (its constraints,
+    # sources) made the lock and has no say over installing it, as in a Dockerfile's build.
     command = [
-        uv_binary(), "pip", "install", "--quiet", "--target", str(target),
+        uv_binary(), "pip", "install", "--quiet", "--no-config", "--target", str(target),
         "--python-platform", uv_platform(platform), "--python-version", python_version,
         "--require-hashes", "--no-deps", "-r", str(requirements),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=environment, cwd=requirements.parent
+    )
     if result.returncode != 0:
         said = (result.stderr + result.stdout).strip()
         raise ZenlockError(f"uv could not install {requirements.name} for {platform}:\n{said}")
