@@ -219,8 +219,9 @@ def test_failed_build_leaves_no_tag_and_no_record(image_project, docker_client):
         failed.stdout
     )
     assert "failed" in failed.stdout + failed.stderr
-    said = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
-    assert refused.returncode != 0 and len(said) == 1, refused.stderr
+    output = refused.stdout + refused.stderr
+    said = [line for line in output.splitlines() if line.startswith("error:")]
+    assert refused.returncode != 0 and len(said) == 1, output
     assert "--builder assemble cannot make this image: docker/pipeline.Dockerfile" in said[0]
     assert {image.id for image in docker_client.images.list(name=IMAGES)} == before
     assert (project / "configs" / "images.yaml").read_text() == record
