@@ -580,6 +580,7 @@ def registry(tmp_path_factory):
     port = free_port()
     config = {
         "version": 0.1,
+        "log": {"level": "info"},  # its access log: `blob_uploads`
         "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
         "http": {"addr": f"127.0.0.1:{port}"},
         "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},

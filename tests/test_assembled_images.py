@@ -5,23 +5,15 @@ engine the parent comes from its registry; arm64 layers are installed on this am
 no emulation, and both platforms are pushed under one index."""
 
 import marshal
-import re
-import shutil
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import (
     PARENT_IMAGE,
-    REGISTRY_BIN,
     REGISTRY_PASSWORD,
-    background,
+    blob_uploads,
     docker_login,
-    free_port,
     inspect_image,
     run,
     unavailable,
@@ -138,48 +130,31 @@ def test_the_loaded_image_runs_zenml_as_10001_with_exactly_the_pins(
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A registry on 127.0.0.1 that wants a login, logging every request: its address, a
-    Docker config folder logged in, and its log."""
-    if not REGISTRY_BIN or not shutil.which("htpasswd"):
-        unavailable("needs Debian's docker-registry and apache2-utils (htpasswd)")
-    folder = tmp_path_factory.mktemp("registry")
-    htpasswd = run("htpasswd", "-Bbn", "ci", REGISTRY_PASSWORD, cwd=folder).stdout
-    (folder / "htpasswd").write_text(htpasswd)
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "info"},
-        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-        "auth": {"htpasswd": {"realm": "zenlock", "path": str(folder / "htpasswd")}},
-    }
-    (folder / "config.yml").write_text(yaml.safe_dump(config))
-    log = folder / "registry.log"
-    with log.open("wb") as out, background(REGISTRY_BIN, "serve", folder / "config.yml", log=out):
-        address = f"127.0.0.1:{port}"
-        for _ in range(50):
-            try:
-                urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
-            except urllib.error.HTTPError:  # 401: up, and wants a login
-                break
-            except OSError:
-                time.sleep(0.1)
-        docker_config = folder / "docker-config"
-        docker_config.mkdir()
-        assert docker_login(address, docker_config, REGISTRY_PASSWORD).returncode == 0
-        yield address, docker_config, log
+def logged_in(registry):
+    """conftest's registry, this module's Docker config logged in to it."""
+    address, docker_config = registry
+    assert docker_login(address, docker_config, REGISTRY_PASSWORD).returncode == 0
+    return address, docker_config
 
 
-def blob_uploads(log: Path) -> int:
-    """Blob uploads the registry completed (PUT …/blobs/uploads/…: 201), from its access log."""
-    return len(re.findall(r'"PUT /v2/\S+/blobs/uploads/\S+ HTTP/1.1" 201', log.read_text()))
+def runs_zenml(docker_client, reference: str, docker_config: Path, tmp_path: Path) -> list[str]:
+    """Pull `reference` and run ZenML in it: its user id and ZenML's version."""
+    repository = reference.split("@")[0]
+    try:
+        run("docker", "pull", "-q", reference, cwd=tmp_path, DOCKER_CONFIG=str(docker_config))
+        output = docker_client.containers.run(
+            reference, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
+            remove=True, network_mode="host",
+        )  # fmt: skip
+    finally:
+        untag(docker_client, repository)
+    return output.decode().split()
 
 
 def test_a_second_push_uploads_no_blob_and_the_pushed_image_pulls_and_runs(
-    engine_client, docker_client, image, registry, tmp_path, monkeypatch
+    engine_client, docker_client, image, logged_in, tmp_path, monkeypatch
 ):
-    address, docker_config, log = registry
+    address, docker_config = logged_in
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
     reference = f"{address}/assembled/small:1"
 
@@ -188,36 +163,27 @@ def test_a_second_push_uploads_no_blob_and_the_pushed_image_pulls_and_runs(
                 enginelayers.saved_layers(engine_client, PARENT_IMAGE, tmp_path)}  # fmt: skip
 
     first = ociregistry.push(image, reference, parent_layers)
-    uploads = blob_uploads(log)
+    uploads = blob_uploads(address)
     second = ociregistry.push(image, reference, parent_layers)
     assert len(first.uploaded) == len(image.layers) + 1  # and the config
     assert uploads >= len(first.uploaded)
     assert second.uploaded == []
-    assert blob_uploads(log) == uploads
+    assert blob_uploads(address) == uploads
     assert first.digest == second.digest == image.digest
     served = ociregistry.manifest_of(reference)
     assert ociimage.canonical(served) == image.manifest
 
     pulled = f"{address}/assembled/small@{image.digest}"
-    env = {"DOCKER_CONFIG": str(docker_config)}
-    try:
-        run("docker", "pull", "-q", pulled, cwd=tmp_path, **env)
-        output = docker_client.containers.run(
-            pulled, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
-            remove=True, network_mode="host",
-        )  # fmt: skip
-    finally:
-        untag(docker_client, f"{address}/assembled/small")
-    assert output.decode().split() == ["10001", "0.98.0"]
+    assert runs_zenml(docker_client, pulled, docker_config, tmp_path) == ["10001", "0.98.0"]
 
 
 def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_image(
-    docker_client, small_set, image, registry, tmp_path, monkeypatch
+    docker_client, small_set, image, logged_in, tmp_path, monkeypatch
 ):
     """No Docker engine reachable: the parent's manifest, config and /etc files are read
     from the registry, its layers mounted (not sent again); the image config (its id) is
     the one assembled on the engine's copy of the same parent."""
-    address, docker_config, log = registry
+    address, docker_config = logged_in
     parent = f"{address}/parent/python:3.11"
     env = {"DOCKER_CONFIG": str(docker_config)}
     docker_client.images.get(PARENT_IMAGE).tag(parent)
@@ -235,39 +201,31 @@ def test_with_no_engine_the_parent_comes_from_its_registry_and_gives_the_same_im
     work = tmp_path / "work"
     layers = build_layers(recipe, work, compress=True, cache=work / "cache", code="test").layers
     built = ociimage.assemble(found, layers, recipe.settings)
-    uploads = blob_uploads(log)
+    uploads = blob_uploads(address)
     pushed = ociregistry.push(built, f"{address}/assembled/no-engine:1", mount_from="parent/python")
     assert built.config == image.config
     assert pushed.uploaded == [layer.digest for layer in layers] + [built.config_digest]
-    assert blob_uploads(log) == uploads + len(pushed.uploaded)
+    assert blob_uploads(address) == uploads + len(pushed.uploaded)
     monkeypatch.delenv("DOCKER_HOST")
     pulled = f"{address}/assembled/no-engine@{built.digest}"
-    try:
-        run("docker", "pull", "-q", pulled, cwd=tmp_path, **env)
-        output = docker_client.containers.run(
-            pulled, ["python", "-c", "import os, zenml; print(os.getuid(), zenml.__version__)"],
-            remove=True, network_mode="host",
-        )  # fmt: skip
-    finally:
-        untag(docker_client, f"{address}/assembled/no-engine")
-    assert output.decode().split() == ["10001", "0.98.0"]
+    assert runs_zenml(docker_client, pulled, docker_config, tmp_path) == ["10001", "0.98.0"]
 
 
 @pytest.mark.parametrize("login", ["wrong password", "none"])
 def test_a_push_without_valid_credentials_is_one_line_that_names_the_login(
-    image, registry, tmp_path, monkeypatch, login
+    image, logged_in, tmp_path, monkeypatch, login
 ):
-    address, _, log = registry
+    address, _ = logged_in
     docker_config = tmp_path / "docker-config"
     docker_config.mkdir()
     if login != "none":
         assert docker_login(address, docker_config, "not-the-password").returncode != 0
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
-    uploads = blob_uploads(log)
+    uploads = blob_uploads(address)
     with pytest.raises(ZenlockError, match=rf"`docker login {address}`") as refused:
         ociregistry.push(image, f"{address}/assembled/refused:1")
     assert "\n" not in str(refused.value)
-    assert blob_uploads(log) == uploads
+    assert blob_uploads(address) == uploads
 
 
 def elf_machine(path: Path) -> int:
@@ -275,11 +233,11 @@ def elf_machine(path: Path) -> int:
 
 
 def test_arm64_is_assembled_here_without_emulation_and_both_platforms_share_an_index(
-    engine_client, docker_client, small_set, image, registry, tmp_path, monkeypatch
+    engine_client, docker_client, small_set, image, logged_in, tmp_path, monkeypatch
 ):
     if not engine_client.image(ARM64_PARENT):
         unavailable(f"needs an arm64 parent, {ARM64_PARENT}")
-    address, docker_config, log = registry
+    address, docker_config = logged_in
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
     arm64 = assembled(engine_client, small_set, tmp_path / "work", "linux/arm64", ARM64_PARENT)
     site = "opt/venv/lib/python3.11/site-packages"
