@@ -716,7 +716,8 @@ class Bench:
         self.client.images.remove(BENCH_PARENT, force=True)
 
 
-def compare(folder: Path, repeat: int, timings: Timings, larger_set: bool = True) -> None:
+def compare(folder: Path, repeat: int, timings: Timings, larger_set: bool = True,
+            first_run: bool = True) -> None:  # fmt: skip
     bench = Bench(folder, repeat, timings)
     try:
         project, package = bench.setup()
@@ -724,6 +725,7 @@ def compare(folder: Path, repeat: int, timings: Timings, larger_set: bool = True
         bench.server(project)
         if larger_set:
             bench.larger_set()
-        bench.first_run(project, package)
+        if first_run:
+            bench.first_run(project, package)
     finally:
         bench.cleanup()

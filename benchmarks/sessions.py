@@ -7,6 +7,9 @@ uv run nox -s bench -- docker            # also the no-op sessions against `nox 
 uv run nox -s bench -- noop              # the no-op sessions only, against `nox -l` (Docker)
 uv run nox -s bench -- docker --quick    # one run each: proves the harness, not the numbers
 uv run nox -s bench -- docker --quick --no-larger-set   # the same, the small set only
+uv run nox -s bench -- docker --quick --no-larger-set --compared-only
+                                         # only the comparisons whose images are checked
+                                         # alike (what the test suite runs)
 uv run nox -s bench -- docker --docs     # also writes benchmarks/results.md (the docs show it)
 
 Results: build/bench.json (every run, min/median/max, ratios, machine) and build/bench.md.
@@ -112,6 +115,12 @@ def main() -> None:
         help="leave out the larger dependency set (the same comparisons on more packages)",
     )
     parser.add_argument(
+        "--compared-only",
+        action="store_true",
+        help="only the side-by-side comparisons whose images are checked alike: no venv, "
+        "no-op or first-run figures",
+    )
+    parser.add_argument(
         "--docs",
         action="store_true",
         help="write benchmarks/results.md, which docs/benchmarks.md shows",
@@ -123,13 +132,15 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     timings = Timings()
     with tempfile.TemporaryDirectory(prefix="zenlock-bench-") as folder:
-        venv_sessions(Path(folder), repeat, timings)
-        if args.docker:
+        if not args.compared_only:
+            venv_sessions(Path(folder), repeat, timings)
+        if args.docker and not args.compared_only:
             noop_sessions(Path(folder), repeat, timings)
         if args.docker == "docker":
             from compare import compare
 
-            compare(Path(folder), repeat, timings, not args.no_larger_set)
+            compare(Path(folder), repeat, timings, not args.no_larger_set,
+                    first_run=not args.compared_only)  # fmt: skip
     command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
     write(timings, args.output, command.strip())
     if args.docs:

@@ -1,7 +1,9 @@
-"""The benchmark's harness in its quick form (one run per figure): it finishes, and every image
-it times holds the very package set of the others. The numbers are printed, none asserted.
-The larger dependency set is left out: its figures are the same functions on more packages
-(its integrations are built and checked by test_integrations)."""
+"""The benchmark's comparisons in their quick form (one run per figure): they finish, and every
+image they time holds the very package set of the others. The numbers are printed, none
+asserted. Left out, as they compare no images: the venv and no-op sessions against `nox -l`
+and the first run (the sessions themselves are tested as users type them); and the larger
+dependency set (the same functions on more packages; its integrations are built and checked
+by test_integrations). `nox -s bench` runs them all."""
 
 import json
 import sys
@@ -9,7 +11,8 @@ import sys
 import pytest
 from conftest import REPO, run
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# It starts a server (the server image's comparison ends with `up`): among the first to run.
+pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
 
 # The comparisons of docs/benchmarks.md: each must be measured on images checked alike.
 COMPARED = (
@@ -33,8 +36,8 @@ COMPARED = (
 
 def test_the_quick_benchmark_compares_the_same_package_sets(tmp_path):
     bench = REPO / "benchmarks" / "sessions.py"
-    run(sys.executable, bench, "docker", "--quick", "--no-larger-set", "--output", tmp_path,
-        cwd=REPO)  # fmt: skip
+    run(sys.executable, bench, "docker", "--quick", "--no-larger-set", "--compared-only",
+        "--output", tmp_path, cwd=REPO)  # fmt: skip
     summary = json.loads((tmp_path / "bench.json").read_text())
     figures = summary["figures"]
     assert {figure for figure in COMPARED if figures[figure].get("same_set")} == set(COMPARED)

@@ -15,7 +15,6 @@ exec [--throwaway-zenml [--stack NAME]] CMD ...
 
 import errno
 import importlib
-import importlib.metadata
 import signal
 import sys
 import tomllib
@@ -117,7 +116,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     name, *args = sys.argv[1:] or ["--help"]
     if name in ("--version", "-V"):
-        print(f"zenlock {importlib.metadata.version('zenlock')}")
+        from importlib.metadata import version  # here: every other command starts faster
+
+        print(f"zenlock {version('zenlock')}")
         return
     if name in ("-h", "--help"):
         print(__doc__)

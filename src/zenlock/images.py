@@ -72,7 +72,7 @@ def dependencies_spec(
         requirements,
         apt_packages,
         *installer.values(),
-        sbom=lock.sbom(project.root, selection),
+        sbom=lock.sbom(project.root, selection, cache=project.cache_home),
         add_files=add_files,
     )
 
@@ -248,7 +248,8 @@ def build_variant(
     """The image of `groups` for `platform`, built or found, checked and pushed if asked."""
     project = builder.project
     release = settings.mode == "release"
-    requirements = lock.export(project.root, lock.selection(project.root, "iterate", groups))
+    selection = lock.selection(project.root, "iterate", groups)
+    requirements = lock.export(project.root, selection, cache=project.cache_home)
     spec = dependencies_spec(project, settings, groups, platform, requirements)
     reason = engine_reason(project, groups, release, requirements)
     if reason and choice == "assemble":

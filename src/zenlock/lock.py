@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tomllib
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -76,32 +75,67 @@ def dependency_groups(root: Path) -> dict[str, list]:
     return read_toml(root / "pyproject.toml").get("dependency-groups", {})
 
 
-def export(root: Path, options: list[str], *, hashes: bool = True, frozen: bool = False) -> str:
+def export(
+    root: Path,
+    options: list[str],
+    *,
+    hashes: bool = True,
+    frozen: bool = False,
+    cache: Path | None = None,
+) -> str:
     """The lock's requirements for `options` (see `selection`), in requirements.txt format.
 
     A lock older than pyproject.toml is an error, unless `frozen`: read the lock as it is.
     """
     flags = ["--format=requirements.txt", "--no-header", "--no-annotate"]
     flags += ["--frozen" if frozen else "--locked", *([] if hashes else ["--no-hashes"])]
-    return uv(root, "export", *flags, *options)
+    return exported(root, cache, *flags, *options)
 
 
-def sbom(root: Path, options: list[str]) -> str:
+def sbom(root: Path, options: list[str], cache: Path | None = None) -> str:
     """The CycloneDX 1.5 SBOM of the lock's selection `options` (see `selection`), without the
     time stamp and serial number uv writes: the same lock gives the same bytes."""
     document = json.loads(
-        uv(
+        exported(
             root,
-            "export",
+            cache,
             "--format=cyclonedx1.5",
             "--preview-features=sbom-export",
             "--frozen",
             *options,
-        )
+        )  # fmt: skip
     )
     document.pop("serialNumber", None)
     document.get("metadata", {}).pop("timestamp", None)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def exported(root: Path, cache: Path | None, *args: str) -> str:
+    """`uv export ARGS` in the project `root`. With a `cache` folder, kept there by what
+    decides it (uv.lock, pyproject.toml, the uv binary, ARGS): a no-op build reads it back
+    instead of running uv. (A stale lock is never kept: `--locked` fails first.)"""
+    if cache is None or not (root / "uv.lock").is_file():
+        return uv(root, "export", *args)
+    binary = Path(uv_bin()).stat()
+    key = hashlib.sha256(
+        b"\0".join(
+            [
+                (root / "uv.lock").read_bytes(),
+                (root / "pyproject.toml").read_bytes(),
+                f"{binary.st_size} {binary.st_mtime_ns}".encode(),
+                *(arg.encode() for arg in args),
+            ]
+        )  # fmt: skip
+    ).hexdigest()
+    path = cache / "exports" / key
+    with contextlib.suppress(OSError):
+        return path.read_text()
+    text = uv(root, "export", *args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f"{key}.{os.getpid()}")  # parallel runs: each renames its own
+    aside.write_text(text)
+    aside.replace(path)
+    return text
 
 
 def dependency_closure(roots: list[str], packages: dict[str, list[dict]]) -> set[str]:
@@ -196,7 +230,7 @@ def local_package(root: Path, lock: str, line: str) -> tuple[str, str]:
     (dynamic) reads as "dynamic"."""
     where = line.removeprefix("-e ").split(" ;", 1)[0].strip()
     if where.startswith("file:"):
-        where = urllib.request.url2pathname(urllib.parse.urlsplit(where).path)
+        where = urllib.parse.unquote(urllib.parse.urlsplit(where).path)  # a POSIX path
     wanted = (root / where).resolve()
     for name, version, source in LOCAL_PACKAGE.findall(lock):
         if (root / source).resolve() == wanted:

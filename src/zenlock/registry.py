@@ -9,7 +9,6 @@ other read (a no-op build, `check`, `server -- status`) takes it from there with
 
 import difflib
 import functools
-import importlib.metadata
 import json
 import subprocess
 import sys
@@ -26,7 +25,14 @@ ACTIVATION = Path(__file__).with_name("activation.py")
 
 def zenml_version() -> str:
     """The ZenML installed in .venv, read from its metadata (no import)."""
-    return importlib.metadata.version("zenml")
+    from importlib.metadata import version  # here: a no-op build reads the lock instead
+
+    return version("zenml")
+
+
+def locked_zenml(root: Path) -> str | None:
+    lock_file = Project.at(root).lock
+    return lock.locked_version(lock_file.read_text(), "zenml") if lock_file.is_file() else None
 
 
 @functools.cache
@@ -36,7 +42,8 @@ def snapshot(root: Path) -> dict:
         saved = json.loads(snapshot_file(root).read_text())
     except (OSError, ValueError):
         saved = {}
-    if saved.get("zenml_version") == zenml_version() and "component_types" in saved:
+    # The sessions run in .venv synced to the lock: its ZenML is the locked one.
+    if saved.get("zenml_version") == locked_zenml(root) and "component_types" in saved:
         return saved
     return derive()
 

@@ -40,7 +40,7 @@ def server_spec(project: Project, settings: ServerSettings, platform: str) -> Im
     plugin = plugin_package(project.root, settings)
     leave_out = ["--no-emit-package", plugin[1]] if plugin else []
     selection = lock.selection(project.root, "server", server_groups(project.root))
-    requirements = lock.export(project.root, [*selection, *leave_out])
+    requirements = lock.export(project.root, [*selection, *leave_out], cache=project.cache_home)
 
     def add_plugin_wheel(context: Path) -> None:
         (context / "wheels").mkdir()
@@ -63,7 +63,7 @@ def server_spec(project: Project, settings: ServerSettings, platform: str) -> Im
         project.dockerfiles / "server.Dockerfile",
         requirements,
         *(tree_contents(plugin[0]) if plugin else ()),
-        sbom=lock.sbom(project.root, selection),  # the plugin package included
+        sbom=lock.sbom(project.root, selection, cache=project.cache_home),  # with the plugin
         add_files=add_plugin_wheel,
     )
 

@@ -1,14 +1,11 @@
 """The project's ZenML environment for a process: its own config folder, its server's
 connection, or a throw-away store; a server that must answer is asked first."""
 
-import importlib.metadata
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 
 from packaging.version import Version
 
@@ -75,6 +72,10 @@ def server_must_answer(project: Project, url: str | None) -> None:
                 file=sys.stderr,
             )
         return
+    import urllib.error  # here: only a command that talks to the server pays for its import
+    import urllib.request
+    from importlib import metadata
+
     try:
         with urllib.request.urlopen(f"{url}/api/v1/info", timeout=10) as response:
             server_version = json.load(response).get("version")
@@ -91,7 +92,7 @@ def server_must_answer(project: Project, url: str | None) -> None:
             f"This project's server at {url} does not answer ({error}): start it with "
             "`nox -s server -- up`, or `nox -s server -- down` to use the local ZenML store."
         ) from None
-    client_version = importlib.metadata.version("zenml")
+    client_version = metadata.version("zenml")
     if server_version and server_version != client_version:
         newer = max(server_version, client_version, key=Version)
         raise ZenlockError(
