@@ -100,6 +100,58 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: module_tier[item.module.__name__])
 
 
+@contextlib.contextmanager
+def package_index(pages: dict[str, list[dict]], files: dict[str, bytes]) -> Iterator[str]:
+    """A package index on 127.0.0.1 for the block, as uv reads one (PEP 691 JSON with PEP 700
+    upload times): `pages` maps a project's name to its files' entries (`url` absolute, or
+    /files/NAME for one of `files`). Yields its simple URL."""
+    import http.server
+    import threading
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 (http.server's names)
+            self.do_GET(body=False)
+
+        def do_GET(self, body: bool = True) -> None:  # noqa: N802
+            name = self.path.removeprefix("/simple/").rstrip("/")
+            if name in pages:
+                content = json.dumps(
+                    {"meta": {"api-version": "1.1"}, "name": name, "files": pages[name]}
+                ).encode()
+                kind = "application/vnd.pypi.simple.v1+json"
+            elif self.path.startswith("/files/") and self.path[7:] in files:
+                content, kind = files[self.path[7:]], "application/octet-stream"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            if body:
+                self.wfile.write(content)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def use_index(pyproject: Path, package: str, url: str) -> None:
+    """`package` from the index at `url` (and only it from there), in a generated project."""
+    text = pyproject.read_text().replace(
+        "[tool.uv.sources]\n", f'[tool.uv.sources]\n{package} = {{ index = "{package}" }}\n', 1
+    )
+    pyproject.write_text(f'{text}\n[[tool.uv.index]]\nname = "{package}"\nurl = "{url}"\n'
+                         "explicit = true\n")  # fmt: skip
+
+
 def project_env(**overrides: str) -> dict[str, str]:
     """The environment a new user's shell would give a generated project."""
     env = {

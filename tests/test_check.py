@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import yaml
 from conftest import (
     DOCKER_ANSWERS,
     SPACED_NAME,
@@ -98,6 +99,29 @@ def test_image_built_from_another_lock_is_reported(built_project):
     assert "-> fix: nox -s images" in output
     nox("-s", "images", cwd=built_project)
     assert check(built_project, "--only", "images")[0] == 0
+
+
+@pytest.mark.docker
+@pytest.mark.server
+def test_an_images_pylock_that_is_edited_or_missing_is_drift_until_images_runs(built_project):
+    """configs/sbom/pylock.<image>.toml must be the lock's selection for that image."""
+    record = yaml.safe_load((built_project / "configs" / "images.yaml").read_text())
+    tag = record["pipelines"]["images"][0]["tag"]
+    written = built_project / "configs" / "sbom" / f"pylock.{tag.replace(':', '-')}.toml"
+    original = written.read_text()
+    try:
+        written.write_text(original.replace('version = "', 'version = "0', 1))
+        code, output = check(built_project, "--only", "images")
+        assert code == 1 and f"its configs/sbom/{written.name} is not the lock's" in output
+        written.unlink()
+        code, output = check(built_project, "--only", "images")
+        assert code == 1 and f"its configs/sbom/{written.name} is missing" in output, output
+        assert "-> fix: nox -s images" in output
+        nox("-s", "images", cwd=built_project)
+        assert written.read_text() == original
+        assert check(built_project, "--only", "images")[0] == 0
+    finally:
+        written.write_text(original)
 
 
 def test_stale_lock_is_reported_first_with_its_fix(fresh_project):

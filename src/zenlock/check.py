@@ -1,4 +1,4 @@
-"""Parity check: `nox -s check [-- --json] [--only venv images server stacks]`.
+"""Parity check: `nox -s check [-- --json] [--only venv images server stacks registry]`.
 
 Reads what is really installed in each environment (.venv, every pipeline image, the server
 image, the running server) and compares it with what uv.lock says that environment must have.
@@ -22,7 +22,7 @@ from packaging.markers import Marker, default_environment
 from packaging.utils import canonicalize_name
 from rich.console import Console
 
-from . import ZenlockError, engine, lock, oneoff, registry
+from . import ZenlockError, engine, lock, oneoff, pylock, referrers, registry
 from .checkreport import Report, compare, exit_status, print_reports, verdict
 from .imagespec import inactive_in_image
 from .inside.inspect_python import installed
@@ -32,7 +32,10 @@ from .serverspec import server_groups
 from .stackfiles import integrations_needed, read_stack, stack_files, version_problem
 from .state import conflicted_files, read_env_file
 
-ENVIRONMENTS = ("venv", "images", "server", "stacks")
+# `registry` (what a pushed image's registry holds beside it) is asked for, never by default:
+# the check of this machine's environments needs no network.
+ENVIRONMENTS = ("venv", "images", "server", "stacks", "registry")
+LOCAL = ENVIRONMENTS[:4]
 REBUILD_SERVER = "nox -s server, then nox -s server -- down and -- up"
 
 
@@ -195,6 +198,9 @@ def check_image(
             report.reason = "its SBOM (/opt/sbom.cdx.json) differs from what is installed: " + (
                 ", ".join(listed)
             )
+    wrong = pylock.problem(project, tag, selection, found)
+    if wrong and report.status == "ok":
+        report.status, report.fix, report.reason = "drift", fix, wrong
     return activation_report(project, client, tag, network, groups, report)
 
 
@@ -311,12 +317,53 @@ def check_running_server(url: str) -> Report:
     )
 
 
+def check_registry(project: Project) -> list[Report]:
+    """Each pushed image's SBOM and pylock.toml as its registry holds them (its referrers),
+    read by the recorded digest: nothing is pulled. None for a project that pushed nothing."""
+    record = project.read_record()
+    pushed = [
+        (variant, lock.selection(project.root, kind, image["groups"]), fix)
+        for image, kind, fix in [
+            *(
+                (i, record["pipelines"]["mode"], "nox -s images -- --push")
+                for i in record.get("pipelines", {}).get("images", [])
+            ),
+            *(
+                [(record["server"], "server", "nox -s server -- --push")]
+                if "server" in record
+                else []
+            ),
+        ]  # fmt: skip
+        for variant in image.get("platforms", [image])
+        if variant.get("digest")
+    ]
+    reports = []
+    for variant, selection, fix in pushed:
+        name = f"registry {variant['digest']}"
+        try:
+            sbom = referrers.attached(variant["digest"], referrers.SBOM)
+            found = referrers.attached(variant["digest"], referrers.PYLOCK)
+        except ZenlockError as error:
+            reports.append(Report(name, "unavailable", fix, str(error).splitlines()[0]))
+            continue
+        local = project.sboms / pylock.file_name(variant["tag"])
+        if sbom is None or sbom.decode() != lock.sbom(project.root, selection):
+            reports.append(Report(name, "drift", fix, "its SBOM there is not the lock's"))
+        elif found is None or not local.is_file() or found != local.read_bytes():
+            reports.append(Report(name, "drift", fix, f"its pylock.toml there is not {local.name}"))
+        else:
+            reports.append(Report(name, "ok"))
+    return reports
+
+
 def run_checks(project: Project, only: tuple[str, ...]) -> list[Report]:
     reports = check_conflicts(project) + check_lock(project)
     if "venv" in only:
         reports += check_venv(project) + check_integrations(project)
     if "stacks" in only:
         reports += check_stacks(project)
+    if "registry" in only:
+        reports += check_registry(project)
     if "images" not in only and "server" not in only:
         return reports
     try:
@@ -339,7 +386,7 @@ def run_checks(project: Project, only: tuple[str, ...]) -> list[Report]:
 def main(project: Project, argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="nox -s check --", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
-    parser.add_argument("--only", nargs="+", choices=ENVIRONMENTS, default=ENVIRONMENTS)
+    parser.add_argument("--only", nargs="+", choices=ENVIRONMENTS, default=LOCAL)
     args = parser.parse_args(argv)
     reports = run_checks(project, tuple(args.only))
     if args.json:

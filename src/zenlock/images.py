@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from . import ZenlockError, discovery, engine, lock, pushes, registry, scripts
+from . import ZenlockError, discovery, engine, lock, pushes, pylock, referrers, registry, scripts
 from .assembler import Assembler, engine_reason
 from .imagelayers import layer_files, shares
 from .imagespec import Builder, ImageSpec, activated, locked_spec, python_version, tree_contents
@@ -265,7 +265,7 @@ def build_variant(
                 f"{engine.UNREACHABLE.format(error='none here')}\nIt builds this image because "
                 f"{reason}."
             )
-        return built_variant(builder, settings, spec, groups, recorded, push)
+        return built_variant(builder, settings, spec, groups, selection, recorded, push)
     with tempfile.TemporaryDirectory(prefix="zenlock-release-") as context:
         on_top = None
         if release:
@@ -292,6 +292,9 @@ def build_variant(
     digest = made.digest or (previous.get("digest") if previous.get("tag") == made.tag else None)
     if digest:
         image["digest"] = digest
+    written = pylock.write_for(project, made.tag, selection, platform, made.python)
+    if push:  # scanners find them by the image's digest, with no pull
+        referrers.attach_records(made.digest, spec.sbom, written)
     return image
 
 
@@ -300,6 +303,7 @@ def built_variant(
     settings: PipelineSettings,
     spec: ImageSpec,
     groups: tuple[str, ...],
+    selection: list[str],
     recorded: dict[str, dict],
     push: bool,
 ) -> dict:
@@ -321,6 +325,10 @@ def built_variant(
     digest = pushes.push(builder.client, tag) if push else pushes.digest_in(builder.client, tag)
     if digest:
         image["digest"] = digest
+    if image["python"]:
+        written = pylock.write_for(project, tag, selection, spec.platform, image["python"])
+        if push:  # scanners find them by the image's digest, with no pull
+            referrers.attach_records(digest, spec.sbom, written)
     return image
 
 

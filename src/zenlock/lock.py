@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tomllib
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -95,42 +96,43 @@ def export(
 def sbom(root: Path, options: list[str], cache: Path | None = None) -> str:
     """The CycloneDX 1.5 SBOM of the lock's selection `options` (see `selection`), without the
     time stamp and serial number uv writes: the same lock gives the same bytes."""
-    document = json.loads(
-        exported(
-            root,
-            cache,
-            "--format=cyclonedx1.5",
-            "--preview-features=sbom-export",
-            "--frozen",
-            *options,
-        )  # fmt: skip
-    )
-    document.pop("serialNumber", None)
-    document.get("metadata", {}).pop("timestamp", None)
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+    def without_stamps(text: str) -> str:
+        document = json.loads(text)
+        document.pop("serialNumber", None)
+        document.get("metadata", {}).pop("timestamp", None)
+        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+    args = ["--format=cyclonedx1.5", "--preview-features=sbom-export", "--frozen", *options]
+    return exported(root, cache, *args, finish=without_stamps)
 
 
-def exported(root: Path, cache: Path | None, *args: str) -> str:
-    """`uv export ARGS` in the project `root`. With a `cache` folder, kept there by what
-    decides it (uv.lock, pyproject.toml, the uv binary, ARGS): a no-op build reads it back
-    instead of running uv. (A stale lock is never kept: `--locked` fails first.)"""
+def exported(
+    root: Path,
+    cache: Path | None,
+    *args: str,
+    finish: Callable[[str], str] = str,
+    salt: tuple[str, ...] = (),
+) -> str:
+    """`finish` of `uv export ARGS` in the project `root`. With a `cache` folder, kept there
+    by what decides it (uv.lock, pyproject.toml, the uv binary, ARGS and `salt`: whatever else
+    `finish` reads): a no-op build reads it back instead of running uv. (A stale lock is never
+    kept: `--locked` fails first.)"""
     if cache is None or not (root / "uv.lock").is_file():
-        return uv(root, "export", *args)
+        return finish(uv(root, "export", *args))
     binary = Path(uv_bin()).stat()
-    key = hashlib.sha256(
-        b"\0".join(
-            [
-                (root / "uv.lock").read_bytes(),
-                (root / "pyproject.toml").read_bytes(),
-                f"{binary.st_size} {binary.st_mtime_ns}".encode(),
-                *(arg.encode() for arg in args),
-            ]
-        )  # fmt: skip
-    ).hexdigest()
+    parts = [
+        (root / "uv.lock").read_bytes(),
+        (root / "pyproject.toml").read_bytes(),
+        f"{binary.st_size} {binary.st_mtime_ns}".encode(),
+        Path(__file__).read_bytes(),  # this code (`finish`): another zenlock keeps its own
+        *(part.encode() for part in (*args, "--", *salt)),
+    ]
+    key = hashlib.sha256(b"\0".join(parts)).hexdigest()
     path = cache / "exports" / key
     with contextlib.suppress(OSError):
         return path.read_text()
-    text = uv(root, "export", *args)
+    text = finish(uv(root, "export", *args))
     path.parent.mkdir(parents=True, exist_ok=True)
     aside = path.with_name(f"{key}.{os.getpid()}")  # parallel runs: each renames its own
     aside.write_text(text)

@@ -19,9 +19,9 @@ import argparse
 import shutil
 from dataclasses import replace
 
-from . import ZenlockError, lock, pushes, registry
+from . import ZenlockError, lock, pushes, pylock, referrers, registry
 from .identity import claim_id, owner_of, recorded_owner, state_of
-from .imagespec import Builder, activated
+from .imagespec import Builder, activated, python_version
 from .inputs import image_reference, platforms, port_number
 from .lifecycle import down, logs, status, up
 from .project import Project
@@ -43,7 +43,8 @@ def build(project: Project, settings: ServerSettings, *, no_cache: bool, push: b
     recorded = {v["tag"]: v for v in [*previous.get("platforms", []), previous] if v.get("tag")}
     variants = []
     for platform in platforms:
-        tag = builder.ensure(server_spec(project, settings, platform))
+        spec = server_spec(project, settings, platform)
+        tag = builder.ensure(spec)
         digest = pushes.push(builder.client, tag) if push else pushes.digest_in(builder.client, tag)
         # Its integrations (`add NAME --server`) activate in it: once per image id.
         active = activated(
@@ -54,8 +55,16 @@ def build(project: Project, settings: ServerSettings, *, no_cache: bool, push: b
             server_groups(project.root),
             recorded.get(tag, {}).get("activated"),
         )
-        variant = {"platform": platform, "tag": tag, "activated": active}
+        # Its Python, for its pylock.toml: read once per image id.
+        same = recorded.get(tag, {}).get("activated") == active and recorded[tag].get("python")
+        python = same or python_version(builder.client, tag)
+        variant = {"platform": platform, "tag": tag, "activated": active, "python": python}
         variants.append(variant | ({"digest": digest} if digest else {}))
+        if python:
+            selection = lock.selection(project.root, "server", server_groups(project.root))
+            written = pylock.write_for(project, tag, selection, platform, python)
+            if push:  # scanners find them by the image's digest, with no pull
+                referrers.attach_records(digest, spec.sbom, written)
     record = builder.combined(variants, push, previous)
     registry.save(project.root)
     groups = server_groups(project.root)
