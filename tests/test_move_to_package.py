@@ -89,6 +89,12 @@ def test_a_vendored_project_moves_to_the_package_and_keeps_its_server(tmp_path, 
         (image,) = after["pipelines"]["images"]
         assert docker_client.images.get(image["tag"]).id == image["activated"]["image_id"]
         nox("-s", "stacks", "--", "apply", cwd=project)
+        # The update brought the release cooldown: the lock moved back what it locked in the
+        # last seven days, so the server runs on a rebuilt image, its data kept.
+        nox("-s", "server", cwd=project)
+        nox("-s", "server", "--", "down", cwd=project)
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+        assert run_count(project) == 2
         nox("-s", "check", cwd=project)
     finally:
         remove_servers(docker_client, project)
