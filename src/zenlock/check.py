@@ -341,11 +341,11 @@ def check_registry(project: Project) -> list[Report]:
     for variant, selection, fix in pushed:
         name = f"registry {variant['digest']}"
         try:
-            sbom = referrers.attached(variant["digest"], referrers.SBOM)
-            found = referrers.attached(variant["digest"], referrers.PYLOCK)
+            held = referrers.attached(variant["digest"], referrers.SBOM, referrers.PYLOCK)
         except ZenlockError as error:
             reports.append(Report(name, "unavailable", fix, str(error).splitlines()[0]))
             continue
+        sbom, found = held[referrers.SBOM], held[referrers.PYLOCK]
         local = project.sboms / pylock.file_name(variant["tag"])
         if sbom is None or sbom.decode() != lock.sbom(project.root, selection):
             reports.append(Report(name, "drift", fix, "its SBOM there is not the lock's"))

@@ -138,8 +138,9 @@ def problem(project: Project, tag: str, options: list[str], found: dict) -> str 
     if path.read_text() != expected:
         return f"its {name} is not the lock's"
     by_url = {canonicalize_name(name) for name in found.get("from_urls", {})}
-    listed = {n: v for n, v in pins(expected).items() if v and n not in by_url}
-    local = {n for n, v in pins(expected).items() if not v}
+    every = pins(expected)
+    listed = {n: v for n, v in every.items() if v and n not in by_url}
+    local = {n for n, v in every.items() if not v}
     held = {canonicalize_name(name): version for name, version in found["installed"].items()}
     held = {n: v for n, v in held.items() if n not in by_url | local}
     differ = sorted(n for n in listed.keys() | held.keys() if listed.get(n) != held.get(n))

@@ -22,9 +22,9 @@ EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 TITLE = "org.opencontainers.image.title"
 
 
-def attach(image: str, artifact_type: str, name: str, content: bytes) -> str:
-    """Attach `content` (file `name`) to `image` (REPOSITORY@sha256:…); the referrer's digest."""
-    connection = connect(image)
+def attach(connection: Connection, artifact_type: str, name: str, content: bytes) -> str:
+    """Attach `content` (file `name`) to the image `connection` names by digest
+    (REPOSITORY@sha256:…); the referrer's digest."""
     subject = connection.container.digest
     asked = checked(
         connection.request("HEAD", f"manifests/{subject}", headers={"Accept": ACCEPT}),
@@ -84,10 +84,9 @@ def tagged_referrers(connection: Connection, subject: str) -> list[dict]:
     return checked(response, f"referrers of {subject}").json().get("manifests", [])
 
 
-def referrers(image: str) -> list[dict]:
-    """Descriptors of every referrer of `image` (REPOSITORY@sha256:…): the referrers API's
-    answer, else the tag schema's index."""
-    connection = connect(image)
+def referrers(connection: Connection) -> list[dict]:
+    """Descriptors of every referrer of the image `connection` names by digest: the
+    referrers API's answer, else the tag schema's index."""
     subject = connection.container.digest
     response = connection.request("GET", f"referrers/{subject}", headers={"Accept": INDEX})
     if response.status_code == 200 and response.headers.get("Content-Type", "").startswith(INDEX):
@@ -95,25 +94,31 @@ def referrers(image: str) -> list[dict]:
     return tagged_referrers(connection, subject)
 
 
-def attached(image: str, artifact_type: str) -> bytes | None:
-    """The content of `image`'s newest referrer of `artifact_type`, or None: read from the
-    registry alone (the image itself is not pulled)."""
-    found = [d for d in referrers(image) if d.get("artifactType") == artifact_type]
-    if not found:
-        return None
+def attached(image: str, *artifact_types: str) -> dict[str, bytes | None]:
+    """The content of `image`'s newest referrer of each of `artifact_types` (None where it has
+    none), read from the registry alone: the image itself is not pulled."""
     connection = connect(image)
-    manifest, _ = get_json(connection, f"manifests/{found[-1]['digest']}", MANIFEST)
-    (layer,) = manifest["layers"]
-    response = checked(connection.request("GET", f"blobs/{layer['digest']}"), "referrer blob")
-    return response.content
+    listed = referrers(connection)
+    found: dict[str, bytes | None] = {}
+    for artifact_type in artifact_types:
+        of_type = [d for d in listed if d.get("artifactType") == artifact_type]
+        if not of_type:
+            found[artifact_type] = None
+            continue
+        manifest, _ = get_json(connection, f"manifests/{of_type[-1]['digest']}", MANIFEST)
+        (layer,) = manifest["layers"]
+        blob = connection.request("GET", f"blobs/{layer['digest']}")
+        found[artifact_type] = checked(blob, "referrer blob").content
+    return found
 
 
 def attach_records(image: str, sbom: str, pylock: Path) -> None:
     """`image`'s SBOM and pylock.toml (configs/sbom/'s) as its referrers in the registry. A
     registry that refuses artifacts keeps the image: said in one line, not an error."""
     try:
-        attach(image, SBOM, "sbom.cdx.json", sbom.encode())
-        attach(image, PYLOCK, pylock.name, pylock.read_bytes())
+        connection = connect(image)
+        attach(connection, SBOM, "sbom.cdx.json", sbom.encode())
+        attach(connection, PYLOCK, pylock.name, pylock.read_bytes())
     except ZenlockError as error:
         print(f"  {image}: its SBOM and pylock.toml are not in the registry: "
               f"{str(error).splitlines()[0]}", flush=True)  # fmt: skip

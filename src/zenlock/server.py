@@ -41,6 +41,8 @@ def build(project: Project, settings: ServerSettings, *, no_cache: bool, push: b
     print(f"Server image ({', '.join(platforms)}, parent {', '.join(parents)}):", flush=True)
     previous = project.read_record().get("server", {})
     recorded = {v["tag"]: v for v in [*previous.get("platforms", []), previous] if v.get("tag")}
+    groups = server_groups(project.root)
+    selection = lock.selection(project.root, "server", groups)
     variants = []
     for platform in platforms:
         spec = server_spec(project, settings, platform)
@@ -52,7 +54,7 @@ def build(project: Project, settings: ServerSettings, *, no_cache: bool, push: b
             builder.client,
             tag,
             settings.build.network,
-            server_groups(project.root),
+            groups,
             recorded.get(tag, {}).get("activated"),
         )
         # Its Python, for its pylock.toml: read once per image id.
@@ -61,13 +63,11 @@ def build(project: Project, settings: ServerSettings, *, no_cache: bool, push: b
         variant = {"platform": platform, "tag": tag, "activated": active, "python": python}
         variants.append(variant | ({"digest": digest} if digest else {}))
         if python:
-            selection = lock.selection(project.root, "server", server_groups(project.root))
             written = pylock.write_for(project, tag, selection, platform, python)
             if push:  # scanners find them by the image's digest, with no pull
                 referrers.attach_records(digest, spec.sbom, written)
     record = builder.combined(variants, push, previous)
     registry.save(project.root)
-    groups = server_groups(project.root)
     project.update_record(
         server={**record, "groups": groups, "lock_sha256": lock.lock_hash(project.lock)}
     )
