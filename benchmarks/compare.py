@@ -112,10 +112,13 @@ def blob_uploads(log: Path) -> int:
 
 
 class Bench:
-    def __init__(self, folder: Path, repeat: int, timings: Timings) -> None:
+    def __init__(self, folder: Path, repeat: int, timings: Timings, compared_only: bool) -> None:
         self.folder = folder
         self.repeat = repeat
         self.timings = timings
+        # Only the side-by-side comparisons whose images are checked alike (what the suite
+        # runs): no floor, arm64, container start, second machine or server start figures.
+        self.everything = not compared_only
         self.client = docker.from_env()
         self.env = project_env()
         # ZenML's builder keeps its stack in a store of its own, not in the project's .zenml.
@@ -334,7 +337,8 @@ class Bench:
                               self.zenml(zenml, project, slug, "--no-cache"))),
                 (pip, lambda: self.remove_images(PIP_IMAGE),
                  self.checked(pip, lambda: f"{PIP_IMAGE}:{slug}", project, build_pip)),
-                (floor, lambda: None, self.wall(lambda: self.floor(context))),
+                *([(floor, lambda: None, self.wall(lambda: self.floor(context)))]
+                  if self.everything else []),
             ]
         )  # fmt: skip
         self.nox(project, "-s", "images")  # the assembled image again, for what follows
@@ -378,7 +382,6 @@ class Bench:
             no_engine = {"DOCKER_HOST": f"unix://{self.folder}/no-engine.sock"}
             ours = "pushed to a registry, cold, no engine: nox -s images -- --push --no-cache"
             zenml = "pushed to a registry, cold: ZenML builder (build + push)"
-            again = "second machine, lock unchanged: nox -s images -- --push"
             repository = [""]
 
             def to_repository(index: int) -> None:
@@ -412,24 +415,39 @@ class Bench:
                     ],
                     before=to_repository,
                 )  # fmt: skip
-                # Its own uv cache, which its `nox -s dev` fills; zenlock's caches empty.
-                other = self.render("second-machine")
-                shutil.copy(project / "uv.lock", other / "uv.lock")
-                shutil.copy(pyproject, other / "pyproject.toml")
-                second = self.empty_caches("second")
-                self.nox(other, "-s", "dev", UV_CACHE_DIR=second["UV_CACHE_DIR"])
-                uploads = blob_uploads(storage / "log")
-                self.rounds([(again, lambda: None, self.wall(lambda: self.nox(
-                    other, "-s", "images", "--", "--push", **no_engine, **second,
-                    XDG_CACHE_HOME=second["XDG_DATA_HOME"] + "-cache")))])  # fmt: skip
-                if blob_uploads(storage / "log") != uploads:
-                    raise SystemExit(f"{again}: blobs were uploaded")
+                if self.everything:
+                    self.second_machine(project, storage, no_engine)
             finally:
                 pyproject.write_text(saved)
                 self.nox(project, "-s", "images")  # the record of the local image again
+                self.remove_registry_images(address)
         self.timings.group("Pushed to a registry, cold (no cache anywhere)", ours, zenml)
         self.timings.ratio("pushed cold, no engine / ZenML build + push", ours, zenml, 0.6)
+
+    def second_machine(self, project: Path, storage: Path, no_engine: dict[str, str]) -> None:
+        """Another folder with empty caches pushing the unchanged lock: no blob uploaded."""
+        again = "second machine, lock unchanged: nox -s images -- --push"
+        # Its own uv cache, which its `nox -s dev` fills; zenlock's caches empty.
+        other = self.render("second-machine")
+        shutil.copy(project / "uv.lock", other / "uv.lock")
+        # The pyproject names the registry the last round pushed to.
+        shutil.copy(project / "pyproject.toml", other / "pyproject.toml")
+        second = self.empty_caches("second")
+        self.nox(other, "-s", "dev", UV_CACHE_DIR=second["UV_CACHE_DIR"])
+        uploads = blob_uploads(storage / "log")
+        self.rounds([(again, lambda: None, self.wall(lambda: self.nox(
+            other, "-s", "images", "--", "--push", **no_engine, **second,
+            XDG_CACHE_HOME=second["XDG_DATA_HOME"] + "-cache")))])  # fmt: skip
+        if blob_uploads(storage / "log") != uploads:
+            raise SystemExit(f"{again}: blobs were uploaded")
         self.timings.group("A second machine, the lock unchanged (no blob uploaded)", again)
+
+    def remove_registry_images(self, address: str) -> None:
+        """The images of the benchmark's registry at `address`, by tag or digest alone."""
+        for image in self.client.images.list():
+            names = [*(image.attrs.get("RepoTags") or []), *(image.attrs.get("RepoDigests") or [])]
+            if any(name.startswith(f"{address}/") for name in names):
+                self.client.images.remove(image.id, force=True)
 
     def arm64(self, project: Path, amd64: str) -> None:
         """The same image for linux/arm64 on this amd64 machine, cold, assembled with no
@@ -453,6 +471,26 @@ class Bench:
             self.nox(project, "-s", "images")
         self.timings.group("arm64 on this amd64 machine, cold, no emulation", figure, amd64)
         self.timings.ratio("arm64 cold / amd64 cold", figure, amd64, 1.3)
+
+    def container_start(self, project: Path) -> None:
+        """A step container's start and import, in each builder's image just built."""
+        images = {
+            "zenlock image": default_tag(project),
+            "ZenML-built image": f"{ZENML_IMAGE}:{NAME}",
+            "pip-built image": f"{PIP_IMAGE}:{NAME}",
+        }
+        start = [
+            (f"container start + `{IMPORT}`: {who}", lambda: None,
+             self.wall(lambda tag=tag: self.run(
+                 "docker", "run", "--rm", "--network", "host", tag, "python", "-c", IMPORT,
+                 cwd=project)))
+            for who, tag in images.items()
+        ]  # fmt: skip
+        self.rounds(start)
+        self.timings.group("Step container start + import", *(figure for figure, _, _ in start))
+        self.timings.ratio(
+            "container start + import / ZenML-built image", start[0][0], start[1][0], 0.5
+        )
 
     # -- the comparisons -----------------------------------------------------------------
 
@@ -484,25 +522,11 @@ class Bench:
         t.ratio("cold pipeline image / pip Dockerfile", ours, pip)
         t.ratio("download + install floor / ZenML builder", FLOOR, zenml)
         self.first_image(project, zenml)
-        self.arm64(project, ours)
+        if self.everything:
+            self.arm64(project, ours)
         self.pushed(project)
-
-        # Step container start + import, in the images just built.
-        images = {
-            "zenlock image": default_tag(project),
-            "ZenML-built image": f"{ZENML_IMAGE}:{NAME}",
-            "pip-built image": f"{PIP_IMAGE}:{NAME}",
-        }
-        start = [
-            (f"container start + `{IMPORT}`: {who}", lambda: None,
-             self.wall(lambda tag=tag: self.run(
-                 "docker", "run", "--rm", "--network", "host", tag, "python", "-c", IMPORT,
-                 cwd=project)))
-            for who, tag in images.items()
-        ]  # fmt: skip
-        self.rounds(start)
-        t.group("Step container start + import", *(figure for figure, _, _ in start))
-        t.ratio("container start + import / ZenML-built image", start[0][0], start[1][0], 0.5)
+        if self.everything:
+            self.container_start(project)
 
         # No-op: nothing changed since each contender's last ordinary (cached) build.
         self.nox(project, "-s", "images")
@@ -645,6 +669,8 @@ class Bench:
         )  # fmt: skip
         self.timings.group("Server image, cold", ours, pip)
         self.timings.ratio("server image, cold / pip", ours, pip, 0.6)
+        if not self.everything:
+            return
         self.timings.wall(
             "server: nox -s server, nothing changed", lambda: self.nox(project, "-s", "server")
         )
@@ -717,15 +743,15 @@ class Bench:
 
 
 def compare(folder: Path, repeat: int, timings: Timings, larger_set: bool = True,
-            first_run: bool = True) -> None:  # fmt: skip
-    bench = Bench(folder, repeat, timings)
+            compared_only: bool = False) -> None:  # fmt: skip
+    bench = Bench(folder, repeat, timings, compared_only)
     try:
         project, package = bench.setup()
         bench.pipeline_images(project)
         bench.server(project)
         if larger_set:
             bench.larger_set()
-        if first_run:
+        if not compared_only:
             bench.first_run(project, package)
     finally:
         bench.cleanup()

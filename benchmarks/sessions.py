@@ -118,7 +118,8 @@ def main() -> None:
         "--compared-only",
         action="store_true",
         help="only the side-by-side comparisons whose images are checked alike: no venv, "
-        "no-op or first-run figures",
+        "no-op session, first-run, floor, arm64, container-start, second-machine or "
+        "server-start figures",
     )
     parser.add_argument(
         "--docs",
@@ -139,8 +140,7 @@ def main() -> None:
         if args.docker == "docker":
             from compare import compare
 
-            compare(Path(folder), repeat, timings, not args.no_larger_set,
-                    first_run=not args.compared_only)  # fmt: skip
+            compare(Path(folder), repeat, timings, not args.no_larger_set, args.compared_only)
     command = "uv run nox -s bench -- " + " ".join(sys.argv[1:])
     write(timings, args.output, command.strip())
     if args.docs:

@@ -71,11 +71,13 @@ ANSWER_SETS = {
 
 def pytest_itemcollected(item: pytest.Item) -> None:
     """For the workers of `-n` (xdist's `--dist loadgroup`): tests that share a module's
-    fixture (a rendered project, its images, its server) or a synced answer set run on one
-    worker, which makes it once. (Marked as collected: xdist reads the marks before any
-    `pytest_collection_modifyitems` of a conftest runs.)"""
+    fixture (a rendered project, its images, its server), the served project or a synced
+    answer set run on one worker, which makes it once. (Marked as collected: xdist reads the
+    marks before any `pytest_collection_modifyitems` of a conftest runs.)"""
     fixtures = item._fixtureinfo.name2fixturedefs
-    if any(definitions[-1].scope == "module" for definitions in fixtures.values()):
+    if "served" in item.fixturenames:
+        item.add_marker(pytest.mark.xdist_group("served"))
+    elif any(definitions[-1].scope == "module" for definitions in fixtures.values()):
         item.add_marker(pytest.mark.xdist_group(item.module.__name__))
     elif "synced_project" in item.fixturenames:
         item.add_marker(pytest.mark.xdist_group(f"synced-{item.callspec.params['answers']}"))
@@ -86,7 +88,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules that start servers or build images first, so that no long module starts
     last while the other workers idle. Whole modules move: a module's tests keep their order
     (some build on the state the earlier ones leave in the module's project)."""
-    tiers = ("server", "docker", "slow")
+    tiers = ("early", "server", "docker", "slow")
 
     def tier(item: pytest.Item) -> int:
         marked = (n for n, marker in enumerate(tiers) if item.get_closest_marker(marker))
@@ -570,10 +572,10 @@ def mariadb() -> Iterator[MariaDB]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, docker_client):
-    """A project whose server runs, with one training run made through it: one per module,
-    so the modules that share it run on one worker and the others in parallel."""
+@pytest.fixture(scope="session")
+def served_project(tmp_path_factory, docker_client):
+    """A project whose server runs, with one training run made through it: made once and
+    shared by every module that uses `served` (they run on one worker, one after another)."""
     project = render_project(tmp_path_factory.mktemp("safety") / "project", **DOCKER_ANSWERS)
     nox("-s", "dev", cwd=project)
     nox("-s", "server", cwd=project)
@@ -582,6 +584,15 @@ def served(tmp_path_factory, docker_client):
     nox("-s", "run", cwd=project)
     yield project, f"http://127.0.0.1:{port}", port
     remove_servers(docker_client, project)
+
+
+@pytest.fixture(scope="module")
+def served(served_project):
+    """The shared served project, its server up at the module's start (a module's tests
+    may stop it; each restores what it changed)."""
+    project, _, port = served_project
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    return served_project
 
 
 def admin_login(url: str, username: str, password: str) -> int:

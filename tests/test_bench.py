@@ -1,9 +1,11 @@
 """The benchmark's comparisons in their quick form (one run per figure): they finish, and every
 image they time holds the very package set of the others. The numbers are printed, none
-asserted. Left out, as they compare no images: the venv and no-op sessions against `nox -l`
-and the first run (the sessions themselves are tested as users type them); and the larger
-dependency set (the same functions on more packages; its integrations are built and checked
-by test_integrations). `nox -s bench` runs them all."""
+asserted. Left out (`--compared-only`), as they time no image against another's: the venv and
+no-op sessions against `nox -l`, the first run, the download floor, arm64 against amd64, a
+step container's start, a second machine's push and the server's start (each of those paths
+is tested as users type it); and the larger dependency set (the same functions on more
+packages; its integrations are built and checked by test_integrations). `nox -s bench` runs
+them all."""
 
 import json
 import sys
@@ -11,8 +13,8 @@ import sys
 import pytest
 from conftest import REPO, run
 
-# It starts a server (the server image's comparison ends with `up`): among the first to run.
-pytestmark = [pytest.mark.docker, pytest.mark.server, pytest.mark.slow]
+# The longest test: among the first to run, so that no worker waits for it at the end.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.early]
 
 # The comparisons of docs/benchmarks.md: each must be measured on images checked alike.
 COMPARED = (
