@@ -556,6 +556,12 @@ class Bench:
         release_ours = "release, code change: nox -s images -- --release"
         release_zenml = "release, code change: ZenML builder (code included)"
         release = self.wall(lambda: self.nox(project, "-s", "images", "--", "--release"))
+        replaced = []  # ZenML's earlier release images: each rebuild leaves one untagged
+
+        def change_code(index: int) -> None:
+            replaced.append(self.client.images.get(f"{ZENML_IMAGE}:release").id)
+            step.write_text(original + f"\n# code change {index}\n")
+
         self.rounds(
             [
                 (release_ours, lambda: None,
@@ -564,9 +570,12 @@ class Bench:
                  self.checked(release_zenml, lambda: f"{ZENML_IMAGE}:release", project,
                               self.zenml(release_zenml, project, "release", "--include-code"))),
             ],
-            before=lambda index: step.write_text(original + f"\n# code change {index}\n"),
+            before=change_code,
         )  # fmt: skip
         step.write_text(original)
+        for image_id in replaced:
+            if not self.client.images.get(image_id).tags:
+                self.client.images.remove(image_id, force=True)
         t.group("Release image after a code change", release_ours, release_zenml)
         t.ratio("release code change / ZenML, whole process", release_ours,
                 f"{release_zenml} (whole process)", 0.15)  # fmt: skip
