@@ -33,6 +33,7 @@ from conftest import (  # noqa: E402
     locked_pins,
     project_env,
     render_project,
+    untag,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -420,7 +421,7 @@ class Bench:
             finally:
                 pyproject.write_text(saved)
                 self.nox(project, "-s", "images")  # the record of the local image again
-                self.remove_registry_images(address)
+                untag(self.client, f"{address}/")  # its registry's tags and pulled digests
         self.timings.group("Pushed to a registry, cold (no cache anywhere)", ours, zenml)
         self.timings.ratio("pushed cold, no engine / ZenML build + push", ours, zenml, 0.6)
 
@@ -441,13 +442,6 @@ class Bench:
         if blob_uploads(storage / "log") != uploads:
             raise SystemExit(f"{again}: blobs were uploaded")
         self.timings.group("A second machine, the lock unchanged (no blob uploaded)", again)
-
-    def remove_registry_images(self, address: str) -> None:
-        """The images of the benchmark's registry at `address`, by tag or digest alone."""
-        for image in self.client.images.list():
-            names = [*(image.attrs.get("RepoTags") or []), *(image.attrs.get("RepoDigests") or [])]
-            if any(name.startswith(f"{address}/") for name in names):
-                self.client.images.remove(image.id, force=True)
 
     def arm64(self, project: Path, amd64: str) -> None:
         """The same image for linux/arm64 on this amd64 machine, cold, assembled with no
