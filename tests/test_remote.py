@@ -349,71 +349,79 @@ def remote_project(tmp_path, registry):
     return project, client
 
 
-def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, tmp_path, docker_client):
+@pytest.fixture(scope="module")
+def s3_served(registry, s3_api, tmp_path_factory, docker_client):
+    """A remote project with the S3 integration in its lock and in its server, the server up
+    and the S3 key among its secrets: made once for the remote-shaped stack and Airflow (the
+    module's tests run on one worker, in order; each adds what else it needs)."""
+    address, _ = registry
+    project, client = remote_project(tmp_path_factory.mktemp("s3-served"), registry)
+    try:
+        nox("-s", "integrations", "--", "add", "s3", "--server", cwd=project)
+        nox("-s", "server", cwd=project)
+        port = free_port()
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+        client("secret", S3_KEY, S3_SECRET)
+        yield project, client, port
+    finally:
+        remove_servers(docker_client, project)
+        untag(docker_client, f"{address}/team/")
+
+
+def test_a_remote_shaped_stack_runs_in_both_modes(registry, s3_api, s3_served, tmp_path):
     """S3 artifacts, images from the registry, local Docker steps, the project's server."""
     address, docker_config = registry
     auth = {"DOCKER_CONFIG": str(docker_config)}
-    project, client = remote_project(tmp_path, registry)
+    project, client, url_port = s3_served
 
     def uploads() -> int:
         said = client("uploads", s3_api, S3_KEY, S3_SECRET)
         return int(said.split("uploads ")[1].split()[0])
 
-    try:
-        nox("-s", "integrations", "--", "add", "s3", "--server", cwd=project)
-        nox("-s", "server", cwd=project)
-        url_port = free_port()
-        nox("-s", "server", "--", "up", "--port", str(url_port), cwd=project)
-        client("secret", S3_KEY, S3_SECRET)
-        (project / "configs" / "stacks" / "remote.yaml").write_text(
-            REMOTE_STACK.format(registry=f"{address}/team", endpoint=s3_api)
-        )
-        assert (
-            "ok  stack remote" in nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
-        )
+    (project / "configs" / "stacks" / "remote.yaml").write_text(
+        REMOTE_STACK.format(registry=f"{address}/team", endpoint=s3_api)
+    )
+    assert "ok  stack remote" in nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
 
-        nox("-s", "images", "--", "--push", cwd=project, **auth)
-        iterate = nox("-s", "run", "--", "--stack", "remote", cwd=project, **auth).stdout
-        assert ": completed" in iterate and "@sha256:" in iterate
-        assert "-> test_accuracy: s3://zenlock/artifacts/" in iterate
-        assert 0.9 <= float(client("metric").split("metric ")[1].split()[0]) <= 1.0
-        code_uploads = uploads()
-        assert code_uploads >= 1  # iterate: ZenML shipped the code through the bucket
-        archive = newest_artifact_archive(project, f"http://127.0.0.1:{url_port}")
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as files:
-            assert files.getnames()  # the server read an S3 artifact (the dashboard can)
+    nox("-s", "images", "--", "--push", cwd=project, **auth)
+    iterate = nox("-s", "run", "--", "--stack", "remote", cwd=project, **auth).stdout
+    assert ": completed" in iterate and "@sha256:" in iterate
+    assert "-> test_accuracy: s3://zenlock/artifacts/" in iterate
+    assert 0.9 <= float(client("metric").split("metric ")[1].split()[0]) <= 1.0
+    code_uploads = uploads()
+    assert code_uploads >= 1  # iterate: ZenML shipped the code through the bucket
+    archive = newest_artifact_archive(project, f"http://127.0.0.1:{url_port}")
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as files:
+        assert files.getnames()  # the server read an S3 artifact (the dashboard can)
 
-        nox("-s", "images", "--", "--release", "--push", cwd=project, **auth)
-        release = nox("-s", "run", "--", "--stack", "remote", cwd=project, **auth).stdout
-        assert ": completed" in release and "release mode" in release
-        assert uploads() == code_uploads  # release: the code is in the image, nothing uploaded
-        stack_file = (project / "configs" / "stacks" / "remote.yaml").read_text()
-        assert S3_SECRET not in stack_file and S3_SECRET not in iterate + release
+    nox("-s", "images", "--", "--release", "--push", cwd=project, **auth)
+    release = nox("-s", "run", "--", "--stack", "remote", cwd=project, **auth).stdout
+    assert ": completed" in release and "release mode" in release
+    assert uploads() == code_uploads  # release: the code is in the image, nothing uploaded
+    stack_file = (project / "configs" / "stacks" / "remote.yaml").read_text()
+    assert S3_SECRET not in stack_file and S3_SECRET not in iterate + release
 
-        # The Kubernetes example, with its placeholders: parity first, then the real server.
-        stacks = project / "configs" / "stacks"
-        shutil.copy(stacks / "examples" / "kubernetes.yaml", stacks / "kubernetes.yaml")
-        drift = nox("-s", "check", "--", "--only", "stacks", cwd=project, check=False).stdout
-        assert "nox -s integrations -- add kubernetes" in drift
-        nox("-s", "integrations", "--", "add", "kubernetes", cwd=project)
-        checked = nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
-        assert "ok  stack kubernetes" in checked
-        applied = nox("-s", "stacks", "--", "apply", "kubernetes", cwd=project).stdout
-        assert "Stack kubernetes: registered" in applied
-        # ZenML's own importer takes the same file (under another stack name).
-        imported = tmp_path / "kubernetes-imported.yaml"
-        imported.write_text(
-            (stacks / "kubernetes.yaml")
-            .read_text()
-            .replace("stack_name: kubernetes", "stack_name: kubernetes-imported")
-        )
-        python, zenml_cli = (project / ".venv" / "bin" / name for name in ("python", "zenml"))
-        run(python, "-m", "zenlock", "exec", zenml_cli, "stack", "import", imported, cwd=project)
-        listed = run(python, "-m", "zenlock", "exec", zenml_cli, "stack", "list", cwd=project)
-        assert "kubernetes-imported" in listed.stdout
-    finally:
-        remove_servers(docker_client, project)
-        untag(docker_client, f"{address}/team/")
+    # The Kubernetes example, with its placeholders: parity first, then the real server.
+    stacks = project / "configs" / "stacks"
+    shutil.copy(stacks / "examples" / "kubernetes.yaml", stacks / "kubernetes.yaml")
+    drift = nox("-s", "check", "--", "--only", "stacks", cwd=project, check=False).stdout
+    assert "nox -s integrations -- add kubernetes" in drift
+    nox("-s", "integrations", "--", "add", "kubernetes", cwd=project)
+    checked = nox("-s", "check", "--", "--only", "stacks", cwd=project).stdout
+    assert "ok  stack kubernetes" in checked
+    applied = nox("-s", "stacks", "--", "apply", "kubernetes", cwd=project).stdout
+    assert "Stack kubernetes: registered" in applied
+    # ZenML's own importer takes the same file (under another stack name).
+    imported = tmp_path / "kubernetes-imported.yaml"
+    imported.write_text(
+        (stacks / "kubernetes.yaml")
+        .read_text()
+        .replace("stack_name: kubernetes", "stack_name: kubernetes-imported")
+    )
+    python, zenml_cli = (project / ".venv" / "bin" / name for name in ("python", "zenml"))
+    run(python, "-m", "zenlock", "exec", zenml_cli, "stack", "import", imported, cwd=project)
+    listed = run(python, "-m", "zenlock", "exec", zenml_cli, "stack", "list", cwd=project)
+    assert "kubernetes-imported" in listed.stdout
 
 
 # Apache Airflow lives in a venv of its own, from its own lock (.ci/airflow), never a project's.
@@ -454,7 +462,7 @@ def with_token(url: str, token: str, path: str, method: str = "GET", body=None):
 
 
 def test_airflow_runs_the_pipeline_from_our_image_by_digest(
-    registry, s3_api, tmp_path, docker_client
+    registry, s3_api, s3_served, tmp_path, docker_client
 ):
     """A real Airflow 2 scheduler takes ZenML's DAG and runs each step with its Docker operator
     in our pipeline image, pulled by digest from the registry; S3 artifacts; the project's
@@ -464,7 +472,7 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         unavailable("needs Apache Airflow: set ZENLOCK_AIRFLOW (see .ci/provision)")
     address, docker_config = registry
     auth = {"DOCKER_CONFIG": str(docker_config)}
-    project, client = remote_project(tmp_path, registry)
+    project, client, _ = s3_served
     home = tmp_path / "airflow"
     dags = home / "dags"
     dags.mkdir(parents=True)
@@ -480,11 +488,7 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         "PATH": f"{Path(AIRFLOW).parent}{os.pathsep}{os.environ['PATH']}",
     }
     try:
-        nox("-s", "integrations", "--", "add", "s3", "--server", cwd=project)
         nox("-s", "integrations", "--", "add", "airflow", cwd=project)
-        nox("-s", "server", cwd=project)
-        nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project)
-        client("secret", S3_KEY, S3_SECRET)
         # The shipped example with its CHANGE-ME values filled in, as its header says.
         stacks = project / "configs" / "stacks"
         stack = yaml.safe_load((stacks / "examples" / "airflow.yaml").read_text())
@@ -607,9 +611,7 @@ def test_airflow_runs_the_pipeline_from_our_image_by_digest(
         refused_after, status = probes[-1]
         assert status == 401 and 60 <= refused_after <= 65, probes
         assert with_token(url, lasting, "/current-user")[0] == 401
-    finally:
-        remove_servers(docker_client, project)
+    finally:  # the server and the images go with s3_served
         for image in docker_client.images.list(filters={"reference": f"{address}/team/*"}):
             for step in docker_client.containers.list(all=True, filters={"ancestor": image.id}):
                 step.remove(force=True)
-        untag(docker_client, f"{address}/team/")

@@ -9,14 +9,10 @@ import shutil
 import pytest
 import yaml
 from conftest import (
-    DOCKER_ANSWERS,
     client_python,
-    free_port,
     inspect_image,
     locked_pins,
     nox,
-    remove_servers,
-    render_project,
     run,
 )
 from packaging.requirements import Requirement
@@ -78,16 +74,13 @@ def runs(project) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory, docker_client):
-    """A project on its own server with two runs on its image, in iterate mode."""
-    project = render_project(tmp_path_factory.mktemp("records") / "project", **DOCKER_ANSWERS)
-    nox("-s", "dev", cwd=project)
+def recorded(served):
+    """The served project (its server up) with two runs on its image, in iterate mode: the
+    group's other modules run no step in Docker."""
+    project = served[0]
     nox("-s", "images", cwd=project)
-    nox("-s", "server", cwd=project)
-    nox("-s", "server", "--", "up", "--port", str(free_port()), cwd=project)
     outputs = [nox("-s", "run", "--", "--docker", cwd=project) for _ in range(2)]
-    yield project, outputs
-    remove_servers(docker_client, project)
+    return project, outputs
 
 
 def test_two_runs_on_our_image_carry_one_build_of_it(recorded, docker_client):
