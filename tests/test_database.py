@@ -167,25 +167,28 @@ def test_upgrade_between_two_releases_keeps_every_run_and_refuses_going_back(
         assert run_count(project) == 1  # made on the old release, listed by the new one
         assert (project / ".zenml-server" / "api-key").read_text() == key
 
-        # Back to the old release: refused before anything changes.
-        before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
-        (server,) = server_containers(docker_client, project)
-        refused = nox("-s", "upgrade", "--", OLD, cwd=project, check=False)
-        said = refused.stdout + refused.stderr  # nox hands a command's errors on as output
-        assert refused.returncode != 0 and "cannot be undone" in said
-        assert "Traceback" not in said
-        assert before == {name: (project / name).read_bytes() for name in before}
-        server.reload()
-        assert server.status == "running" and server_containers(docker_client, project) == [server]
+        if store == "sqlite":  # the lock and the client decide these, whatever the store
+            # Back to the old release: refused before anything changes.
+            before = {name: (project / name).read_bytes() for name in old_lock}
+            (server,) = server_containers(docker_client, project)
+            refused = nox("-s", "upgrade", "--", OLD, cwd=project, check=False)
+            said = refused.stdout + refused.stderr  # nox hands a command's errors on as output
+            assert refused.returncode != 0 and "cannot be undone" in said
+            assert "Traceback" not in said
+            assert before == {name: (project / name).read_bytes() for name in before}
+            server.reload()
+            assert server.status == "running"
+            assert server_containers(docker_client, project) == [server]
 
         # The old lock back (`git checkout`): the client refuses the newer server, and the old
         # server is refused the migrated data.
         for name, content in old_lock.items():
             (project / name).write_bytes(content)
-        refused = nox("-s", "run", cwd=project, check=False)
-        said = refused.stdout + refused.stderr
-        assert refused.returncode != 0 and "ZenML needs both the same" in said, said[-2000:]
-        assert f"nox -s upgrade -- {NEW}" in said and "Traceback" not in said
+        if store == "sqlite":
+            refused = nox("-s", "run", cwd=project, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and "ZenML needs both the same" in said, said[-2000:]
+            assert f"nox -s upgrade -- {NEW}" in said and "Traceback" not in said
         nox("-s", "server", "--", "down", cwd=project)
         refused = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
         said = refused.stdout + refused.stderr
