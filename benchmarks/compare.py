@@ -754,7 +754,7 @@ def compare(folder: Path, repeat: int, timings: Timings, larger_set: bool = True
         bench.server(project)
         if larger_set:
             bench.larger_set()
-        if not compared_only:
+        if bench.everything:
             bench.first_run(project, package)
     finally:
         bench.cleanup()
