@@ -75,7 +75,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     answer set run on one worker, which makes it once. (Marked as collected: xdist reads the
     marks before any `pytest_collection_modifyitems` of a conftest runs.)"""
     fixtures = item._fixtureinfo.name2fixturedefs
-    if "served" in item.fixturenames:
+    if "served_project" in item.fixturenames:
         item.add_marker(pytest.mark.xdist_group("served"))
     elif any(definitions[-1].scope == "module" for definitions in fixtures.values()):
         item.add_marker(pytest.mark.xdist_group(item.module.__name__))
@@ -586,12 +586,32 @@ def served_project(tmp_path_factory, docker_client):
     remove_servers(docker_client, project)
 
 
-@pytest.fixture(scope="module")
-def served(served_project):
-    """The shared served project, its server up at the module's start (a module's tests
-    may stop it; each restores what it changed)."""
-    project, _, port = served_project
-    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+def keep_serving(served_project, docker_client) -> tuple[Path, str, int]:
+    """The served project with its server running at its URL: started again only when a test
+    before left it stopped (or elsewhere), so that a test that ends stopped and the next that
+    starts by stopping cost no boot between them."""
+    project, url, port = served_project
+    running = [c for c in server_containers(docker_client, project) if c.status == "running"]
+    if running and running[0].labels.get("envtools.server-url") != url:
+        nox("-s", "server", "--", "down", cwd=project)
+    if not running or running[0].labels.get("envtools.server-url") != url:
+        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    return served_project
+
+
+@pytest.fixture
+def served(served_project, docker_client):
+    """The shared served project, its server running at each test's start. A test may stop
+    the server and leave it stopped; it restores whatever else it changed."""
+    return keep_serving(served_project, docker_client)
+
+
+@pytest.fixture
+def served_stopped(served_project, docker_client):
+    """The shared served project with no server container: for tests that start from a
+    stopped server (one left stopped by the test before costs nothing)."""
+    if server_containers(docker_client, served_project[0]):
+        nox("-s", "server", "--", "down", cwd=served_project[0])
     return served_project
 
 

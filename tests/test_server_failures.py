@@ -81,22 +81,6 @@ def test_a_dead_server_is_said_in_one_line_and_up_brings_it_back(served, docker_
     assert run_count(project) == runs
 
 
-def test_a_crash_looping_server_is_said_at_its_first_exit(served):
-    project, _, port = served
-    nox("-s", "server", "--", "down", cwd=project)
-    server_env = project / "configs" / "server.env"
-    server_env.write_text("ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES=not-a-number\n")
-    try:
-        failed = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
-    finally:
-        server_env.unlink()
-    said = failed.stdout + failed.stderr
-    assert failed.returncode != 0
-    assert "stopped before it answered" in said and "within 120 s" not in said
-    assert "jwt_token_expire_minutes" in said.lower()  # its own log says why
-    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
-
-
 def test_a_run_in_flight_is_named_when_the_server_stops(served):
     """Item 23: `down` while a run's step works says which run and what becomes of it."""
     project, _, port = served
@@ -141,13 +125,26 @@ def test_a_run_in_flight_is_named_when_the_server_stops(served):
     assert server_api(project, f"/runs?name={hinted[2]}")["total"] == 0
 
 
-def test_host_and_network_mistakes_are_said_before_anything_starts(served, docker_client):
+def test_a_crash_looping_server_is_said_at_its_first_exit(served_stopped):
+    project, _, port = served_stopped
+    server_env = project / "configs" / "server.env"
+    server_env.write_text("ZENML_SERVER_JWT_TOKEN_EXPIRE_MINUTES=not-a-number\n")
+    try:
+        failed = nox("-s", "server", "--", "up", "--port", str(port), cwd=project, check=False)
+    finally:
+        server_env.unlink()
+    said = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "stopped before it answered" in said and "within 120 s" not in said
+    assert "jwt_token_expire_minutes" in said.lower()  # its own log says why
+
+
+def test_host_and_network_mistakes_are_said_before_anything_starts(served_stopped, docker_client):
     """Item 11: a bad address, one not on this machine, a name that does not resolve, and a
     network the engine lacks: each its own line, never "port in use", no server started."""
-    project, _, port = served
+    project, _, port = served_stopped
     pyproject = project / "pyproject.toml"
     settings = pyproject.read_text()
-    nox("-s", "server", "--", "down", cwd=project)
     cases = {
         "999.1.1.1": "is not an address:",
         "192.0.2.1": "is not an address of this machine",  # TEST-NET-1: nobody's address
@@ -169,14 +166,12 @@ def test_host_and_network_mistakes_are_said_before_anything_starts(served, docke
             assert not server_containers(docker_client, project)
     finally:
         pyproject.write_text(settings)
-    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
 
 
-def test_a_server_on_another_loopback_address_is_healthy(served, docker_client):
-    project, _, port = served
+def test_a_server_on_another_loopback_address_is_healthy(served_stopped, docker_client):
+    project, _, port = served_stopped
     pyproject = project / "pyproject.toml"
     settings = pyproject.read_text()
-    nox("-s", "server", "--", "down", cwd=project)
     pyproject.write_text(settings.replace('host = "127.0.0.1"', 'host = "127.0.0.2"'))
     try:
         nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
@@ -191,16 +186,14 @@ def test_a_server_on_another_loopback_address_is_healthy(served, docker_client):
         nox("-s", "server", "--", "down", cwd=project)
     finally:
         pyproject.write_text(settings)
-    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
 
 
-def test_a_server_on_ipv6_loopback_serves_the_sessions(served):
+def test_a_server_on_ipv6_loopback_serves_the_sessions(served_stopped):
     """host = "::1": the server listens on [::1] only, and the client, `status` and a run
     reach it at http://[::1]:PORT."""
-    project, _, port = served
+    project, _, port = served_stopped
     pyproject = project / "pyproject.toml"
     settings = pyproject.read_text()
-    nox("-s", "server", "--", "down", cwd=project)
     pyproject.write_text(settings.replace('host = "127.0.0.1"', 'host = "::1"'))
     url = f"http://[::1]:{port}"
     try:
@@ -220,7 +213,6 @@ def test_a_server_on_ipv6_loopback_serves_the_sessions(served):
         nox("-s", "server", "--", "down", cwd=project)
     finally:
         pyproject.write_text(settings)
-    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
 
 
 def test_switching_to_an_empty_database_is_said_at_up(served, mariadb):

@@ -43,52 +43,6 @@ def test_a_moved_project_keeps_its_server(served, docker_client):
     nox("-s", "server", "--", "up", "--port", url.rsplit(":", 1)[1], cwd=project)
 
 
-def test_a_copy_does_not_share_and_an_orphan_is_named(served, docker_client):
-    project, url, port = served
-    copy = project.with_name("copied")
-    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", "build"))
-    copied_servers = []
-    try:
-        nox("-s", "dev", cwd=copy)
-        for args in (["run"], ["server", "--", "status"], ["check"]):
-            refused = nox("-s", *args, cwd=copy, check=False)
-            said = refused.stdout + refused.stderr
-            assert refused.returncode != 0, args
-            assert f"is a copy of {project}" in said and "nox -s server -- detach" in said
-            assert "Traceback" not in said
-        nox("-s", "server", "--", "detach", cwd=copy)
-        assert not (copy / ".zenml-server" / "admin.env").exists()
-        copy_port = free_port()
-        nox("-s", "server", "--", "up", "--port", str(copy_port), cwd=copy)
-        copied_servers = server_containers(docker_client, copy)
-        assert [c.id for c in copied_servers] != [
-            c.id for c in server_containers(docker_client, project)
-        ]
-        assert "completed" in nox("-s", "run", cwd=copy).stdout
-
-        shutil.rmtree(copy)
-        status = nox("-s", "server", "--", "status", cwd=project).stdout
-        (orphan,) = copied_servers
-        assert f"Also here: {orphan.name}" in status and f"that was in {copy}" in status
-        assert "docker rm" not in status  # a server is data: never advised away (item 7)
-        refused = nox(
-            "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
-        )
-        assert f"already runs at {url}" in refused.stdout + refused.stderr
-        nox("-s", "server", "--", "down", cwd=project)
-        refused = nox(
-            "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
-        )
-        assert f"It is held by {orphan.name}" in refused.stdout + refused.stderr
-        assert "docker rm" not in refused.stdout + refused.stderr
-    finally:
-        shutil.rmtree(copy, ignore_errors=True)
-        for container in copied_servers:
-            container.remove(force=True, v=False)
-            docker_client.volumes.get(f"{container.name}-data").remove(force=True)
-    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
-
-
 def test_a_copy_and_the_moved_original_are_told_apart(served, docker_client):
     """Item 8 (and 21): copy a project, move the original. The moved folder (its own files)
     keeps the server; the copy is refused with both ways out; a folder that is not a copy is
@@ -151,9 +105,53 @@ def test_a_renamed_server_is_refused_while_its_data_is_under_the_old_name(served
     assert volumes() == before
 
 
-def test_two_ups_at_once_end_in_one_server_and_no_traceback(served, docker_client):
-    project, _, port = served
-    nox("-s", "server", "--", "down", cwd=project)
+def test_a_copy_does_not_share_and_an_orphan_is_named(served, docker_client):
+    project, url, _ = served
+    copy = project.with_name("copied")
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", "build"))
+    copied_servers = []
+    try:
+        nox("-s", "dev", cwd=copy)
+        for args in (["run"], ["server", "--", "status"], ["check"]):
+            refused = nox("-s", *args, cwd=copy, check=False)
+            said = refused.stdout + refused.stderr
+            assert refused.returncode != 0, args
+            assert f"is a copy of {project}" in said and "nox -s server -- detach" in said
+            assert "Traceback" not in said
+        nox("-s", "server", "--", "detach", cwd=copy)
+        assert not (copy / ".zenml-server" / "admin.env").exists()
+        copy_port = free_port()
+        nox("-s", "server", "--", "up", "--port", str(copy_port), cwd=copy)
+        copied_servers = server_containers(docker_client, copy)
+        assert [c.id for c in copied_servers] != [
+            c.id for c in server_containers(docker_client, project)
+        ]
+        assert "completed" in nox("-s", "run", cwd=copy).stdout
+
+        shutil.rmtree(copy)
+        status = nox("-s", "server", "--", "status", cwd=project).stdout
+        (orphan,) = copied_servers
+        assert f"Also here: {orphan.name}" in status and f"that was in {copy}" in status
+        assert "docker rm" not in status  # a server is data: never advised away (item 7)
+        refused = nox(
+            "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
+        )
+        assert f"already runs at {url}" in refused.stdout + refused.stderr
+        nox("-s", "server", "--", "down", cwd=project)
+        refused = nox(
+            "-s", "server", "--", "up", "--port", str(copy_port), cwd=project, check=False
+        )
+        assert f"It is held by {orphan.name}" in refused.stdout + refused.stderr
+        assert "docker rm" not in refused.stdout + refused.stderr
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+        for container in copied_servers:
+            container.remove(force=True, v=False)
+            docker_client.volumes.get(f"{container.name}-data").remove(force=True)
+
+
+def test_two_ups_at_once_end_in_one_server_and_no_traceback(served_stopped, docker_client):
+    project, _, port = served_stopped
     command = [sys.executable, "-m", "nox", "-s", "server", "--", "up", "--port", str(port)]
     both = [
         subprocess.Popen(

@@ -11,6 +11,7 @@ import yaml
 from conftest import (
     client_python,
     inspect_image,
+    keep_serving,
     locked_pins,
     nox,
     run,
@@ -74,10 +75,10 @@ def runs(project) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def recorded(served):
+def recorded(served_project, docker_client):
     """The served project (its server up) with two runs on its image, in iterate mode: the
     group's other modules run no step in Docker."""
-    project = served[0]
+    project = keep_serving(served_project, docker_client)[0]
     nox("-s", "images", cwd=project)
     outputs = [nox("-s", "run", "--", "--docker", cwd=project) for _ in range(2)]
     return project, outputs
