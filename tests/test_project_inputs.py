@@ -49,6 +49,22 @@ def test_an_empty_stack_name_is_one_line(args):
         testing.main(Project.at(REPO), args)
 
 
+@pytest.mark.parametrize(
+    ("args", "stack", "pytest_args"),
+    [
+        ([], None, []),
+        (["--stack", "local-docker"], "local-docker", []),
+        (["--stack=local-docker"], "local-docker", []),
+        (["-k", "import_time", "--stack=gpu", "-x"], "gpu", ["-k", "import_time", "-x"]),
+        (["--sta", "gpu"], None, ["--sta", "gpu"]),  # no abbreviation: pytest's to judge
+        (["--help"], None, ["--help"]),
+    ],
+)
+def test_the_tests_session_takes_stack_and_hands_the_rest_to_pytest(args, stack, pytest_args):
+    """`nox -s tests -- --stack X` (test_project_stacks runs it) and every other spelling."""
+    assert testing.split_arguments(args) == (stack, pytest_args)
+
+
 def test_a_pyproject_that_is_no_toml_is_named(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.zenlock]\nschema = 1\nschema = 1\n")
     said = not_a_project(tmp_path / "src")

@@ -112,21 +112,22 @@ def test_tests_run_on_the_default_stack_read_at_import_time(project):
 
 
 def test_another_stack_file_through_the_stack_option(project):
+    """One spelling runs here; `--stack NAME` and the others are read in-process
+    (test_project_inputs)."""
     # The local Docker orchestrator runs steps only with a server; registered, it reads fine.
-    for option in (["--stack", "local-docker"], ["--stack=local-docker"]):
-        result = session(
-            project,
-            "-s",
-            "tests",
-            "--",
-            "-k",
-            "import_time",
-            *option,
-            EXPECTED_STACK="local-docker",
-            EXPECTED_STORE="default",
-            EXPECTED_ORCHESTRATOR="local_docker",
-        )
-        assert re.search(r"\b1 passed, 3 deselected\b", result.stdout), result.stdout[-2000:]
+    result = session(
+        project,
+        "-s",
+        "tests",
+        "--",
+        "-k",
+        "import_time",
+        "--stack=local-docker",
+        EXPECTED_STACK="local-docker",
+        EXPECTED_STORE="default",
+        EXPECTED_ORCHESTRATOR="local_docker",
+    )
+    assert re.search(r"\b1 passed, 3 deselected\b", result.stdout), result.stdout[-2000:]
 
 
 def test_pytest_started_another_way_gets_the_same_store(project):
