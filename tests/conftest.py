@@ -592,10 +592,11 @@ def keep_serving(served_project, docker_client) -> tuple[Path, str, int]:
     starts by stopping cost no boot between them."""
     project, url, port = served_project
     running = [c for c in server_containers(docker_client, project) if c.status == "running"]
-    if running and running[0].labels.get("envtools.server-url") != url:
+    if running and running[0].labels.get("envtools.server-url") == url:
+        return served_project
+    if running:  # at the other address a test gave it
         nox("-s", "server", "--", "down", cwd=project)
-    if not running or running[0].labels.get("envtools.server-url") != url:
-        nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
+    nox("-s", "server", "--", "up", "--port", str(port), cwd=project)
     return served_project
 
 
